@@ -1,0 +1,238 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors adapters wrap so the core can decide without knowing the technology.
+var (
+	// ErrUnavailable: no usable answer from an upstream (transport failure, timeout, 5xx,
+	// 429, breaker open). The call may be retried later.
+	ErrUnavailable = errors.New("upstream unavailable")
+	// ErrBreakerOpen: the upstream's circuit breaker is open; the call was not attempted.
+	// Always wrapped together with ErrUnavailable.
+	ErrBreakerOpen = errors.New("circuit breaker open")
+	// ErrMalformedReply: the upstream answered, but not with a reply that can be read.
+	ErrMalformedReply = errors.New("malformed upstream reply")
+	// ErrRejected: the upstream refused the request for good (4xx other than 408/429);
+	// retrying the same request cannot succeed.
+	ErrRejected = errors.New("upstream rejected the request")
+
+	// ErrNotFound: the store has no such record.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a compare-and-set write lost against a concurrent writer.
+	ErrConflict = errors.New("version conflict")
+	// ErrFenced: the writer's lease was taken over by another replica; it must stop.
+	ErrFenced = errors.New("lease fenced by another holder")
+)
+
+// CRM is the CRM chat server, as the core needs it. Adapters return the verbatim result code
+// whenever the CRM answered (business rejections included) and an error only when there was
+// no usable answer (wrapping ErrUnavailable or ErrMalformedReply).
+type CRM interface {
+	// RouteChat asks the CRM to route (pop) a waiting chat to an agent. TransactionID makes
+	// it idempotent: a replay returns the first answer.
+	RouteChat(ctx context.Context, req RouteRequest) (RouteResult, error)
+	// AgentSession reads an agent's CRM chat session.
+	AgentSession(ctx context.Context, site, accountID string) (CRMAgentSession, error)
+	// Engagement reads a chat's state.
+	Engagement(ctx context.Context, site, chatID string) (Engagement, error)
+	// PollEvents long-polls the site's event feed for events after afterSeq. An empty slice
+	// with a nil error is the CRM's timeout marker.
+	PollEvents(ctx context.Context, site string, afterSeq int64) ([]CRMEvent, error)
+}
+
+// RouteRequest is one pop.
+type RouteRequest struct {
+	Site           string
+	ChatID         string
+	AgentAccountID string
+	QueueID        string
+	TransactionID  string
+}
+
+// RouteResult is the CRM's answer to a pop.
+type RouteResult struct {
+	Code            string // verbatim
+	EngagementState string // OFFERED, ACTIVE (auto-accept), ...
+	OfferExpiresIn  time.Duration
+}
+
+// CRMAgentSession is the CRM's view of an agent's chat session.
+type CRMAgentSession struct {
+	Code                string // verbatim: SUCCESS, AGENT_ID_UNKNOWN, INVALID_AGENT_SESSION
+	LoggedIn            bool
+	SessionID           string
+	Presence            string // ACTIVE, ABSENT, DISCONNECTED
+	MissedIntervals     int
+	SecondsToDisconnect int
+	StatusType          string // AVAILABLE, UNAVAILABLE
+	StatusName          string // Unrestricted, In Meeting, ...
+	ActiveSessions      int
+	MaxSessions         int
+}
+
+// Engagement is the CRM's view of one chat.
+type Engagement struct {
+	Code           string // verbatim
+	ChatID         string
+	State          string // WAITING, OFFERED, ACTIVE, CONCLUDED
+	EndReason      string // verbatim CRM end reason
+	AgentAccountID string
+}
+
+// CRM engagement states.
+const (
+	EngagementWaiting   = "WAITING"
+	EngagementOffered   = "OFFERED"
+	EngagementActive    = "ACTIVE"
+	EngagementConcluded = "CONCLUDED"
+)
+
+// CRMEvent is one event from the CRM's long-poll feed.
+type CRMEvent struct {
+	Seq                 int64
+	Type                string // EngagementOffered, EngagementAccepted, ...
+	ChatID              string
+	AgentAccountID      string
+	Cause               string // EngagementRequeued cause
+	EndReason           string // EngagementConcluded end reason, verbatim
+	Presence            string
+	MissedIntervals     int
+	SecondsToDisconnect int
+	StatusType          string
+	StatusName          string
+	At                  time.Time
+}
+
+// CRM event types, verbatim.
+const (
+	CRMEngagementOffered           = "EngagementOffered"
+	CRMEngagementAccepted          = "EngagementAccepted"
+	CRMEngagementDeclined          = "EngagementDeclined"
+	CRMEngagementTimeout           = "EngagementTimeout"
+	CRMEngagementRequeued          = "EngagementRequeued"
+	CRMEngagementConcluded         = "EngagementConcluded"
+	CRMAgentConnectionStateChanged = "AgentConnectionStateChanged"
+	CRMAgentStatusChanged          = "AgentStatusChanged"
+	CRMAgentLoggedOff              = "AgentLoggedOff"
+)
+
+// ACD is the router. Calls are made through the durable outbox; the adapter reports
+// ErrUnavailable (retry later) or ErrRejected (will never succeed) and the outbox decides.
+type ACD interface {
+	Send(ctx context.Context, call ACDCall) error
+}
+
+// ACDCall is one call to the ACD. IdempotencyKey is sent as the Idempotency-Key header so a
+// call made twice (retry, takeover) is applied once.
+type ACDCall struct {
+	Kind           ACDCallKind `json:"kind"`
+	IdempotencyKey string      `json:"idempotency_key"`
+	InteractionID  string      `json:"interaction_id,omitempty"`
+	RoutingID      string      `json:"routing_id,omitempty"`
+	AgentID        string      `json:"agent_id,omitempty"`
+	// Reason is the verbatim code behind a requeue, or the not-ready reason.
+	Reason      string `json:"reason,omitempty"`
+	Disposition string `json:"disposition,omitempty"`
+	Ready       bool   `json:"ready,omitempty"`
+	// Route requests (transfer / conference / consult).
+	RouteType     RouteType `json:"route_type,omitempty"`
+	TargetAgentID string    `json:"target_agent_id,omitempty"`
+	TargetQueueID string    `json:"target_queue_id,omitempty"`
+	// Intake.
+	ChatID  string `json:"chat_id,omitempty"`
+	Site    string `json:"site,omitempty"`
+	QueueID string `json:"queue_id,omitempty"`
+
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ACDCallKind is the operation.
+type ACDCallKind string
+
+const (
+	ACDRequeue    ACDCallKind = "requeue"
+	ACDComplete   ACDCallKind = "complete"
+	ACDAgentState ACDCallKind = "agent_state"
+	ACDRoute      ACDCallKind = "route"
+	ACDCreate     ACDCallKind = "create"
+)
+
+// Store keeps all shared state (Redis in production). Every method is safe to call from any
+// replica at any time.
+type Store interface {
+	// FirstDelivery records a webhook event id; true the first time it is seen within ttl.
+	FirstDelivery(ctx context.Context, eventID string, ttl time.Duration) (bool, error)
+
+	// CreateLeg stores a new leg at Version 1 (setting in.Version) unless one with the same
+	// key exists; created is false for a duplicate routing. It also indexes the leg under its
+	// agent, its interaction and its CRM chat.
+	CreateLeg(ctx context.Context, in *Interaction) (created bool, err error)
+	// GetLeg returns ErrNotFound when there is no such leg.
+	GetLeg(ctx context.Context, key LegKey) (*Interaction, error)
+	// UpdateLeg writes in if the stored version equals in.Version, then sets in.Version to the
+	// new version. ErrConflict if another writer got there first. With fence > 0 the write is
+	// refused with ErrFenced unless fence is still the leg's current lease fence.
+	UpdateLeg(ctx context.Context, in *Interaction, fence int64) error
+	// AgentLegs lists the agent's legs that are not yet completed/ended for the agent.
+	AgentLegs(ctx context.Context, agentID string) ([]*Interaction, error)
+	// InteractionLegs lists every leg of an interaction, oldest first.
+	InteractionLegs(ctx context.Context, interactionID string) ([]*Interaction, error)
+	// ChatLeg returns the newest leg for a CRM chat (ErrNotFound if none).
+	ChatLeg(ctx context.Context, site, chatID string) (*Interaction, error)
+
+	// AcquireLease takes the per-leg lease for ttl; ok is false while another holder has it.
+	// fence increases with every successful acquisition (fencing token).
+	AcquireLease(ctx context.Context, key LegKey, ttl time.Duration) (fence int64, ok bool, err error)
+	// ReleaseLease releases the lease if fence still holds it.
+	ReleaseLease(ctx context.Context, key LegKey, fence int64) error
+
+	PutAgentSession(ctx context.Context, s AgentSession, ttl time.Duration) error
+	// GetAgentSession returns ErrNotFound when the agent is not logged in.
+	GetAgentSession(ctx context.Context, agentID string) (AgentSession, error)
+	DeleteAgentSession(ctx context.Context, agentID string) error
+
+	AppendTimeline(ctx context.Context, interactionID string, e TimelineEntry) error
+	Timeline(ctx context.Context, interactionID string) ([]TimelineEntry, error)
+
+	// Ping checks the store is reachable (readiness).
+	Ping(ctx context.Context) error
+}
+
+// WorkQueue is durable work shared by all replicas (pops, ACD outbox). An item stays owned
+// until its handler returns nil; items of a consumer that died or failed are handed to another
+// consumer after they have been idle for the queue's reclaim interval.
+type WorkQueue interface {
+	Enqueue(ctx context.Context, queue string, payload []byte) error
+	// Consume blocks until ctx ends, calling handle for each item.
+	Consume(ctx context.Context, queue, consumer string, handle func(ctx context.Context, item WorkItem) error) error
+	// Depth is how many items are waiting or in flight.
+	Depth(ctx context.Context, queue string) (int64, error)
+}
+
+// WorkItem is one unit of durable work.
+type WorkItem struct {
+	ID         string
+	Payload    []byte
+	Deliveries int64 // 1 on first delivery
+}
+
+// Events is the per-agent event stream the media bar reads.
+type Events interface {
+	// Publish appends ev to the agent's stream and returns its stream id.
+	Publish(ctx context.Context, agentID string, ev Event) (string, error)
+	// Read returns up to count events after afterID ("" or "0" for the start), oldest first.
+	Read(ctx context.Context, agentID, afterID string, count int) ([]Event, error)
+}
+
+// Clock is the core's time source; tests and the mock CRM drive their own.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }

@@ -1,0 +1,112 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+)
+
+// State is where an agent leg is in its life.
+type State string
+
+const (
+	StateRouted    State = "routed"    // ACD routed it; recorded, pop not started
+	StatePopping   State = "popping"   // CRM route call in progress
+	StateOffered   State = "offered"   // CRM shows the toast; waiting for accept/decline
+	StateActive    State = "active"    // agent accepted; chatting
+	StateWrapUp    State = "wrapup"    // chat ended; agent doing post-processing
+	StateFailed    State = "failed"    // pop failed; agent told; awaiting Complete
+	StateAbandoned State = "abandoned" // customer left; agent told; awaiting Complete
+	StateCompleted State = "completed" // agent's part done (terminal)
+	StateRequeued  State = "requeued"  // declined / offer timed out; back to the ACD (terminal)
+	StateRevoked   State = "revoked"   // ACD took it back (terminal)
+)
+
+// Terminal reports whether no further transition can leave s.
+func (s State) Terminal() bool {
+	return s == StateCompleted || s == StateRequeued || s == StateRevoked
+}
+
+// Valid reports whether s is a known state.
+func (s State) Valid() bool {
+	_, ok := transitions[s]
+	return ok
+}
+
+// Trigger is what moves a leg from one state to another.
+type Trigger string
+
+const (
+	TriggerPopStart     Trigger = "pop_start"     // a replica took the lease and calls the CRM
+	TriggerPopOffered   Trigger = "pop_offered"   // CRM: SUCCESS, offer shown
+	TriggerPopActive    Trigger = "pop_active"    // CRM: SUCCESS with auto-accept
+	TriggerPopFailed    Trigger = "pop_failed"    // CRM or bridge failure code
+	TriggerAccept       Trigger = "accept"        // agent accepted
+	TriggerDecline      Trigger = "decline"       // agent declined
+	TriggerOfferTimeout Trigger = "offer_timeout" // CRM offer timed out
+	TriggerChatEnded    Trigger = "chat_ended"    // agent or customer ended the chat
+	TriggerComplete     Trigger = "complete"      // agent (or wrap-up timeout) completed
+	TriggerRevoke       Trigger = "revoke"        // ACD took the offer back
+	TriggerAbandon      Trigger = "abandon"       // customer left before the chat was active
+)
+
+// Triggers lists every trigger (for exhaustive tests and docs).
+var Triggers = []Trigger{
+	TriggerPopStart, TriggerPopOffered, TriggerPopActive, TriggerPopFailed, TriggerAccept,
+	TriggerDecline, TriggerOfferTimeout, TriggerChatEnded, TriggerComplete, TriggerRevoke,
+	TriggerAbandon,
+}
+
+// transitions is the whole state machine: from → trigger → to. Anything absent is illegal.
+var transitions = map[State]map[Trigger]State{
+	StateRouted: {
+		TriggerPopStart: StatePopping,
+		TriggerRevoke:   StateRevoked,
+		TriggerAbandon:  StateAbandoned,
+	},
+	StatePopping: {
+		// A replica that took over a pop whose owner died starts again from popping.
+		TriggerPopStart:   StatePopping,
+		TriggerPopOffered: StateOffered,
+		TriggerPopActive:  StateActive,
+		TriggerPopFailed:  StateFailed,
+		TriggerRevoke:     StateRevoked,
+		TriggerAbandon:    StateAbandoned,
+	},
+	StateOffered: {
+		TriggerAccept:       StateActive,
+		TriggerDecline:      StateRequeued,
+		TriggerOfferTimeout: StateRequeued,
+		TriggerRevoke:       StateRevoked,
+		TriggerAbandon:      StateAbandoned,
+		TriggerChatEnded:    StateAbandoned, // customer left while the toast was up
+	},
+	StateActive: {
+		TriggerChatEnded: StateWrapUp,
+		TriggerComplete:  StateCompleted, // close without wrap-up
+	},
+	StateWrapUp: {
+		TriggerComplete: StateCompleted,
+	},
+	StateFailed: {
+		TriggerComplete: StateCompleted,
+	},
+	StateAbandoned: {
+		TriggerComplete: StateCompleted,
+	},
+	StateCompleted: {},
+	StateRequeued:  {},
+	StateRevoked:   {},
+}
+
+// ErrIllegalTransition is returned for a trigger the current state does not accept. The
+// service absorbs it (records it on the timeline) instead of applying it.
+var ErrIllegalTransition = errors.New("illegal transition")
+
+// Next returns the state trigger t leads to from s.
+func Next(s State, t Trigger) (State, error) {
+	to, ok := transitions[s][t]
+	if !ok {
+		return s, fmt.Errorf("%s on %s: %w", t, s, ErrIllegalTransition)
+	}
+	return to, nil
+}
