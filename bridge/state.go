@@ -47,21 +47,23 @@ const (
 	TriggerComplete     Trigger = "complete"      // agent (or wrap-up timeout) completed
 	TriggerRevoke       Trigger = "revoke"        // ACD took the offer back
 	TriggerAbandon      Trigger = "abandon"       // customer left before the chat was active
+	TriggerCRMRequeue   Trigger = "crm_requeue"   // the CRM took the chat back itself (agent disconnected)
 )
 
 // Triggers lists every trigger (for exhaustive tests and docs).
 var Triggers = []Trigger{
 	TriggerPopStart, TriggerPopOffered, TriggerPopActive, TriggerPopFailed, TriggerAccept,
 	TriggerDecline, TriggerOfferTimeout, TriggerChatEnded, TriggerComplete, TriggerRevoke,
-	TriggerAbandon,
+	TriggerAbandon, TriggerCRMRequeue,
 }
 
 // transitions is the whole state machine: from → trigger → to. Anything absent is illegal.
 var transitions = map[State]map[Trigger]State{
 	StateRouted: {
-		TriggerPopStart: StatePopping,
-		TriggerRevoke:   StateRevoked,
-		TriggerAbandon:  StateAbandoned,
+		TriggerPopStart:  StatePopping,
+		TriggerPopFailed: StateFailed, // failed before any CRM call (agent not logged in)
+		TriggerRevoke:    StateRevoked,
+		TriggerAbandon:   StateAbandoned,
 	},
 	StatePopping: {
 		// A replica that took over a pop whose owner died starts again from popping.
@@ -79,10 +81,12 @@ var transitions = map[State]map[Trigger]State{
 		TriggerRevoke:       StateRevoked,
 		TriggerAbandon:      StateAbandoned,
 		TriggerChatEnded:    StateAbandoned, // customer left while the toast was up
+		TriggerCRMRequeue:   StateRequeued,
 	},
 	StateActive: {
-		TriggerChatEnded: StateWrapUp,
-		TriggerComplete:  StateCompleted, // close without wrap-up
+		TriggerChatEnded:  StateWrapUp,
+		TriggerComplete:   StateCompleted, // close without wrap-up
+		TriggerCRMRequeue: StateRequeued,
 	},
 	StateWrapUp: {
 		TriggerComplete: StateCompleted,

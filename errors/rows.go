@@ -28,6 +28,9 @@ const (
 	ACDUnreachable    Code = "BRIDGE_ACD_UNREACHABLE"
 	MalformedCRMReply Code = "BRIDGE_MALFORMED_CRM_REPLY"
 	UnknownCode       Code = "BRIDGE_UNKNOWN_CODE"
+	// AgentNotLoggedIn: the ACD routed a chat to an agent with no media-bar session, so the
+	// bridge does not know the agent's CRM account.
+	AgentNotLoggedIn Code = "BRIDGE_AGENT_NOT_LOGGED_IN"
 )
 
 // Flow situations the agent must see that are not pop results.
@@ -114,6 +117,10 @@ var defaultRows = []Entry{
 	{Code: UnknownCode, Source: SourceBridge, Meaning: "result code not in the catalog (safe default)",
 		Message: "The chat server answered with a code the media bar does not know ({code}). The chat went back to the queue. Your supervisor has been alerted.",
 		Requeue: true, Channel: ChannelGreen, OpsAlert: true, Descriptor: routedRedirected},
+
+	{Code: AgentNotLoggedIn, Source: SourceBridge, Meaning: "chat routed to an agent with no media-bar session",
+		Message: "A chat was routed to you while you were not logged in to the media bar. It went back to the queue and you are set to not ready. Log in to the media bar to receive chats.",
+		Requeue: true, Channel: ChannelRed, ACDNotReady: true, Descriptor: routedRedirected},
 
 	{Code: AgentDeclined, Source: SourceFlow, Meaning: "agent declined the offer",
 		Message: "You declined the chat. It went back to the queue for another agent.",

@@ -1,0 +1,243 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+)
+
+const ctxAgent = "agent_id"
+
+// requireAgent checks the bearer token (or access_token query parameter, for EventSource,
+// which cannot set headers) and that the agent still has a session.
+func (a *API) requireAgent(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		tok := strings.TrimPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+		if tok == "" {
+			tok = c.QueryParam("access_token")
+		}
+		if tok == "" {
+			return newAPIError(http.StatusUnauthorized, "unauthenticated", "missing bearer token; log in first", "Authorization")
+		}
+		claims, err := a.tokens.verify(tok)
+		if err != nil {
+			return newAPIError(http.StatusUnauthorized, "unauthenticated", err.Error()+"; log in again", "Authorization")
+		}
+		if _, err := a.svc.Session(c.Request().Context(), claims.Agent); err != nil {
+			if errors.Is(err, bridge.ErrNotLoggedIn) {
+				return newAPIError(http.StatusUnauthorized, "not_logged_in", "your media-bar session has ended; log in again", "Authorization")
+			}
+			return err
+		}
+		c.Set(ctxAgent, claims.Agent)
+		return next(c)
+	}
+}
+
+func agentOf(c echo.Context) string { s, _ := c.Get(ctxAgent).(string); return s }
+
+// decodeJSON reads a small JSON body strictly.
+func decodeJSON(c echo.Context, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return newAPIError(http.StatusBadRequest, "malformed", "wrong type: want "+te.Type.String(), te.Field)
+		}
+		return newAPIError(http.StatusBadRequest, "malformed", "invalid JSON body: "+err.Error(), "body")
+	}
+	return nil
+}
+
+// LoginRequest binds the agent's three identities.
+type LoginRequest struct {
+	AgentID          string `json:"agentId"`
+	Site             string `json:"site"`
+	CRMAccountID     string `json:"crmAccountId"`
+	CRMChatSessionID string `json:"crmChatSessionId"`
+}
+
+// LoginResponse carries the agent-scoped token.
+type LoginResponse struct {
+	Token     string              `json:"token"`
+	ExpiresAt time.Time           `json:"expiresAt"`
+	Session   bridge.AgentSession `json:"session"`
+}
+
+func (a *API) handleLogin() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var req LoginRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		for _, f := range []struct{ name, v string }{{"agentId", req.AgentID}, {"site", req.Site}, {"crmAccountId", req.CRMAccountID}, {"crmChatSessionId", req.CRMChatSessionID}} {
+			if f.v == "" {
+				return newAPIError(http.StatusBadRequest, "malformed", "required", f.name)
+			}
+			if len(f.v) > 128 || strings.ContainsAny(f.v, "\r\n\x00") {
+				return newAPIError(http.StatusBadRequest, "malformed", "must be at most 128 bytes without control characters", f.name)
+			}
+		}
+		sess, err := a.svc.Login(c.Request().Context(), bridge.Login{AgentID: req.AgentID, Site: req.Site, CRMAccountID: req.CRMAccountID, CRMChatSessionID: req.CRMChatSessionID})
+		if errors.Is(err, bridge.ErrUnknownSite) {
+			return newAPIError(http.StatusUnprocessableEntity, "unknown_site", "site is not configured on this bridge", "site")
+		}
+		if err != nil {
+			return err
+		}
+		tok, exp := a.tokens.issue(req.AgentID, req.Site)
+		return c.JSON(http.StatusOK, LoginResponse{Token: tok, ExpiresAt: exp, Session: sess})
+	}
+}
+
+func (a *API) handleLogout() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		open, err := a.svc.Logout(c.Request().Context(), agentOf(c))
+		if errors.Is(err, bridge.ErrOpenInteractions) {
+			return &apiError{status: http.StatusConflict, body: ErrorBody{Error: "open_interactions",
+				Message: "finish (complete) your open interactions before logging out", Interactions: open}}
+		}
+		if err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+// MeResponse is the agent's status.
+type MeResponse struct {
+	Session      bridge.AgentSession   `json:"session"`
+	Interactions []*bridge.Interaction `json:"interactions"`
+}
+
+func (a *API) handleMe() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		sess, err := a.svc.Session(ctx, agentOf(c))
+		if err != nil {
+			return err
+		}
+		legs, err := a.svc.Interactions(ctx, agentOf(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, MeResponse{Session: sess, Interactions: nonNil(legs)})
+	}
+}
+
+func nonNil(legs []*bridge.Interaction) []*bridge.Interaction {
+	if legs == nil {
+		return []*bridge.Interaction{}
+	}
+	return legs
+}
+
+func (a *API) handleInteractions() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		legs, err := a.svc.Interactions(c.Request().Context(), agentOf(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"interactions": nonNil(legs)})
+	}
+}
+
+func (a *API) handleInteraction() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		leg, err := a.svc.AgentLeg(c.Request().Context(), agentOf(c), c.Param("id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, leg)
+	}
+}
+
+func (a *API) handleAgentTimeline() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		if _, err := a.svc.AgentLeg(ctx, agentOf(c), c.Param("id")); err != nil {
+			return err
+		}
+		tl, err := a.svc.Timeline(ctx, c.Param("id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"interaction_id": c.Param("id"), "timeline": tl})
+	}
+}
+
+// CompleteRequest completes with an optional disposition.
+type CompleteRequest struct {
+	Disposition string `json:"disposition"`
+}
+
+func (a *API) handleComplete() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var req CompleteRequest
+		if c.Request().ContentLength != 0 {
+			if err := decodeJSON(c, &req); err != nil {
+				return err
+			}
+		}
+		leg, err := a.svc.Complete(c.Request().Context(), agentOf(c), c.Param("id"), req.Disposition)
+		switch {
+		case errors.Is(err, bridge.ErrDispositionRequired):
+			return newAPIError(http.StatusUnprocessableEntity, "disposition_required", "this queue requires a disposition: choose one, then Complete", "disposition")
+		case errors.Is(err, bridge.ErrUnknownDisposition):
+			return newAPIError(http.StatusUnprocessableEntity, "unknown_disposition", err.Error(), "disposition")
+		case err != nil:
+			return err
+		}
+		return c.JSON(http.StatusOK, leg)
+	}
+}
+
+func (a *API) handleDispositions() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		sess, err := a.svc.Session(c.Request().Context(), agentOf(c))
+		if err != nil {
+			return err
+		}
+		qid := c.QueryParam("queue")
+		if qid == "" {
+			return newAPIError(http.StatusBadRequest, "malformed", "required", "queue")
+		}
+		q, ok := a.svc.Queue(sess.Site, qid)
+		if !ok {
+			return newAPIError(http.StatusNotFound, "not_found", "no such queue on your site", "queue")
+		}
+		return c.JSON(http.StatusOK, map[string]any{"queue": qid, "required": q.DispositionRequired,
+			"dispositions": append([]string{}, q.Dispositions...), "default": q.DefaultDisposition})
+	}
+}
+
+// requireAdmin checks the admin bearer token in constant time.
+func (a *API) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		tok := strings.TrimPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+		if a.opts.AdminToken == "" || !constantTimeEqual(tok, a.opts.AdminToken) {
+			return newAPIError(http.StatusUnauthorized, "unauthenticated", "admin token required", "Authorization")
+		}
+		return next(c)
+	}
+}
+
+func (a *API) handleTimeline() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		tl, err := a.svc.Timeline(c.Request().Context(), c.Param("id"))
+		if err != nil {
+			return err
+		}
+		if len(tl) == 0 {
+			return newAPIError(http.StatusNotFound, "not_found", "no timeline for this interaction", "id")
+		}
+		return c.JSON(http.StatusOK, map[string]any{"interaction_id": c.Param("id"), "timeline": tl})
+	}
+}

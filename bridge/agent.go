@@ -1,0 +1,256 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
+)
+
+// Login binds an agent's three identities after checking the CRM chat session: the agent must
+// already be logged in to CRM chat, present, and in an available status. A refusal is a
+// *LoginRefusedError whose Message tells the agent exactly what to do.
+type Login struct {
+	AgentID          string
+	Site             string
+	CRMAccountID     string
+	CRMChatSessionID string
+}
+
+// Login validates and stores the agent's media-bar session.
+func (s *Service) Login(ctx context.Context, l Login) (AgentSession, error) {
+	if _, ok := s.opts.Sites[l.Site]; !ok {
+		return AgentSession{}, fmt.Errorf("login %s: site %q: %w", l.AgentID, l.Site, ErrUnknownSite)
+	}
+	cs, err := s.crm.AgentSession(ctx, l.Site, l.CRMAccountID)
+	if err != nil {
+		return AgentSession{}, &LoginRefusedError{Code: string(bridgeerr.CRMUnreachable),
+			Message: "The media bar cannot reach the CRM chat server right now. Try again in a minute; call your supervisor if it keeps failing."}
+	}
+	if refusal := checkCRMSession(cs, l.CRMChatSessionID); refusal != nil {
+		return AgentSession{}, refusal
+	}
+	now := s.clock.Now()
+	sess := AgentSession{AgentID: l.AgentID, Site: l.Site, CRMAccountID: l.CRMAccountID,
+		CRMChatSessionID: l.CRMChatSessionID, Channel: Channel{Green: true}, LoggedInAt: now, LastSeenAt: now}
+	if err := s.store.PutAgentSession(ctx, sess, s.opts.SessionTTL); err != nil {
+		return AgentSession{}, fmt.Errorf("login %s: %w", l.AgentID, errors.Join(ErrStoreUnavailable, err))
+	}
+	s.log.Info("agent logged in", "agent_id", l.AgentID, "site", l.Site, "crm_account_id", l.CRMAccountID)
+	s.publishChannel(ctx, l.AgentID, sess.Channel)
+	return sess, nil
+}
+
+func checkCRMSession(cs CRMAgentSession, wantSession string) *LoginRefusedError {
+	switch {
+	case cs.Code == string(bridgeerr.AgentIDUnknown):
+		return &LoginRefusedError{Code: cs.Code, Message: "The CRM chat server does not know this agent account. Check the account id, or ask your supervisor to map your account."}
+	case cs.Code != "" && cs.Code != string(bridgeerr.Success) && cs.Code != string(bridgeerr.InvalidAgentSession):
+		return &LoginRefusedError{Code: cs.Code, Message: "The CRM chat server refused the session check (" + cs.Code + "). Try again; call your supervisor if it keeps failing."}
+	case !cs.LoggedIn || cs.Code == string(bridgeerr.InvalidAgentSession):
+		return &LoginRefusedError{Code: string(bridgeerr.InvalidAgentSession), Message: "You are not logged in to CRM chat. Log in to chat in the CRM console with an available status (for example Unrestricted) first, then log in to the media bar."}
+	case wantSession != "" && cs.SessionID != wantSession:
+		return &LoginRefusedError{Code: string(bridgeerr.InvalidAgentSession), Message: "The CRM chat session id does not match your current CRM chat session. Reload the CRM console and log in to the media bar again."}
+	case cs.Presence != "" && cs.Presence != "ACTIVE":
+		return &LoginRefusedError{Code: cs.Presence, Message: "Your CRM chat console is not connected (presence " + cs.Presence + "). Reload the CRM console, log in to chat again, then log in to the media bar."}
+	case cs.StatusType != "AVAILABLE":
+		return &LoginRefusedError{Code: string(bridgeerr.AgentNotActive), Message: "Your CRM chat status is \"" + cs.StatusName + "\", which is not available. Set it to Unrestricted (or another available status), then log in to the media bar."}
+	}
+	return nil
+}
+
+// Logout ends the agent's media-bar session. It is refused with ErrOpenInteractions (and the
+// list) while the agent holds reserved, unfinished interactions.
+func (s *Service) Logout(ctx context.Context, agentID string) ([]*Interaction, error) {
+	legs, err := s.store.AgentLegs(ctx, agentID)
+	if err != nil {
+		return nil, fmt.Errorf("logout %s: %w", agentID, err)
+	}
+	var open []*Interaction
+	for _, in := range legs {
+		if !in.State.Terminal() {
+			open = append(open, in)
+		}
+	}
+	if len(open) > 0 {
+		return open, ErrOpenInteractions
+	}
+	if err := s.store.DeleteAgentSession(ctx, agentID); err != nil {
+		return nil, fmt.Errorf("logout %s: %w", agentID, err)
+	}
+	s.log.Info("agent logged out", "agent_id", agentID)
+	return nil, nil
+}
+
+// Session returns the agent's media-bar session (ErrNotLoggedIn when there is none).
+func (s *Service) Session(ctx context.Context, agentID string) (AgentSession, error) {
+	sess, err := s.store.GetAgentSession(ctx, agentID)
+	if errors.Is(err, ErrNotFound) {
+		return AgentSession{}, ErrNotLoggedIn
+	}
+	return sess, err
+}
+
+// Interactions lists the agent's current legs (not yet completed).
+func (s *Service) Interactions(ctx context.Context, agentID string) ([]*Interaction, error) {
+	legs, err := s.store.AgentLegs(ctx, agentID)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(legs, func(a, b *Interaction) int { return a.RoutedAt.Compare(b.RoutedAt) })
+	return legs, nil
+}
+
+// AgentLeg finds the agent's leg of an interaction. Another agent's interaction is
+// ErrForbidden, an unknown one ErrNotFound.
+func (s *Service) AgentLeg(ctx context.Context, agentID, interactionID string) (*Interaction, error) {
+	legs, err := s.store.InteractionLegs(ctx, interactionID)
+	if err != nil {
+		return nil, err
+	}
+	if len(legs) == 0 {
+		return nil, ErrNotFound
+	}
+	var mine *Interaction
+	for _, in := range legs {
+		if in.AgentID == agentID && (mine == nil || !in.RoutedAt.Before(mine.RoutedAt)) {
+			mine = in
+		}
+	}
+	if mine == nil {
+		return nil, ErrForbidden
+	}
+	return mine, nil
+}
+
+// Complete ends the agent's part of an interaction, with a disposition where the queue asks
+// for one. For a leg that was requeued to the ACD, Complete only clears it from the media bar:
+// the ACD already has the chat back.
+func (s *Service) Complete(ctx context.Context, agentID, interactionID, disposition string) (*Interaction, error) {
+	leg, err := s.AgentLeg(ctx, agentID, interactionID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Next(leg.State, TriggerComplete); err != nil {
+		return leg, fmt.Errorf("%w (state %s)", ErrNotCompletable, leg.State)
+	}
+	q, _ := s.Queue(leg.Site, leg.QueueID)
+	needsDisposition := leg.State == StateActive || leg.State == StateWrapUp
+	if needsDisposition && q.DispositionRequired && disposition == "" {
+		return leg, ErrDispositionRequired
+	}
+	if disposition != "" && len(q.Dispositions) > 0 && !slices.Contains(q.Dispositions, disposition) {
+		return leg, fmt.Errorf("%w: %q (allowed: %v)", ErrUnknownDisposition, disposition, q.Dispositions)
+	}
+	return s.complete(ctx, leg.Key(), disposition)
+}
+
+func (s *Service) complete(ctx context.Context, key LegKey, disposition string) (*Interaction, error) {
+	pre, err := s.store.GetLeg(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if !pre.Requeued {
+		// Outbox first, as in finishPop: a failed state write is retried by the agent and the
+		// idempotency key keeps the ACD from applying it twice.
+		if err := s.enqueueACD(ctx, ACDCall{Kind: ACDComplete, IdempotencyKey: "complete:" + key.String(),
+			InteractionID: pre.InteractionID, RoutingID: pre.RoutingID, AgentID: pre.AgentID, Disposition: disposition}); err != nil {
+			return nil, err
+		}
+	}
+	in, applied, err := s.transition(ctx, key, TriggerComplete, 0, func(l *Interaction) {
+		l.Disposition = disposition
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !applied {
+		return in, fmt.Errorf("%w (state %s)", ErrNotCompletable, in.State)
+	}
+	return in, nil
+}
+
+// Revoke withdraws a leg the ACD took back.
+func (s *Service) Revoke(ctx context.Context, interactionID, routingID, agentID, reason string) (*Interaction, error) {
+	key, err := s.resolveLeg(ctx, interactionID, routingID, agentID)
+	if err != nil {
+		return nil, err
+	}
+	in, _, err := s.transition(ctx, key, TriggerRevoke, 0, func(l *Interaction) {
+		l.Code = string(bridgeerr.OfferRevoked)
+		l.Message = s.opts.Sites[l.Site].Catalog.Lookup(string(bridgeerr.OfferRevoked)).Message
+		d := bridgeerr.Descriptor{Role: l.RouteType.Role(), Result: "Redirected", Reason: "Revoked"}
+		if l.RouteType == RouteTransfer || l.RouteType == RouteConference {
+			d.Result = "Abandoned"
+		}
+		l.Descriptor = &d
+	})
+	return in, err
+}
+
+// Abandon records that the customer left at a stage (queued, routing, alerting). Nothing is
+// requeued; the agent sees it and completes it.
+func (s *Service) Abandon(ctx context.Context, interactionID, routingID, agentID, stage string) (*Interaction, error) {
+	key, err := s.resolveLeg(ctx, interactionID, routingID, agentID)
+	if err != nil {
+		return nil, err
+	}
+	in, _, err := s.transition(ctx, key, TriggerAbandon, 0, func(l *Interaction) {
+		l.AbandonStage = stage
+		l.Code = string(bridgeerr.CustomerAbandoned)
+		l.Message = s.opts.Sites[l.Site].Catalog.Lookup(string(bridgeerr.CustomerAbandoned)).Message
+		d := abandonDescriptor(l.RouteType, stage)
+		l.Descriptor = &d
+	})
+	return in, err
+}
+
+// resolveLeg finds the leg an ACD event is about: by routing id when given, else the agent's
+// newest leg of the interaction.
+func (s *Service) resolveLeg(ctx context.Context, interactionID, routingID, agentID string) (LegKey, error) {
+	if routingID != "" {
+		return LegKey{InteractionID: interactionID, RoutingID: routingID}, nil
+	}
+	legs, err := s.store.InteractionLegs(ctx, interactionID)
+	if err != nil {
+		return LegKey{}, err
+	}
+	for i := len(legs) - 1; i >= 0; i-- {
+		if agentID == "" || legs[i].AgentID == agentID {
+			return legs[i].Key(), nil
+		}
+	}
+	return LegKey{}, ErrNotFound
+}
+
+// setChannel stores and publishes the agent's channel state.
+func (s *Service) setChannel(ctx context.Context, agentID string, ch Channel) {
+	sess, err := s.store.GetAgentSession(ctx, agentID)
+	if err == nil {
+		sess.Channel = ch
+		if err := s.store.PutAgentSession(ctx, sess, s.opts.SessionTTL); err != nil {
+			s.log.Warn("store channel state", "agent_id", agentID, "err", err)
+		}
+	}
+	s.publishChannel(ctx, agentID, ch)
+}
+
+func (s *Service) publishChannel(ctx context.Context, agentID string, ch Channel) {
+	c := ch
+	if _, err := s.events.Publish(ctx, agentID, Event{Type: EventChannelUpdated, AgentID: agentID, Channel: &c, At: s.clock.Now()}); err != nil {
+		s.log.Warn("publish channel event", "agent_id", agentID, "err", err)
+	}
+}
+
+// abandonDescriptor reports a customer abandon by the stage it happened at (SPEC section 5).
+func abandonDescriptor(rt RouteType, stage string) bridgeerr.Descriptor {
+	switch stage {
+	case "queued":
+		return bridgeerr.Descriptor{Role: "Received", Result: "CustomerAbandoned", Reason: "AbandonedWhileQueued"}
+	case "routing":
+		return bridgeerr.Descriptor{Role: "Puller", Result: "CustomerAbandoned"}
+	}
+	return bridgeerr.Descriptor{Role: rt.Role(), Result: "CustomerAbandoned", Reason: "AbandonedWhileRinging"}
+}

@@ -1,0 +1,288 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
+)
+
+// Routed is the ACD's "chat routed to agent" command.
+type Routed struct {
+	EventID       string
+	InteractionID string
+	RoutingID     string // "" → AgentID
+	ChatID        string
+	Site          string
+	QueueID       string
+	QueueName     string
+	AgentID       string
+	CRMAccountID  string // "" → the agent's media-bar session binding
+	RouteType     RouteType
+}
+
+// RoutedOutcome says what Routed did.
+type RoutedOutcome struct {
+	Key       LegKey
+	Duplicate bool // the same routing was already recorded; nothing new happened
+}
+
+// Routed records a routing durably and queues its pop; it returns as soon as both are stored
+// so the ACD gets its answer fast. Exactly one pop is queued per routing, however many times
+// the webhook is delivered and however many replicas receive it.
+func (s *Service) Routed(ctx context.Context, r Routed) (RoutedOutcome, error) {
+	site, ok := s.opts.Sites[r.Site]
+	if !ok {
+		return RoutedOutcome{}, fmt.Errorf("routed %s: site %q: %w", r.InteractionID, r.Site, ErrUnknownSite)
+	}
+	if r.RoutingID == "" {
+		r.RoutingID = r.AgentID
+	}
+	if r.QueueName == "" {
+		r.QueueName = site.Queues[r.QueueID].Name
+	}
+	now := s.clock.Now()
+	in := &Interaction{
+		InteractionID: r.InteractionID, RoutingID: r.RoutingID, ChatID: r.ChatID, Site: r.Site,
+		QueueID: r.QueueID, QueueName: r.QueueName, AgentID: r.AgentID, CRMAccountID: r.CRMAccountID,
+		RouteType: r.RouteType, State: StateRouted, RoutedAt: now, UpdatedAt: now,
+	}
+	key := in.Key()
+	created, err := s.store.CreateLeg(ctx, in)
+	if err != nil {
+		return RoutedOutcome{}, fmt.Errorf("record routing %s: %w", key, errors.Join(ErrStoreUnavailable, err))
+	}
+	if !created {
+		s.obs.Absorbed("duplicate_routing")
+		s.timeline(ctx, in, TimelineAbsorbed, "duplicate interaction.routed (event "+r.EventID+") absorbed", "", 0)
+		return RoutedOutcome{Key: key, Duplicate: true}, nil
+	}
+	s.timeline(ctx, in, TimelineACDEvent, fmt.Sprintf("interaction.routed to agent %s (%s, queue %s, chat %s, event %s)", r.AgentID, r.RouteType, r.QueueID, r.ChatID, r.EventID), "", 0)
+	payload, _ := json.Marshal(key)
+	if err := s.work.Enqueue(ctx, QueuePops, payload); err != nil {
+		// The leg is recorded but its pop is not queued: the ACD's retry of this webhook would
+		// be absorbed as a duplicate, so queue it here or fail loudly for the retry to work.
+		return RoutedOutcome{}, fmt.Errorf("queue pop %s: %w", key, errors.Join(ErrStoreUnavailable, err))
+	}
+	s.publishLeg(ctx, in)
+	return RoutedOutcome{Key: key}, nil
+}
+
+// RunPopWorkers consumes the pop queue until ctx ends. Items of a replica that died are
+// reclaimed by the work queue and finished here.
+func (s *Service) RunPopWorkers(ctx context.Context, consumer string) error {
+	return s.work.Consume(ctx, QueuePops, consumer, func(ctx context.Context, item WorkItem) error {
+		var key LegKey
+		if err := json.Unmarshal(item.Payload, &key); err != nil || key.InteractionID == "" {
+			s.log.Error("drop unreadable pop item", "item_id", item.ID, "err", err)
+			return nil
+		}
+		// A pop in flight is finished even when the replica is shutting down (bounded by the
+		// lease): stopping consumption must not cut a CRM call in half.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.LeaseTTL)
+		defer cancel()
+		return s.Pop(pctx, key)
+	})
+}
+
+// Pop pops one routed leg into the agent's CRM console and applies the catalog's decision.
+// It is safe to run concurrently and repeatedly for the same leg: a lease with a fencing
+// token keeps one replica at a time, the state machine makes a finished pop a no-op, and the
+// CRM transaction id is stable per attempt so a takeover replays the CRM's first answer
+// instead of routing twice. A returned error leaves the work item to be retried.
+func (s *Service) Pop(ctx context.Context, key LegKey) error {
+	fence, ok, err := s.store.AcquireLease(ctx, key, s.opts.LeaseTTL)
+	if err != nil {
+		return fmt.Errorf("pop %s: lease: %w", key, err)
+	}
+	if !ok {
+		return fmt.Errorf("pop %s: %w", key, errLeaseHeldElsewhere)
+	}
+	defer func() {
+		// Release with a fresh context: the pop's own may be done.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = s.store.ReleaseLease(rctx, key, fence)
+	}()
+
+	in, err := s.store.GetLeg(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		s.log.Warn("pop for a leg that no longer exists", "interaction_id", key.InteractionID, "routing_id", key.RoutingID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pop %s: %w", key, err)
+	}
+	if in.State != StateRouted && in.State != StatePopping {
+		return nil // popped, revoked or abandoned meanwhile
+	}
+	site := s.opts.Sites[in.Site]
+	if in.CRMAccountID == "" {
+		sess, err := s.store.GetAgentSession(ctx, in.AgentID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return s.finishPop(ctx, key, fence, site, string(bridgeerr.AgentNotLoggedIn), RouteResult{}, 0)
+		case err != nil:
+			return fmt.Errorf("pop %s: agent session: %w", key, err)
+		}
+		in.CRMAccountID = sess.CRMAccountID
+	}
+
+	// Takeover of a pop in flight reuses its attempt number (same transaction id); a fresh
+	// pop starts attempt 1.
+	attempt := in.PopAttempts
+	if in.State == StateRouted || attempt == 0 {
+		attempt = 1
+	}
+	account := in.CRMAccountID
+	in, applied, err := s.transition(ctx, key, TriggerPopStart, fence, func(l *Interaction) {
+		l.PopAttempts = attempt
+		l.CRMAccountID = account
+	})
+	if err != nil {
+		return fmt.Errorf("pop %s: start: %w", key, err)
+	}
+	if !applied {
+		return nil
+	}
+
+	for {
+		start := s.clock.Now()
+		res, code, callErr := s.routeOnce(ctx, in, attempt)
+		latency := s.clock.Now().Sub(start)
+		if callErr != nil {
+			// The caller went away (shutdown): leave the item for another replica, which will
+			// replay the same transaction id.
+			return fmt.Errorf("pop %s: %w", key, callErr)
+		}
+		s.timeline(ctx, in, TimelineCRMCall, fmt.Sprintf("chatRouted chat %s to account %s (transaction %s) answered %s", in.ChatID, in.CRMAccountID, transactionID(key, attempt), code), code, latency)
+		entry := site.Catalog.Lookup(code)
+		if entry.Retry && attempt <= s.opts.PopRetries {
+			attempt++
+			next := attempt
+			in, applied, err = s.transition(ctx, key, TriggerPopStart, fence, func(l *Interaction) { l.PopAttempts = next })
+			if err != nil {
+				return fmt.Errorf("pop %s: retry: %w", key, err)
+			}
+			if !applied {
+				return nil
+			}
+			s.timeline(ctx, in, TimelineDecision, fmt.Sprintf("%s is transient: retry %d of %d", code, attempt-1, s.opts.PopRetries), code, 0)
+			continue
+		}
+		return s.finishPop(ctx, key, fence, site, code, res, latency)
+	}
+}
+
+// routeOnce makes one CRM route attempt and turns a missing answer into a bridge code.
+// It returns an error only when the caller's context ended.
+func (s *Service) routeOnce(ctx context.Context, in *Interaction, attempt int) (RouteResult, string, error) {
+	cctx, cancel := context.WithTimeout(ctx, s.opts.PopBudget)
+	defer cancel()
+	res, err := s.crm.RouteChat(cctx, RouteRequest{
+		Site: in.Site, ChatID: in.ChatID, AgentAccountID: in.CRMAccountID, QueueID: in.QueueID,
+		TransactionID: transactionID(in.Key(), attempt),
+	})
+	switch {
+	case err == nil && res.Code == "":
+		return res, string(bridgeerr.MalformedCRMReply), nil
+	case err == nil:
+		return res, res.Code, nil
+	case ctx.Err() != nil:
+		return res, "", ctx.Err()
+	case errors.Is(err, ErrMalformedReply):
+		s.log.Warn("malformed CRM reply", "interaction_id", in.InteractionID, "chat_id", in.ChatID, "err", err)
+		return res, string(bridgeerr.MalformedCRMReply), nil
+	default:
+		s.log.Warn("CRM unreachable", "interaction_id", in.InteractionID, "chat_id", in.ChatID, "err", err)
+		return res, string(bridgeerr.CRMUnreachable), nil
+	}
+}
+
+// transactionID is the CRM idempotency key of one route attempt.
+func transactionID(key LegKey, attempt int) string {
+	return key.String() + "#" + strconv.Itoa(attempt)
+}
+
+// finishPop stores the pop's outcome and applies the catalog's decision: the agent is told
+// (message and verbatim code), the chat is requeued or not, the channel may turn red and the
+// agent may be set not ready in the ACD.
+func (s *Service) finishPop(ctx context.Context, key LegKey, fence int64, site SiteOptions, code string, res RouteResult, latency time.Duration) error {
+	entry := site.Catalog.Lookup(code)
+	trigger := TriggerPopFailed
+	if entry.Success() {
+		trigger = TriggerPopOffered
+		if res.EngagementState == EngagementActive {
+			trigger = TriggerPopActive
+		}
+	}
+	// The ACD calls go into the durable outbox before the outcome is stored: if storing fails
+	// the pop is retried, replays the CRM's answer and enqueues the same calls again, which the
+	// idempotency keys make harmless. The other order could lose a requeue.
+	pre, err := s.store.GetLeg(ctx, key)
+	if err != nil {
+		return fmt.Errorf("pop %s: finish: %w", key, err)
+	}
+	if !entry.Success() {
+		if entry.Requeue {
+			if err := s.enqueueACD(ctx, ACDCall{Kind: ACDRequeue, IdempotencyKey: "requeue:" + key.String(),
+				InteractionID: pre.InteractionID, RoutingID: pre.RoutingID, AgentID: pre.AgentID, Reason: code}); err != nil {
+				return fmt.Errorf("pop %s: %w", key, err)
+			}
+		}
+		if entry.ACDNotReady {
+			if err := s.enqueueACD(ctx, ACDCall{Kind: ACDAgentState, IdempotencyKey: "notready:" + key.String(),
+				AgentID: pre.AgentID, Ready: false, Reason: code}); err != nil {
+				return fmt.Errorf("pop %s: %w", key, err)
+			}
+		}
+	}
+	sessionID := s.agentSessionID(ctx, pre.AgentID)
+	in, applied, err := s.transition(ctx, key, trigger, fence, func(l *Interaction) {
+		l.Code = code
+		name := l.QueueName
+		if name == "" {
+			name = site.Queues[l.QueueID].Name
+		}
+		l.Message = entry.Render(bridgeerr.MessageVars{Code: code, AccountID: l.CRMAccountID,
+			QueueID: l.QueueID, QueueName: name, ChatID: l.ChatID, ReasonCode: code,
+			AgentSessionID: sessionID})
+		if !entry.Success() {
+			l.Requeued = entry.Requeue
+			d := entry.Descriptor
+			if d.Role == "RoutedTo" {
+				d.Role = l.RouteType.Role()
+			}
+			l.Descriptor = &d
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("pop %s: finish: %w", key, err)
+	}
+	if !applied {
+		return nil
+	}
+	s.obs.PopFinished(code, entry.Requeue && !entry.Success(), latency)
+	logAttrs := []any{"interaction_id", in.InteractionID, "routing_id", in.RoutingID, "agent_id", in.AgentID, "chat_id", in.ChatID, "code", code}
+	if entry.OpsAlert {
+		s.log.Error("pop failed; operator action needed", append(logAttrs, "meaning", entry.Meaning)...)
+	} else {
+		s.log.Info("pop finished", logAttrs...)
+	}
+	if entry.Channel != bridgeerr.ChannelGreen {
+		s.setChannel(ctx, in.AgentID, Channel{Green: false, Reason: code, Message: in.Message, Banner: entry.Channel == bridgeerr.ChannelBanner})
+	}
+	return nil
+}
+
+func (s *Service) agentSessionID(ctx context.Context, agentID string) string {
+	sess, err := s.store.GetAgentSession(ctx, agentID)
+	if err != nil {
+		return ""
+	}
+	return sess.CRMChatSessionID
+}

@@ -1,0 +1,270 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
+)
+
+// Work queue names.
+const (
+	QueuePops      = "pops"
+	QueueACDOutbox = "acd-outbox"
+)
+
+// Options configure the service. cmd maps the config file onto them; the core never reads
+// configuration itself.
+type Options struct {
+	Sites map[string]SiteOptions
+	// PopBudget bounds one CRM route attempt, retries and resolution included.
+	PopBudget time.Duration
+	// PopRetryBudget bounds how many business retries (retry-first codes) a pop gets.
+	PopRetries int
+	// LeaseTTL is how long a replica owns a pop before another may take it over; it must
+	// exceed PopBudget.
+	LeaseTTL time.Duration
+	// SessionTTL is how long a media-bar agent session lives without a heartbeat.
+	SessionTTL time.Duration
+	// DedupeTTL is how long webhook event ids are remembered.
+	DedupeTTL time.Duration
+	// DeadLetterAfter: an ACD call still failing after this long is dead-lettered.
+	DeadLetterAfter time.Duration
+	// DeclineNotReady sets the agent not ready (reason "declined") after a decline or an
+	// offer timeout.
+	DeclineNotReady bool
+	// ReadyOnGreen sets the agent ready in the ACD when the CRM side turns green again.
+	ReadyOnGreen bool
+}
+
+// SiteOptions are per CRM site.
+type SiteOptions struct {
+	AutoAccept   bool
+	AllowDecline bool
+	Queues       map[string]QueueOptions
+	// Catalog is the effective catalog for the site (global and site overrides applied).
+	Catalog *bridgeerr.Catalog
+}
+
+// QueueOptions are per queue.
+type QueueOptions struct {
+	Name                string
+	DispositionRequired bool
+	Dispositions        []string
+	DefaultDisposition  string
+	WrapUpTimeout       time.Duration
+}
+
+// Service runs the flows. It is stateless: every replica builds one over the same Store.
+type Service struct {
+	opts   Options
+	crm    CRM
+	acd    ACD
+	store  Store
+	work   WorkQueue
+	events Events
+	clock  Clock
+	log    *slog.Logger
+	obs    Observer
+}
+
+// Observer receives what the service does, for metrics. Methods must not block.
+type Observer interface {
+	PopFinished(code string, requeue bool, d time.Duration)
+	Transition(from, to State)
+	Absorbed(reason string)
+	ACDCallFinished(kind ACDCallKind, err error)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) PopFinished(string, bool, time.Duration) {}
+func (nopObserver) Transition(State, State)                 {}
+func (nopObserver) Absorbed(string)                         {}
+func (nopObserver) ACDCallFinished(ACDCallKind, error)      {}
+
+// Deps are the ports the service needs.
+type Deps struct {
+	CRM      CRM
+	ACD      ACD
+	Store    Store
+	Work     WorkQueue
+	Events   Events
+	Clock    Clock
+	Logger   *slog.Logger
+	Observer Observer
+}
+
+// New builds the service.
+func New(opts Options, d Deps) (*Service, error) {
+	if d.CRM == nil || d.ACD == nil || d.Store == nil || d.Work == nil || d.Events == nil {
+		return nil, errors.New("bridge.New: CRM, ACD, Store, Work and Events are required")
+	}
+	if len(opts.Sites) == 0 {
+		return nil, errors.New("bridge.New: at least one site is required")
+	}
+	for name, s := range opts.Sites {
+		if s.Catalog == nil {
+			return nil, fmt.Errorf("bridge.New: site %q has no catalog", name)
+		}
+	}
+	if opts.PopBudget <= 0 {
+		opts.PopBudget = 5 * time.Second
+	}
+	if opts.LeaseTTL <= opts.PopBudget {
+		opts.LeaseTTL = 3 * opts.PopBudget
+	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = 12 * time.Hour
+	}
+	if opts.DedupeTTL <= 0 {
+		opts.DedupeTTL = 72 * time.Hour
+	}
+	if opts.DeadLetterAfter <= 0 {
+		opts.DeadLetterAfter = 24 * time.Hour
+	}
+	if d.Clock == nil {
+		d.Clock = SystemClock{}
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Observer == nil {
+		d.Observer = nopObserver{}
+	}
+	return &Service{opts: opts, crm: d.CRM, acd: d.ACD, store: d.Store, work: d.Work,
+		events: d.Events, clock: d.Clock, log: d.Logger, obs: d.Observer}, nil
+}
+
+// Errors the service returns to its callers (the HTTP adapter maps them to status codes).
+var (
+	ErrUnknownSite         = errors.New("site is not configured")
+	ErrNotLoggedIn         = errors.New("agent is not logged in to the media bar")
+	ErrForbidden           = errors.New("interaction belongs to another agent")
+	ErrDispositionRequired = errors.New("this queue requires a disposition before Complete")
+	ErrUnknownDisposition  = errors.New("disposition is not in the queue's list")
+	ErrNotCompletable      = errors.New("interaction cannot be completed in its current state")
+	ErrDeclineNotAllowed   = errors.New("decline is not allowed for this agent")
+	ErrOpenInteractions    = errors.New("agent has unfinished interactions")
+	ErrCRMSessionNotUsable = errors.New("CRM chat session is not usable")
+	ErrStoreUnavailable    = errors.New("state store unavailable")
+	maxTransitionAttempts  = 8
+	errLeaseHeldElsewhere  = errors.New("pop lease held by another replica")
+)
+
+// LoginRefusedError says why the CRM session is not usable, in words for the agent.
+type LoginRefusedError struct {
+	Code    string // verbatim CRM code or presence/status reason
+	Message string
+}
+
+func (e *LoginRefusedError) Error() string { return e.Code + ": " + e.Message }
+func (e *LoginRefusedError) Unwrap() error { return ErrCRMSessionNotUsable }
+
+// Catalog returns the effective catalog of a site.
+func (s *Service) Catalog(site string) (*bridgeerr.Catalog, bool) {
+	o, ok := s.opts.Sites[site]
+	if !ok {
+		return nil, false
+	}
+	return o.Catalog, true
+}
+
+// Queue returns a queue's options.
+func (s *Service) Queue(site, queueID string) (QueueOptions, bool) {
+	q, ok := s.opts.Sites[site].Queues[queueID]
+	return q, ok
+}
+
+// transition applies trigger t to a leg with a compare-and-set loop, so concurrent writers
+// (webhooks, CRM events, media-bar calls, pop workers on other replicas) never lose or double
+// an update. mutate may adjust the leg after the state change. An illegal transition is
+// absorbed: recorded on the timeline, counted, and reported as applied=false with no error.
+func (s *Service) transition(ctx context.Context, key LegKey, t Trigger, fence int64, mutate func(*Interaction)) (in *Interaction, applied bool, err error) {
+	for attempt := 0; attempt < maxTransitionAttempts; attempt++ {
+		in, err = s.store.GetLeg(ctx, key)
+		if err != nil {
+			return nil, false, err
+		}
+		from := in.State
+		to, err := Next(from, t)
+		if err != nil {
+			s.obs.Absorbed(string(t))
+			s.timeline(ctx, in, TimelineAbsorbed, fmt.Sprintf("%s ignored in state %s", t, from), "", 0)
+			return in, false, nil
+		}
+		in.State = to
+		in.UpdatedAt = s.clock.Now()
+		if mutate != nil {
+			mutate(in)
+		}
+		if to.Terminal() && in.Descriptor == nil {
+			d := bridgeerr.Descriptor{Role: in.RouteType.Role(), Result: "Completed"}
+			in.Descriptor = &d
+		}
+		switch err := s.store.UpdateLeg(ctx, in, fence); {
+		case errors.Is(err, ErrConflict):
+			continue
+		case err != nil:
+			return nil, false, err
+		}
+		s.obs.Transition(from, to)
+		s.timeline(ctx, in, TimelineDecision, fmt.Sprintf("%s: %s -> %s", t, from, to), in.Code, 0)
+		s.publishLeg(ctx, in)
+		return in, true, nil
+	}
+	return nil, false, fmt.Errorf("transition %s on %s: %w", t, key, ErrConflict)
+}
+
+// publishLeg tells the leg's agent. A failed publish is logged, not returned: the state is
+// stored, and the media bar re-reads it on reconnect.
+func (s *Service) publishLeg(ctx context.Context, in *Interaction) {
+	if in.AgentID == "" {
+		return
+	}
+	cp := *in
+	ev := Event{Type: EventInteractionUpdated, AgentID: in.AgentID, Interaction: &cp, At: s.clock.Now()}
+	if _, err := s.events.Publish(ctx, in.AgentID, ev); err != nil {
+		s.log.Warn("publish interaction event", "interaction_id", in.InteractionID, "agent_id", in.AgentID, "err", err)
+		return
+	}
+	s.timeline(ctx, in, TimelineMediabarEvent, fmt.Sprintf("%s state=%s", ev.Type, in.State), in.Code, 0)
+}
+
+func (s *Service) timeline(ctx context.Context, in *Interaction, kind, detail, code string, latency time.Duration) {
+	e := TimelineEntry{At: s.clock.Now(), Kind: kind, RoutingID: in.RoutingID, Detail: detail, Code: code, LatencyMS: latency.Milliseconds()}
+	if err := s.store.AppendTimeline(ctx, in.InteractionID, e); err != nil {
+		s.log.Warn("append timeline", "interaction_id", in.InteractionID, "err", err)
+	}
+}
+
+// enqueueACD puts an ACD call in the durable outbox. It is the only way the core calls the ACD.
+func (s *Service) enqueueACD(ctx context.Context, call ACDCall) error {
+	call.CreatedAt = s.clock.Now()
+	payload, err := json.Marshal(call)
+	if err != nil {
+		return fmt.Errorf("encode acd call: %w", err)
+	}
+	if err := s.work.Enqueue(ctx, QueueACDOutbox, payload); err != nil {
+		return fmt.Errorf("enqueue acd %s: %w", call.Kind, err)
+	}
+	return nil
+}
+
+// Delivered records a webhook event id; first is false for a repeat within DedupeTTL.
+func (s *Service) Delivered(ctx context.Context, eventID string) (bool, error) {
+	first, err := s.store.FirstDelivery(ctx, eventID, s.opts.DedupeTTL)
+	if err == nil && !first {
+		s.obs.Absorbed("duplicate_event")
+	}
+	return first, err
+}
+
+// Timeline returns an interaction's history.
+func (s *Service) Timeline(ctx context.Context, interactionID string) ([]TimelineEntry, error) {
+	return s.store.Timeline(ctx, interactionID)
+}

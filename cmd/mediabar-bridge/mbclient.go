@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/httpapi"
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+)
+
+// mediabarClient speaks the media-bar API over HTTP, as a media-bar frontend would.
+type mediabarClient struct {
+	base  string
+	token string
+	hc    *http.Client
+}
+
+// apiStatusError is a non-2xx answer with its decoded body.
+type apiStatusError struct {
+	Status int
+	Body   httpapi.ErrorBody
+}
+
+func (e *apiStatusError) Error() string {
+	return fmt.Sprintf("HTTP %d %s: %s (field %q)", e.Status, e.Body.Error, e.Body.Message, e.Body.Field)
+}
+
+func newMediabarClient(base string) *mediabarClient {
+	return &mediabarClient{base: base, hc: &http.Client{Timeout: 10 * time.Second}}
+}
+
+func (c *mediabarClient) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode >= 300 {
+		e := &apiStatusError{Status: resp.StatusCode}
+		_ = json.Unmarshal(raw, &e.Body)
+		return e
+	}
+	if out != nil && len(raw) > 0 {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+func (c *mediabarClient) login(ctx context.Context, req httpapi.LoginRequest) error {
+	var resp httpapi.LoginResponse
+	if err := c.do(ctx, http.MethodPost, "/v1/mediabar/login", req, &resp); err != nil {
+		return err
+	}
+	c.token = resp.Token
+	return nil
+}
+
+func (c *mediabarClient) me(ctx context.Context) (httpapi.MeResponse, error) {
+	var me httpapi.MeResponse
+	err := c.do(ctx, http.MethodGet, "/v1/mediabar/me", nil, &me)
+	return me, err
+}
+
+func (c *mediabarClient) interactions(ctx context.Context) ([]*bridge.Interaction, error) {
+	var out struct {
+		Interactions []*bridge.Interaction `json:"interactions"`
+	}
+	err := c.do(ctx, http.MethodGet, "/v1/mediabar/interactions", nil, &out)
+	return out.Interactions, err
+}
+
+func (c *mediabarClient) interaction(ctx context.Context, id string) (*bridge.Interaction, error) {
+	var in bridge.Interaction
+	if err := c.do(ctx, http.MethodGet, "/v1/mediabar/interactions/"+id, nil, &in); err != nil {
+		return nil, err
+	}
+	return &in, nil
+}
+
+func (c *mediabarClient) complete(ctx context.Context, id, disposition string) (*bridge.Interaction, error) {
+	var in bridge.Interaction
+	if err := c.do(ctx, http.MethodPost, "/v1/mediabar/interactions/"+id+"/complete", httpapi.CompleteRequest{Disposition: disposition}, &in); err != nil {
+		return nil, err
+	}
+	return &in, nil
+}
