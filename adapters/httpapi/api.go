@@ -110,4 +110,5 @@ func (a *API) newEcho() *echo.Echo {
 	e.HTTPErrorHandler = a.errorHandler
 	return e
 }
+
 var _ Service = (*bridge.Service)(nil)

@@ -1,0 +1,400 @@
+package bridge_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+	"github.com/mediabar-bridge/mediabar-bridge/bridge/bridgetest"
+	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
+	"github.com/mediabar-bridge/mediabar-bridge/sessions"
+	"github.com/mediabar-bridge/mediabar-bridge/sessions/sessionstest"
+)
+
+type fixture struct {
+	svc     *bridge.Service
+	store   *sessions.Store
+	work    bridge.WorkQueue
+	crm     *bridgetest.CRM
+	acd     *bridgetest.ACD
+	catalog *bridgeerr.Catalog
+}
+
+// newFixture builds the service over a real Redis (sessionstest) with fake CRM and ACD.
+// work, when not nil, wraps the store's work queue (to inject failures).
+func newFixture(t *testing.T, wrap func(bridge.WorkQueue) bridge.WorkQueue) *fixture {
+	t.Helper()
+	rdb, prefix := sessionstest.Redis(t)
+	store := sessions.New(rdb, sessions.Options{Prefix: prefix, ReclaimIdle: 100 * time.Millisecond, BlockFor: 50 * time.Millisecond})
+	f := &fixture{store: store, crm: &bridgetest.CRM{}, acd: &bridgetest.ACD{}, catalog: bridgeerr.Default()}
+	f.work = store
+	if wrap != nil {
+		f.work = wrap(store)
+	}
+	svc, err := bridge.New(bridge.Options{
+		Sites: map[string]bridge.SiteOptions{"demo": {Catalog: f.catalog, Queues: map[string]bridge.QueueOptions{
+			"sales": {Name: "Sales", DispositionRequired: true, Dispositions: []string{"Resolved", "Follow-up"}},
+		}}},
+		PopBudget: time.Second, PopRetries: 2, LeaseTTL: 3 * time.Second, DeclineNotReady: true,
+	}, bridge.Deps{CRM: f.crm, ACD: f.acd, Store: store, Work: f.work, Events: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = svc
+	return f
+}
+
+// login logs agent in with CRM account acct-<agent>.
+func (f *fixture) login(t *testing.T, agent string) {
+	t.Helper()
+	if _, err := f.svc.Login(context.Background(), bridge.Login{AgentID: agent, Site: "demo", CRMAccountID: "acct-" + agent, CRMChatSessionID: "sess-acct-" + agent}); err != nil {
+		t.Fatalf("Login(%s) = %v", agent, err)
+	}
+}
+
+func routedCmd(iid, agent string) bridge.Routed {
+	return bridge.Routed{EventID: "evt-" + iid, InteractionID: iid, RoutingID: "r1", ChatID: "chat-" + iid, Site: "demo",
+		QueueID: "sales", AgentID: agent, RouteType: bridge.RouteLead}
+}
+
+// route records a routing and pops it synchronously.
+func (f *fixture) route(t *testing.T, iid, agent string) *bridge.Interaction {
+	t.Helper()
+	ctx := context.Background()
+	out, err := f.svc.Routed(ctx, routedCmd(iid, agent))
+	if err != nil {
+		t.Fatalf("Routed() = %v", err)
+	}
+	if err := f.svc.Pop(ctx, out.Key); err != nil {
+		t.Fatalf("Pop() = %v", err)
+	}
+	in, err := f.store.GetLeg(ctx, out.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// drainOutbox runs the outbox until the fake ACD has n calls (or fails the test).
+func (f *fixture) drainOutbox(t *testing.T, n int) []bridge.ACDCall {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { _ = f.svc.RunOutbox(ctx, "test-outbox"); close(done) }()
+	for len(f.acd.Calls()) < n && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // a surplus call would show up here
+	cancel()
+	<-done
+	calls := f.acd.Calls()
+	if len(calls) != n {
+		t.Fatalf("ACD received %d calls, want %d: %+v", len(calls), n, calls)
+	}
+	return calls
+}
+
+func answer(code string) func(context.Context, bridge.RouteRequest) (bridge.RouteResult, error) {
+	return func(context.Context, bridge.RouteRequest) (bridge.RouteResult, error) {
+		return bridge.RouteResult{Code: code}, nil
+	}
+}
+
+func TestPopAppliesCatalogDecision(t *testing.T) {
+	tests := []struct {
+		name         string
+		crm          func(context.Context, bridge.RouteRequest) (bridge.RouteResult, error)
+		wantState    bridge.State
+		wantCode     string
+		wantRequeue  bool
+		wantNotReady bool
+		wantGreen    bool
+		wantAttempts int
+	}{
+		{name: "success", crm: answer("SUCCESS"), wantState: bridge.StateOffered, wantCode: "SUCCESS", wantGreen: true, wantAttempts: 1},
+		{name: "agent absent", crm: answer("AGENT_ABSENT"), wantState: bridge.StateFailed, wantCode: "AGENT_ABSENT", wantRequeue: true, wantNotReady: true, wantAttempts: 1},
+		{name: "chat gone, no requeue", crm: answer("COULD_NOT_RESERVE_ENGAGEMENT"), wantState: bridge.StateFailed, wantCode: "COULD_NOT_RESERVE_ENGAGEMENT", wantGreen: true, wantAttempts: 1},
+		{name: "transient retried then requeued", crm: answer("RNW_API_EXCEPTION"), wantState: bridge.StateFailed, wantCode: "RNW_API_EXCEPTION", wantRequeue: true, wantGreen: true, wantAttempts: 3},
+		{name: "unknown code: safe default", crm: answer("BRAND_NEW_CODE"), wantState: bridge.StateFailed, wantCode: "BRAND_NEW_CODE", wantRequeue: true, wantGreen: true, wantAttempts: 1},
+		{name: "empty code is malformed", crm: answer(""), wantState: bridge.StateFailed, wantCode: string(bridgeerr.MalformedCRMReply), wantRequeue: true, wantGreen: true, wantAttempts: 1},
+		{name: "malformed reply", crm: func(context.Context, bridge.RouteRequest) (bridge.RouteResult, error) {
+			return bridge.RouteResult{}, fmt.Errorf("decode: %w", bridge.ErrMalformedReply)
+		}, wantState: bridge.StateFailed, wantCode: string(bridgeerr.MalformedCRMReply), wantRequeue: true, wantGreen: true, wantAttempts: 1},
+		{name: "CRM unreachable", crm: func(context.Context, bridge.RouteRequest) (bridge.RouteResult, error) {
+			return bridge.RouteResult{}, fmt.Errorf("dial: %w", bridge.ErrUnavailable)
+		}, wantState: bridge.StateFailed, wantCode: string(bridgeerr.CRMUnreachable), wantRequeue: true, wantAttempts: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.crm.RouteChatFn = tt.crm
+			f.login(t, "a1")
+			in := f.route(t, "i1", "a1")
+			if in.State != tt.wantState || in.Code != tt.wantCode || in.PopAttempts != tt.wantAttempts {
+				t.Fatalf("leg = state %s code %q attempts %d, want %s %q %d", in.State, in.Code, in.PopAttempts, tt.wantState, tt.wantCode, tt.wantAttempts)
+			}
+			if !strings.Contains(in.Message, tt.wantCode) && tt.wantCode != "SUCCESS" && !strings.HasPrefix(tt.wantCode, "BRIDGE_") {
+				t.Errorf("message %q does not show the verbatim code %s", in.Message, tt.wantCode)
+			}
+			n := 0
+			if tt.wantRequeue {
+				n++
+			}
+			if tt.wantNotReady {
+				n++
+			}
+			calls := f.drainOutbox(t, n)
+			requeues := 0
+			for _, c := range calls {
+				if c.Kind == bridge.ACDRequeue {
+					requeues++
+					if c.Reason != tt.wantCode || c.IdempotencyKey == "" {
+						t.Errorf("requeue call = %+v, want reason %s and an idempotency key", c, tt.wantCode)
+					}
+				}
+			}
+			if (requeues == 1) != tt.wantRequeue {
+				t.Errorf("requeues = %d, want requeue %v", requeues, tt.wantRequeue)
+			}
+			sess, err := f.svc.Session(context.Background(), "a1")
+			if err != nil || sess.Channel.Green != tt.wantGreen {
+				t.Errorf("channel = %+v (%v), want green %v", sess.Channel, err, tt.wantGreen)
+			}
+		})
+	}
+}
+
+func TestUnknownCodeIsCounted(t *testing.T) {
+	f := newFixture(t, nil)
+	f.crm.RouteChatFn = answer("NEVER_SEEN_BEFORE")
+	f.login(t, "a1")
+	f.route(t, "i1", "a1")
+	if got := f.catalog.UnknownSeen(); got == 0 {
+		t.Errorf("UnknownSeen() = 0 after an unknown code")
+	}
+}
+
+func TestRoutedTwiceIsOnePop(t *testing.T) {
+	f := newFixture(t, nil)
+	f.login(t, "a1")
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var created atomic.Int32
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := f.svc.Routed(ctx, routedCmd("i1", "a1"))
+			if err != nil {
+				t.Errorf("Routed() = %v", err)
+				return
+			}
+			if !out.Duplicate {
+				created.Add(1)
+			}
+			_ = f.svc.Pop(ctx, out.Key) // every delivery also tries to pop
+		}()
+	}
+	wg.Wait()
+	if created.Load() != 1 {
+		t.Errorf("%d routings recorded as new, want 1", created.Load())
+	}
+	if n := len(f.crm.Routes()); n != 1 {
+		t.Errorf("CRM saw %d route calls, want 1", n)
+	}
+	depth, _ := f.work.Depth(ctx, bridge.QueuePops)
+	if depth != 1 {
+		t.Errorf("pop queue depth = %d, want 1 item for 20 deliveries", depth)
+	}
+}
+
+func TestTakeoverReplaysSameTransaction(t *testing.T) {
+	f := newFixture(t, nil)
+	f.login(t, "a1")
+	ctx := context.Background()
+	out, err := f.svc.Routed(ctx, routedCmd("i1", "a1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// First replica: the CRM call is cut off by shutdown mid-flight.
+	cctx, cancel := context.WithCancel(ctx)
+	f.crm.RouteChatFn = func(ctx context.Context, req bridge.RouteRequest) (bridge.RouteResult, error) {
+		cancel()
+		return bridge.RouteResult{}, ctx.Err()
+	}
+	if err := f.svc.Pop(cctx, out.Key); err == nil {
+		t.Fatal("Pop() after cancellation = nil, want an error so the work item is retried")
+	}
+	in, _ := f.store.GetLeg(ctx, out.Key)
+	if in.State != bridge.StatePopping {
+		t.Fatalf("interrupted pop left state %s, want popping", in.State)
+	}
+	// Another replica takes over once the lease is released.
+	f.crm.RouteChatFn = answer("SUCCESS")
+	if err := f.svc.Pop(ctx, out.Key); err != nil {
+		t.Fatal(err)
+	}
+	routes := f.crm.Routes()
+	if len(routes) != 2 || routes[0].TransactionID != routes[1].TransactionID {
+		t.Fatalf("takeover transaction ids = %+v, want the same id twice (a CRM replay, not a second route)", routes)
+	}
+	in, _ = f.store.GetLeg(ctx, out.Key)
+	if in.State != bridge.StateOffered {
+		t.Errorf("after takeover state = %s, want offered", in.State)
+	}
+}
+
+// failingOutbox fails the first n outbox enqueues, as a Redis hiccup would.
+type failingOutbox struct {
+	bridge.WorkQueue
+	fail atomic.Int32
+}
+
+func (w *failingOutbox) Enqueue(ctx context.Context, queue string, payload []byte) error {
+	if queue == bridge.QueueACDOutbox && w.fail.Add(-1) >= 0 {
+		return errors.New("redis: connection reset")
+	}
+	return w.WorkQueue.Enqueue(ctx, queue, payload)
+}
+
+func TestRequeueSurvivesOutboxFailure(t *testing.T) {
+	var fo *failingOutbox
+	f := newFixture(t, func(w bridge.WorkQueue) bridge.WorkQueue {
+		fo = &failingOutbox{WorkQueue: w}
+		fo.fail.Store(1)
+		return fo
+	})
+	f.crm.RouteChatFn = answer("COULD_NOT_ASSIGN_ENGAGEMENT")
+	f.login(t, "a1")
+	ctx := context.Background()
+	out, err := f.svc.Routed(ctx, routedCmd("i1", "a1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Pop(ctx, out.Key); err == nil {
+		t.Fatal("Pop() = nil although the requeue could not be enqueued")
+	}
+	if in, _ := f.store.GetLeg(ctx, out.Key); in.State.Terminal() || in.State == bridge.StateFailed {
+		t.Fatalf("leg reached %s without its requeue being stored", in.State)
+	}
+	if err := f.svc.Pop(ctx, out.Key); err != nil { // the work item's retry
+		t.Fatal(err)
+	}
+	calls := f.drainOutbox(t, 1)
+	if calls[0].Kind != bridge.ACDRequeue {
+		t.Errorf("call = %+v, want the requeue", calls[0])
+	}
+	if n := len(f.crm.Routes()); n != 2 || f.crm.Routes()[0].TransactionID != f.crm.Routes()[1].TransactionID {
+		t.Errorf("retry re-routed with a new transaction: %+v", f.crm.Routes())
+	}
+}
+
+func TestLateEventsAreAbsorbed(t *testing.T) {
+	f := newFixture(t, nil)
+	f.crm.RouteChatFn = answer("CHAT_ID_UNKNOWN")
+	f.login(t, "a1")
+	ctx := context.Background()
+	f.route(t, "i1", "a1")
+	done, err := f.svc.Complete(ctx, "a1", "i1", "")
+	if err != nil || done.State != bridge.StateCompleted {
+		t.Fatalf("Complete() = %+v, %v", done, err)
+	}
+	// Abandon and revoke after complete change nothing.
+	if in, err := f.svc.Abandon(ctx, "i1", "r1", "a1", "alerting"); err != nil || in.State != bridge.StateCompleted || in.Version != done.Version {
+		t.Errorf("Abandon after complete = %+v, %v; want unchanged", in, err)
+	}
+	if in, err := f.svc.Revoke(ctx, "i1", "r1", "a1", ""); err != nil || in.State != bridge.StateCompleted {
+		t.Errorf("Revoke after complete = %+v, %v; want unchanged", in, err)
+	}
+	tl, _ := f.svc.Timeline(ctx, "i1")
+	absorbed := 0
+	for _, e := range tl {
+		if e.Kind == bridge.TimelineAbsorbed {
+			absorbed++
+		}
+	}
+	if absorbed != 2 {
+		t.Errorf("timeline has %d absorbed entries, want 2: %+v", absorbed, tl)
+	}
+}
+
+func TestCompleteRules(t *testing.T) {
+	f := newFixture(t, nil)
+	f.login(t, "a1")
+	f.login(t, "a2")
+	ctx := context.Background()
+	f.route(t, "i1", "a1")
+	_ = f.svc.HandleCRMEvent(ctx, "demo", bridge.CRMEvent{Type: bridge.CRMEngagementAccepted, ChatID: "chat-i1", AgentAccountID: "acct-a1"})
+	_ = f.svc.HandleCRMEvent(ctx, "demo", bridge.CRMEvent{Type: bridge.CRMEngagementConcluded, ChatID: "chat-i1", EndReason: "END_USER_CONCLUDED"})
+	in, _ := f.svc.AgentLeg(ctx, "a1", "i1")
+	if in.State != bridge.StateWrapUp {
+		t.Fatalf("state after accept+conclude = %s, want wrapup", in.State)
+	}
+	tests := []struct {
+		name, agent, disposition string
+		want                     error
+	}{
+		{name: "another agent", agent: "a2", want: bridge.ErrForbidden},
+		{name: "no disposition on a required queue", agent: "a1", want: bridge.ErrDispositionRequired},
+		{name: "disposition not in list", agent: "a1", disposition: "Whatever", want: bridge.ErrUnknownDisposition},
+		{name: "ok", agent: "a1", disposition: "Resolved"},
+		{name: "twice", agent: "a1", disposition: "Resolved", want: bridge.ErrNotCompletable},
+	}
+	for _, tt := range tests {
+		_, err := f.svc.Complete(ctx, tt.agent, "i1", tt.disposition)
+		if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+			t.Errorf("%s: Complete() = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	calls := f.drainOutbox(t, 1)
+	if calls[0].Kind != bridge.ACDComplete || calls[0].Disposition != "Resolved" {
+		t.Errorf("ACD call = %+v, want complete with Resolved", calls[0])
+	}
+}
+
+func TestLoginRefusals(t *testing.T) {
+	tests := []struct {
+		name     string
+		give     bridge.CRMAgentSession
+		wantCode string
+	}{
+		{name: "unknown account", give: bridge.CRMAgentSession{Code: "AGENT_ID_UNKNOWN"}, wantCode: "AGENT_ID_UNKNOWN"},
+		{name: "not logged in to CRM chat", give: bridge.CRMAgentSession{Code: "INVALID_AGENT_SESSION"}, wantCode: "INVALID_AGENT_SESSION"},
+		{name: "other session", give: bridge.CRMAgentSession{Code: "SUCCESS", LoggedIn: true, SessionID: "other", Presence: "ACTIVE", StatusType: "AVAILABLE"}, wantCode: "INVALID_AGENT_SESSION"},
+		{name: "absent", give: bridge.CRMAgentSession{Code: "SUCCESS", LoggedIn: true, SessionID: "sess-acct-a1", Presence: "ABSENT", StatusType: "AVAILABLE"}, wantCode: "ABSENT"},
+		{name: "unavailable status", give: bridge.CRMAgentSession{Code: "SUCCESS", LoggedIn: true, SessionID: "sess-acct-a1", Presence: "ACTIVE", StatusType: "UNAVAILABLE", StatusName: "On Break"}, wantCode: "AGENT_NOT_ACTIVE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.crm.AgentSessionFn = func(context.Context, string, string) (bridge.CRMAgentSession, error) { return tt.give, nil }
+			_, err := f.svc.Login(context.Background(), bridge.Login{AgentID: "a1", Site: "demo", CRMAccountID: "acct-a1", CRMChatSessionID: "sess-acct-a1"})
+			var refused *bridge.LoginRefusedError
+			if !errors.As(err, &refused) || refused.Code != tt.wantCode || refused.Message == "" {
+				t.Fatalf("Login() = %v, want refusal %s with a message", err, tt.wantCode)
+			}
+			if _, err := f.svc.Session(context.Background(), "a1"); !errors.Is(err, bridge.ErrNotLoggedIn) {
+				t.Errorf("refused login stored a session: %v", err)
+			}
+		})
+	}
+}
+
+func TestRoutedToAgentWithoutSessionIsRequeued(t *testing.T) {
+	f := newFixture(t, nil)
+	in := f.route(t, "i1", "nobody")
+	if in.State != bridge.StateFailed || in.Code != string(bridgeerr.AgentNotLoggedIn) {
+		t.Fatalf("leg = %s %s, want failed %s", in.State, in.Code, bridgeerr.AgentNotLoggedIn)
+	}
+	if len(f.crm.Routes()) != 0 {
+		t.Errorf("popped to the CRM without an account")
+	}
+	f.drainOutbox(t, 2) // requeue + not ready
+}
