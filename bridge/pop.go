@@ -181,7 +181,9 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 // routeOnce makes one CRM route attempt and turns a missing answer into a bridge code.
 // It returns an error only when the caller's context ended.
 func (s *Service) routeOnce(ctx context.Context, in *Interaction, attempt int) (RouteResult, string, error) {
-	cctx, cancel := context.WithTimeout(ctx, s.opts.PopBudget)
+	// A backstop only: the adapter enforces PopBudget itself (and resolves a lost answer
+	// within it); the core's deadline must not cut that resolution short.
+	cctx, cancel := context.WithTimeout(ctx, s.opts.PopBudget+time.Second)
 	defer cancel()
 	res, err := s.crm.RouteChat(cctx, RouteRequest{
 		Site: in.Site, ChatID: in.ChatID, AgentAccountID: in.CRMAccountID, QueueID: in.QueueID,

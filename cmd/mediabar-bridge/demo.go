@@ -45,7 +45,9 @@ type worldOptions struct {
 	logger                                  *slog.Logger
 	crmClock                                *crmmock.Clock
 	keyPrefix                               string
-	tweak                                   func(*config.Config)
+	// dropKeys deletes every key under keyPrefix when the world stops (scenarios, tests).
+	dropKeys bool
+	tweak    func(*config.Config)
 }
 
 // listenOrAny listens on addr, or on a free loopback port when addr is taken.
@@ -85,7 +87,12 @@ func startWorld(ctx context.Context, o worldOptions) (*world, error) {
 		w.rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})
 		w.redisDesc = "in-process (miniredis) at " + mr.Addr() + "; set REDIS_URL to use a real server"
 	}
-	closers = append(closers, func() { w.rdb.Close() })
+	closers = append(closers, func() {
+		if o.dropKeys && o.keyPrefix != "" {
+			dropPrefix(w.rdb, o.keyPrefix)
+		}
+		w.rdb.Close()
+	})
 
 	// Listeners first, so each component knows the others' addresses.
 	lns := make([]net.Listener, 4)
@@ -215,4 +222,14 @@ agents logged in (CRM chat + media bar):
 		err = nil
 	}
 	return err
+}
+
+// dropPrefix deletes every key under prefix (best effort; keys expire anyway).
+func dropPrefix(rdb redis.UniversalClient, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
+	for iter.Next(ctx) {
+		rdb.Del(ctx, iter.Val())
+	}
 }

@@ -114,7 +114,7 @@ func newHarness(ctx context.Context, getenv func(string) string, logger *slog.Lo
 	clock := crmmock.NewManualClock(time.Now())
 	w, err := startWorld(ctx, worldOptions{
 		listen: "127.0.0.1:0", opsListen: "127.0.0.1:0", crmListen: "127.0.0.1:0", acdListen: "127.0.0.1:0",
-		getenv: getenv, logger: logger, crmClock: clock,
+		getenv: getenv, logger: logger, crmClock: clock, dropKeys: true,
 		keyPrefix: "mbb-scenarios-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":v1",
 		tweak: func(c *config.Config) {
 			c.Redis.ReclaimIdle = config.Duration(300 * time.Millisecond)
