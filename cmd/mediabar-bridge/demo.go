@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -183,8 +184,11 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		ctx, cancel = context.WithTimeout(ctx, *runFor)
 		defer cancel()
 	}
+	// A demo's state is its own: a fresh key prefix, deleted when it stops, so a demo on a
+	// shared Redis (REDIS_URL) neither reads nor leaves anything behind.
 	w, err := startWorld(ctx, worldOptions{listen: *listen, opsListen: *opsListen, crmListen: *crmListen,
-		acdListen: *acdListen, getenv: getenv, logger: newLogger(stderr, level)})
+		acdListen: *acdListen, getenv: getenv, logger: newLogger(stderr, level),
+		keyPrefix: "mbb-demo-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":v1", dropKeys: true})
 	if err != nil {
 		return err
 	}

@@ -106,8 +106,9 @@ func runScenarios(ctx context.Context, args []string, getenv func(string) string
 // agents, chats and interactions, so they do not disturb each other.
 type harness struct {
 	*world
-	clock *crmmock.Clock
-	n     int
+	clock   *crmmock.Clock
+	n       int
+	barrier *scAgent
 }
 
 func newHarness(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*harness, error) {
@@ -139,6 +140,35 @@ func newHarness(ctx context.Context, getenv func(string) string, logger *slog.Lo
 		}
 	}
 	return &harness{world: w, clock: clock}, nil
+}
+
+// crmEventBarrier returns once the bridge has applied every CRM event emitted so far. The
+// bridge applies a site's events in order, so when an accept emitted now is visible on the
+// media bar, everything before it has been handled.
+func (h *harness) crmEventBarrier(ctx context.Context) error {
+	if h.barrier == nil {
+		a, err := h.newAgent(ctx, agentSetup{maxSessions: 1000})
+		if err != nil {
+			return fmt.Errorf("barrier agent: %w", err)
+		}
+		h.barrier = a
+	}
+	chat, err := h.newChat("chat-support")
+	if err != nil {
+		return err
+	}
+	r, err := h.route(ctx, h.barrier, chat, "chat-support")
+	if err != nil {
+		return err
+	}
+	if _, err := waitLeg(ctx, h.barrier, r.interactionID, "barrier offered", inState(bridge.StateOffered)); err != nil {
+		return err
+	}
+	if err := h.crm.Respond(h.site, chat, "accept"); err != nil {
+		return err
+	}
+	_, err = waitLeg(ctx, h.barrier, r.interactionID, "barrier accepted", inState(bridge.StateActive))
+	return err
 }
 
 func (h *harness) close() {

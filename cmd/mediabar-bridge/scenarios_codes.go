@@ -106,7 +106,12 @@ var codeCases = []codeCase{
 		if err != nil {
 			return "", "", err
 		}
-		return chat, "chat-support", h.crm.Abandon(h.site, chat)
+		if err := h.crm.Abandon(h.site, chat); err != nil {
+			return "", "", err
+		}
+		// Let the bridge see the customer's exit first, so the pop (not the CRM event) is
+		// what meets it: the code under test is the CRM's answer to the pop.
+		return chat, "chat-support", h.crmEventBarrier(ctx)
 	}},
 }
 

@@ -1,0 +1,182 @@
+package crmmock
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// headerSession carries the session token from authenticate on every other call.
+const headerSession = "X-UQ-Session"
+
+// api wraps a routing API handler: it counts the call, then applies an injected fault if
+// one matches. The fault is applied before the request is evaluated, so a faulted chatRouted
+// changes nothing in the world and is not remembered for replay.
+func (s *Server) api(op string, h echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		s.mu.Lock()
+		s.w.calls[op]++
+		f, faulted := s.takeFaultLocked(op)
+		s.mu.Unlock()
+		if faulted {
+			if done, err := s.applyFault(c, f); done {
+				return err
+			}
+		}
+		return h(c)
+	}
+}
+
+// applyFault acts out f. done is false when the request should then be answered normally
+// (a delay-only fault).
+func (s *Server) applyFault(c echo.Context, f Fault) (done bool, err error) {
+	ctx := c.Request().Context()
+	if f.DelayMS > 0 {
+		if !s.sleep(ctx, time.Duration(f.DelayMS)*time.Millisecond) {
+			return true, s.drop(c) // the client left or the server is closing
+		}
+	}
+	switch {
+	case f.ResultCode != "":
+		return true, c.JSON(http.StatusOK, map[string]string{"resultCode": f.ResultCode})
+	case f.HTTPStatus != 0:
+		return true, c.JSON(f.HTTPStatus, faultStatusBody(f.HTTPStatus))
+	case f.Malformed:
+		return true, c.Blob(http.StatusOK, echo.MIMEApplicationJSON, []byte(malformedBody))
+	case f.Hang:
+		select {
+		case <-ctx.Done():
+		case <-s.closed:
+		}
+		return true, s.drop(c)
+	case f.Drop:
+		return true, s.drop(c)
+	}
+	return false, nil
+}
+
+// sleep waits d (real time); false if the client went away or the server closed first.
+func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+	case <-s.closed:
+	}
+	return false
+}
+
+// drop closes the connection without an answer.
+func (s *Server) drop(c echo.Context) error {
+	conn, _, err := c.Response().Hijack()
+	if err != nil {
+		// Not hijackable (HTTP/2): net/http aborts the stream for this sentinel panic.
+		panic(http.ErrAbortHandler)
+	}
+	return conn.Close()
+}
+
+// siteOf is the site a request is for: the path's, else the body's (routes without the
+// site segment).
+func siteOf(c echo.Context, bodySite string) string {
+	if s := param(c, "site"); s != "" {
+		return s
+	}
+	return bodySite
+}
+
+func token(c echo.Context) string { return c.Request().Header.Get(headerSession) }
+
+func (s *Server) handleAuthenticate(c echo.Context) error {
+	data, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	req, err := decodeAuthenticate(data)
+	if err != nil {
+		return err
+	}
+	now := s.begin()
+	resp := s.authenticateLocked(siteOf(c, req.Site), req, now)
+	s.mu.Unlock()
+	return c.JSON(http.StatusOK, resp)
+}
+
+func (s *Server) handleChatRouted(c echo.Context) error {
+	data, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	req, err := decodeChatRouted(data)
+	if err != nil {
+		return err
+	}
+	now := s.begin()
+	resp := s.chatRoutedLocked(token(c), siteOf(c, req.Site), req, now)
+	s.mu.Unlock()
+	return c.JSON(http.StatusOK, resp)
+}
+
+func (s *Server) handleEngagement(c echo.Context) error {
+	now := s.begin()
+	resp := s.engagementLocked(token(c), param(c, "site"), param(c, "chatId"), now)
+	s.mu.Unlock()
+	return c.JSON(http.StatusOK, resp)
+}
+
+func (s *Server) handleAgentSession(c echo.Context) error {
+	now := s.begin()
+	resp := s.agentSessionLocked(token(c), param(c, "site"), param(c, "accountId"), now)
+	s.mu.Unlock()
+	return c.JSON(http.StatusOK, resp)
+}
+
+func (s *Server) handleWaiting(c echo.Context) error {
+	now := s.begin()
+	resp := s.waitingLocked(token(c), param(c, "site"), param(c, "queueId"), c.QueryParam("state"), now)
+	s.mu.Unlock()
+	return c.JSON(http.StatusOK, resp)
+}
+
+// handlePoll long-polls: it answers as soon as there are events after afterSeq, or with
+// the timeout marker ({"timeout": true, "events": []}) after min(waitSeconds, MaxPollWait)
+// of real time.
+func (s *Server) handlePoll(c echo.Context) error {
+	data, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	req, err := decodePoll(data)
+	if err != nil {
+		return err
+	}
+	wait := s.opts.MaxPollWait
+	if req.WaitSeconds != nil && *req.WaitSeconds < wait.Seconds() {
+		wait = time.Duration(*req.WaitSeconds * float64(time.Second))
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	siteName := siteOf(c, req.Site)
+	for {
+		now := s.begin()
+		resp, ready := s.pollLocked(token(c), siteName, req.AfterSeq, now)
+		wake := s.wake
+		s.mu.Unlock()
+		if ready {
+			return c.JSON(http.StatusOK, resp)
+		}
+		select {
+		case <-wake:
+		case <-deadline.C:
+			return c.JSON(http.StatusOK, resp)
+		case <-s.closed:
+			return c.JSON(http.StatusOK, resp)
+		case <-c.Request().Context().Done():
+			return nil
+		}
+	}
+}

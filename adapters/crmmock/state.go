@@ -1,0 +1,132 @@
+package crmmock
+
+import (
+	"maps"
+	"time"
+)
+
+// State is a JSON-able snapshot of the whole mock, for assertions and debugging.
+type State struct {
+	Now    time.Time   `json:"now"`
+	Sites  []SiteState `json:"sites"`
+	Faults []Fault     `json:"faults"`
+	// Calls counts requests received per routing API op.
+	Calls map[string]int `json:"calls"`
+	// RouteEvaluations counts evaluated chatRouted requests per transactionId.
+	RouteEvaluations map[string]int `json:"routeEvaluations"`
+}
+
+// SiteState is one site in a State.
+type SiteState struct {
+	Name     string        `json:"name"`
+	LastSeq  int64         `json:"lastSeq"`
+	Queues   []Queue       `json:"queues"`
+	Statuses []StatusState `json:"statuses"`
+	Agents   []AgentState  `json:"agents"`
+	Chats    []ChatState   `json:"chats"`
+}
+
+// StatusState is a named agent status.
+type StatusState struct {
+	Name      string `json:"name"`
+	Available bool   `json:"available"`
+}
+
+// AgentState is an agent account and its session.
+type AgentState struct {
+	Agent
+	LoggedIn            bool      `json:"loggedIn"`
+	SessionID           string    `json:"sessionId,omitempty"`
+	Presence            string    `json:"presence,omitempty"`
+	MissedIntervals     int       `json:"missedIntervals"`
+	SecondsToDisconnect int       `json:"secondsToDisconnect"`
+	StatusType          string    `json:"statusType,omitempty"`
+	StatusName          string    `json:"statusName,omitempty"`
+	ActiveSessions      int       `json:"activeSessions"`
+	LastPoll            time.Time `json:"lastPoll,omitzero"`
+}
+
+// ChatState is one chat.
+type ChatState struct {
+	ChatID         string    `json:"chatId"`
+	QueueID        string    `json:"queueId"`
+	CustomerName   string    `json:"customerName"`
+	State          string    `json:"state"`
+	AgentAccountID string    `json:"agentAccountId,omitempty"`
+	EndReason      string    `json:"endReason,omitempty"`
+	CreatedAt      time.Time `json:"createdAt"`
+	OfferExpiresAt time.Time `json:"offerExpiresAt,omitzero"`
+	EndedAt        time.Time `json:"endedAt,omitzero"`
+}
+
+// Dump returns a snapshot of the whole mock (after firing the timers due now).
+func (s *Server) Dump() State {
+	now := s.begin()
+	defer s.mu.Unlock()
+	out := State{
+		Now:              now.UTC(),
+		Sites:            []SiteState{},
+		Faults:           []Fault{},
+		Calls:            maps.Clone(s.w.calls),
+		RouteEvaluations: maps.Clone(s.w.routeEvals),
+	}
+	for _, af := range s.w.faults {
+		f := af.Fault
+		f.Count = af.left // what is left of it
+		out.Faults = append(out.Faults, f)
+	}
+	for _, name := range s.w.sortedSiteNames() {
+		st := s.w.sites[name]
+		ss := SiteState{
+			Name:     name,
+			LastSeq:  s.seqs[name],
+			Queues:   []Queue{},
+			Statuses: []StatusState{},
+			Agents:   []AgentState{},
+			Chats:    []ChatState{},
+		}
+		for _, id := range st.queueOrder {
+			ss.Queues = append(ss.Queues, *st.queues[id])
+		}
+		for _, n := range st.statusOrder {
+			ss.Statuses = append(ss.Statuses, StatusState{Name: n, Available: st.statuses[n]})
+		}
+		for _, id := range st.agentOrder {
+			a := st.agents[id]
+			as := AgentState{
+				Agent:               a.Agent,
+				LoggedIn:            a.loggedIn,
+				Presence:            a.presence(),
+				MissedIntervals:     a.missed,
+				SecondsToDisconnect: s.secondsToDisconnect(a, now),
+				StatusType:          st.statusType(a),
+				ActiveSessions:      st.activeSessions(id),
+			}
+			as.Queues = append([]string{}, a.Queues...)
+			if a.loggedIn || a.disconnected {
+				as.SessionID = a.sessionID
+			}
+			if a.loggedIn {
+				as.StatusName = a.statusName
+				as.LastPoll = a.lastPoll.UTC()
+			}
+			ss.Agents = append(ss.Agents, as)
+		}
+		for _, id := range st.chatOrder {
+			c := st.chats[id]
+			ss.Chats = append(ss.Chats, ChatState{
+				ChatID:         c.id,
+				QueueID:        c.queueID,
+				CustomerName:   c.customerName,
+				State:          c.state,
+				AgentAccountID: c.agentID,
+				EndReason:      c.endReason,
+				CreatedAt:      c.createdAt.UTC(),
+				OfferExpiresAt: c.offerExpires.UTC(),
+				EndedAt:        c.endedAt.UTC(),
+			})
+		}
+		out.Sites = append(out.Sites, ss)
+	}
+	return out
+}

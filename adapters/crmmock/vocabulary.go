@@ -1,0 +1,124 @@
+package crmmock
+
+// The mock's wire vocabulary. Every string here is sent verbatim, exactly as the real CRM
+// chat server spells it, so that the bridge's catalog sees the real codes.
+
+// Result codes of the routing API.
+const (
+	CodeSuccess                    = "SUCCESS"
+	CodeUnknownError               = "UNKNOWN_ERROR"     // only from an injected fault
+	CodeRNWAPIException            = "RNW_API_EXCEPTION" // only from an injected fault
+	CodeAuthenticationFailed       = "AUTHENTICATION_FAILED"
+	CodeMissingSiteName            = "MISSING_SITE_NAME"
+	CodeUnknownSite                = "UNKNOWN_SITE"
+	CodeMissingParameters          = "MISSING_PARAMETERS"
+	CodeChatIDUnknown              = "CHAT_ID_UNKNOWN"
+	CodeEndUserAbandonedEngagement = "END_USER_ABANDONED_ENGAGEMENT"
+	CodeInvalidDestQueue           = "INVALID_DEST_QUEUE"
+	CodeAgentIDUnknown             = "AGENT_ID_UNKNOWN"
+	CodeInvalidDestAgent           = "INVALID_DEST_AGENT"
+	CodeInvalidAgentSession        = "INVALID_AGENT_SESSION"
+	CodeAgentAbsent                = "AGENT_ABSENT"
+	CodeAgentDisconnected          = "AGENT_DISCONNECTED"
+	CodeAgentNotActive             = "AGENT_NOT_ACTIVE"
+	CodeCouldNotReserveEngagement  = "COULD_NOT_RESERVE_ENGAGEMENT"
+	CodeCouldNotAssignEngagement   = "COULD_NOT_ASSIGN_ENGAGEMENT"
+)
+
+// Engagement (chat) states.
+const (
+	StateWaiting   = "WAITING"
+	StateOffered   = "OFFERED"
+	StateActive    = "ACTIVE"
+	StateConcluded = "CONCLUDED"
+)
+
+// Agent chat-session presence.
+const (
+	PresenceActive       = "ACTIVE"
+	PresenceAbsent       = "ABSENT"
+	PresenceDisconnected = "DISCONNECTED"
+)
+
+// Agent status types.
+const (
+	StatusTypeAvailable   = "AVAILABLE"
+	StatusTypeUnavailable = "UNAVAILABLE"
+)
+
+// Built-in agent statuses; sites add their own with AddStatus.
+const (
+	StatusUnrestricted = "Unrestricted" // available; set on login
+	StatusInMeeting    = "In Meeting"   // unavailable
+	StatusOnBreak      = "On Break"     // unavailable
+)
+
+// Event types of the long-poll feed.
+const (
+	EventEngagementOffered           = "EngagementOffered"
+	EventEngagementAccepted          = "EngagementAccepted"
+	EventEngagementDeclined          = "EngagementDeclined"
+	EventEngagementTimeout           = "EngagementTimeout"
+	EventEngagementRequeued          = "EngagementRequeued"
+	EventEngagementConcluded         = "EngagementConcluded"
+	EventAgentConnectionStateChanged = "AgentConnectionStateChanged"
+	EventAgentStatusChanged          = "AgentStatusChanged"
+	EventAgentLoggedOff              = "AgentLoggedOff"
+)
+
+// Causes carried by EngagementRequeued and AgentLoggedOff events.
+const (
+	CauseAgentDisconnected = "AGENT_DISCONNECTED" // the server tore the absent agent's session down
+	CauseAgentLoggedOff    = "AGENT_LOGGED_OFF"   // the agent logged out with chats still assigned
+)
+
+// Chat end reasons, verbatim.
+const (
+	EndAgentConcluded     = "AGENT_CONCLUDED"
+	EndEndUserConcluded   = "END_USER_CONCLUDED"
+	EndQueueTimeout       = "QUEUE_TIMEOUT"
+	EndIdleTimeout        = "IDLE_TIMEOUT"
+	EndEjected            = "EJECTED"
+	EndTransferredToQueue = "TRANSFERRED_TO_QUEUE"
+	EndParticipantLeft    = "PARTICIPANT_LEFT"
+	EndNoAgentsAvailable  = "NO_AGENTS_AVAILABLE"
+	EndEndedUserCancel    = "ENDED_USER_CANCEL"
+	EndEndedUserDeflected = "ENDED_USER_DEFLECTED"
+	EndFailNoAgentsAvail  = "FAIL_NO_AGENTS_AVAIL"
+)
+
+// endReasons lists every valid end reason; the value says whether the customer ended the
+// chat (chatRouted then answers END_USER_ABANDONED_ENGAGEMENT instead of CHAT_ID_UNKNOWN).
+var endReasons = map[string]bool{
+	EndAgentConcluded:     false,
+	EndEndUserConcluded:   true,
+	EndQueueTimeout:       false,
+	EndIdleTimeout:        false,
+	EndEjected:            false,
+	EndTransferredToQueue: false,
+	EndParticipantLeft:    false,
+	EndNoAgentsAvailable:  false,
+	EndEndedUserCancel:    true,
+	EndEndedUserDeflected: true,
+	EndFailNoAgentsAvail:  false,
+}
+
+// Operations of the routing API, as named by Calls, RouteEvaluations and Fault.Op.
+const (
+	OpAuthenticate = "authenticate"
+	OpChatRouted   = "chatRouted"
+	OpEngagement   = "engagement"
+	OpAgentSession = "agentSession"
+	OpWaiting      = "waiting"
+	OpPoll         = "poll"
+)
+
+// apiOps lists the operations in a stable order (state dumps, validation messages).
+var apiOps = []string{OpAuthenticate, OpChatRouted, OpEngagement, OpAgentSession, OpWaiting, OpPoll}
+
+// Responses to an agent's offer (Respond).
+const (
+	ActionAccept  = "accept"
+	ActionDecline = "decline"
+	ActionIgnore  = "ignore"
+)

@@ -1,0 +1,336 @@
+package crmmock
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// world is everything Reset clears. The Server's mutex guards it.
+type world struct {
+	sites       map[string]*site
+	tokens      map[string]sessionToken // session token -> what it grants
+	faults      []*activeFault
+	calls       map[string]int
+	routeEvals  map[string]int // transactionId -> evaluated chatRouted requests
+	nextChat    int64
+	nextSession int64
+}
+
+type sessionToken struct {
+	site    string
+	expires time.Time
+}
+
+// site is one CRM site (interface): its queues, statuses, agents, chats and event log.
+type site struct {
+	name        string
+	queues      map[string]*Queue
+	queueOrder  []string
+	statuses    map[string]bool // name -> available
+	statusOrder []string
+	agents      map[string]*agent
+	agentOrder  []string
+	chats       map[string]*chat
+	chatOrder   []string
+	routes      map[string]chatRoutedResponse // transactionId -> first answer
+	events      []Event
+}
+
+// agent is an agent account and its chat session.
+type agent struct {
+	Agent
+	loggedIn bool
+	// disconnected: the server tore the session down after missed presence polls. The agent
+	// stays DISCONNECTED (and chatRouted answers AGENT_DISCONNECTED) until it logs in again.
+	disconnected bool
+	sessionID    string
+	lastPoll     time.Time
+	missed       int // missed presence intervals since lastPoll (0 while ACTIVE)
+	statusName   string
+}
+
+// chat is one engagement.
+type chat struct {
+	id           string
+	queueID      string
+	customerName string
+	state        string
+	agentID      string // while OFFERED or ACTIVE; kept after CONCLUDED for the record
+	endReason    string
+	byCustomer   bool      // concluded by the customer
+	createdAt    time.Time // the customer's queue-wait clock starts here
+	waitingSince time.Time // last time the chat (re)entered WAITING
+	offerExpires time.Time // while OFFERED
+	endedAt      time.Time
+}
+
+func newWorld(siteNames []string) *world {
+	w := &world{
+		sites:      make(map[string]*site),
+		tokens:     make(map[string]sessionToken),
+		calls:      make(map[string]int),
+		routeEvals: make(map[string]int),
+		nextChat:   1000,
+	}
+	for _, n := range siteNames {
+		w.sites[n] = newSite(n)
+	}
+	return w
+}
+
+func newSite(name string) *site {
+	st := &site{
+		name:     name,
+		queues:   make(map[string]*Queue),
+		statuses: make(map[string]bool),
+		agents:   make(map[string]*agent),
+		chats:    make(map[string]*chat),
+		routes:   make(map[string]chatRoutedResponse),
+	}
+	st.addStatus(StatusUnrestricted, true)
+	st.addStatus(StatusInMeeting, false)
+	st.addStatus(StatusOnBreak, false)
+	return st
+}
+
+func (st *site) addStatus(name string, available bool) {
+	st.statuses[name] = available
+	st.statusOrder = append(st.statusOrder, name)
+}
+
+// activeSessions counts the agent's OFFERED and ACTIVE chats: both hold a capacity slot.
+func (st *site) activeSessions(accountID string) int {
+	n := 0
+	for _, c := range st.chats {
+		if c.agentID == accountID && (c.state == StateOffered || c.state == StateActive) {
+			n++
+		}
+	}
+	return n
+}
+
+// agentChats returns the agent's OFFERED and ACTIVE chats in creation order.
+func (st *site) agentChats(accountID string) []*chat {
+	var out []*chat
+	for _, id := range st.chatOrder {
+		c := st.chats[id]
+		if c.agentID == accountID && (c.state == StateOffered || c.state == StateActive) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (a *agent) hasQueue(queueID string) bool { return slices.Contains(a.Queues, queueID) }
+
+// presence is the session's presence; "" when the agent is logged out (or never logged in).
+func (a *agent) presence() string {
+	switch {
+	case a.disconnected:
+		return PresenceDisconnected
+	case !a.loggedIn:
+		return ""
+	case a.missed > 0:
+		return PresenceAbsent
+	}
+	return PresenceActive
+}
+
+// statusType is AVAILABLE or UNAVAILABLE for a logged-in agent, "" otherwise.
+func (st *site) statusType(a *agent) string {
+	if !a.loggedIn {
+		return ""
+	}
+	if st.statuses[a.statusName] {
+		return StatusTypeAvailable
+	}
+	return StatusTypeUnavailable
+}
+
+// disconnectAt is when an agent that keeps not polling is disconnected: it turns ABSENT one
+// interval after its last poll and stays ABSENT for AbsentRetryCount more intervals.
+func (s *Server) disconnectAt(a *agent) time.Time {
+	return a.lastPoll.Add(time.Duration(s.opts.AbsentRetryCount+1) * s.opts.AbsentInterval)
+}
+
+// secondsToDisconnect is the countdown an ABSENT agent's session shows; 0 otherwise.
+func (s *Server) secondsToDisconnect(a *agent, now time.Time) int {
+	if a.presence() != PresenceAbsent {
+		return 0
+	}
+	left := s.disconnectAt(a).Sub(now)
+	if left <= 0 {
+		return 0
+	}
+	return int(math.Ceil(left.Seconds()))
+}
+
+// emitLocked appends an event to the site's log and wakes long polls.
+func (s *Server) emitLocked(st *site, ev Event) {
+	s.seqs[st.name]++
+	ev.Seq = s.seqs[st.name]
+	ev.At = ev.At.UTC()
+	st.events = append(st.events, ev)
+	if over := len(st.events) - maxEventsPerSite; over > 0 {
+		st.events = slices.Delete(st.events, 0, over)
+	}
+	close(s.wake)
+	s.wake = make(chan struct{})
+}
+
+// chatEvent is an engagement event for c.
+func chatEvent(typ string, c *chat, at time.Time) Event {
+	return Event{Type: typ, ChatID: c.id, AgentAccountID: c.agentID, At: at}
+}
+
+// requeueLocked puts an offered or active chat back to WAITING.
+func requeueLocked(c *chat, at time.Time) {
+	c.state = StateWaiting
+	c.agentID = ""
+	c.offerExpires = time.Time{}
+	c.waitingSince = at
+}
+
+// concludeLocked ends a chat with a verbatim end reason and emits EngagementConcluded.
+func (s *Server) concludeLocked(st *site, c *chat, reason string, at time.Time) {
+	c.state = StateConcluded
+	c.endReason = reason
+	c.byCustomer = endReasons[reason]
+	c.offerExpires = time.Time{}
+	c.endedAt = at
+	ev := chatEvent(EventEngagementConcluded, c, at)
+	ev.EndReason = reason
+	s.emitLocked(st, ev)
+}
+
+// tearDownLocked ends an agent's session (logout or disconnect): its offered and active
+// chats go back to WAITING with an EngagementRequeued event carrying cause, then
+// AgentLoggedOff.
+func (s *Server) tearDownLocked(st *site, a *agent, cause string, at time.Time) {
+	for _, c := range st.agentChats(a.AccountID) {
+		ev := chatEvent(EventEngagementRequeued, c, at)
+		ev.Cause = cause
+		requeueLocked(c, at)
+		s.emitLocked(st, ev)
+	}
+	a.loggedIn = false
+	a.missed = 0
+	s.emitLocked(st, Event{Type: EventAgentLoggedOff, AgentAccountID: a.AccountID, Cause: cause, At: at})
+}
+
+// connectionEventLocked emits AgentConnectionStateChanged for a's presence at time at.
+func (s *Server) connectionEventLocked(st *site, a *agent, at time.Time) {
+	s.emitLocked(st, Event{
+		Type:                EventAgentConnectionStateChanged,
+		AgentAccountID:      a.AccountID,
+		Presence:            a.presence(),
+		MissedIntervals:     a.missed,
+		SecondsToDisconnect: s.secondsToDisconnect(a, at),
+		At:                  at,
+	})
+}
+
+// fireTimersLocked fires every timer due at or before now, earliest first, each at its own
+// due time, so one big Advance produces the same events in the same order as living
+// through the time would.
+func (s *Server) fireTimersLocked(now time.Time) {
+	for {
+		t, ok := s.nextTimerLocked(now)
+		if !ok {
+			return
+		}
+		switch t.kind {
+		case timerPresence:
+			s.missIntervalLocked(t.site, t.agent, t.due)
+		case timerOffer:
+			s.offerTimeoutLocked(t.site, t.chat, t.due)
+		case timerQueue:
+			s.concludeLocked(t.site, t.chat, EndQueueTimeout, t.due)
+		}
+	}
+}
+
+type timerKind int
+
+const (
+	timerPresence timerKind = iota + 1 // an agent misses one more presence interval
+	timerOffer                         // an offer times out
+	timerQueue                         // a waiting customer's queue timeout
+)
+
+// timer is one due timer.
+type timer struct {
+	kind  timerKind
+	due   time.Time
+	site  *site
+	agent *agent
+	chat  *chat
+}
+
+// nextTimerLocked finds the earliest timer due at or before now. Ties go to the first in
+// site, agent, chat creation order.
+func (s *Server) nextTimerLocked(now time.Time) (timer, bool) {
+	var best timer
+	found := false
+	consider := func(t timer) {
+		if t.due.After(now) || (found && !t.due.Before(best.due)) {
+			return
+		}
+		best, found = t, true
+	}
+	for _, name := range s.w.sortedSiteNames() {
+		st := s.w.sites[name]
+		for _, id := range st.agentOrder {
+			a := st.agents[id]
+			if a.loggedIn {
+				due := a.lastPoll.Add(time.Duration(a.missed+1) * s.opts.AbsentInterval)
+				consider(timer{kind: timerPresence, due: due, site: st, agent: a})
+			}
+		}
+		for _, id := range st.chatOrder {
+			c := st.chats[id]
+			switch c.state {
+			case StateOffered:
+				consider(timer{kind: timerOffer, due: c.offerExpires, site: st, chat: c})
+			case StateWaiting:
+				due := c.createdAt.Add(s.opts.QueueTimeout)
+				if due.Before(c.waitingSince) {
+					due = c.waitingSince
+				}
+				consider(timer{kind: timerQueue, due: due, site: st, chat: c})
+			}
+		}
+	}
+	return best, found
+}
+
+// missIntervalLocked records one more missed presence interval: ABSENT for the first
+// AbsentRetryCount intervals after the one that made the agent absent, then DISCONNECTED.
+func (s *Server) missIntervalLocked(st *site, a *agent, at time.Time) {
+	a.missed++
+	if a.missed <= s.opts.AbsentRetryCount {
+		s.connectionEventLocked(st, a, at)
+		return
+	}
+	s.disconnectLocked(st, a, at)
+}
+
+// disconnectLocked tears a session down as the server does after missed polls.
+func (s *Server) disconnectLocked(st *site, a *agent, at time.Time) {
+	a.disconnected = true
+	s.emitLocked(st, Event{
+		Type:            EventAgentConnectionStateChanged,
+		AgentAccountID:  a.AccountID,
+		Presence:        PresenceDisconnected,
+		MissedIntervals: a.missed,
+		At:              at,
+	})
+	s.tearDownLocked(st, a, CauseAgentDisconnected, at)
+}
+
+func (s *Server) offerTimeoutLocked(st *site, c *chat, at time.Time) {
+	ev := chatEvent(EventEngagementTimeout, c, at)
+	requeueLocked(c, at)
+	s.emitLocked(st, ev)
+}

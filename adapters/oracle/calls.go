@@ -1,0 +1,290 @@
+package oracle
+
+// The port methods (bridge.CRM) and intake's WaitingChats.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
+)
+
+// CodeError is a CRM answer whose result code has no place in the method's return values
+// (PollEvents, WaitingChats). Code is verbatim. It wraps bridge.ErrUnavailable for the CRM's
+// own failures (UNKNOWN_ERROR, RNW_API_EXCEPTION) and bridge.ErrRejected for every other code.
+type CodeError struct {
+	Op, Site, Code string
+}
+
+func (e *CodeError) Error() string {
+	return fmt.Sprintf("oracle %s site %s: result code %s", e.Op, e.Site, e.Code)
+}
+
+func (e *CodeError) Unwrap() error {
+	switch bridgeerr.Code(e.Code) {
+	case bridgeerr.UnknownError, bridgeerr.RNWAPIException:
+		return bridge.ErrUnavailable
+	}
+	return bridge.ErrRejected
+}
+
+// WaitingChat is a chat waiting in an external queue (intake creates ACD interactions for them).
+type WaitingChat struct {
+	ChatID       string
+	QueueID      string
+	CustomerName string
+	Waiting      time.Duration
+}
+
+// RouteChat pops req.ChatID to req.AgentAccountID. The whole call, including the resolution
+// below, stays within Config.PopBudget; each HTTP attempt within Config.CallTimeout.
+//
+// When chatRouted gets no usable answer (timeout, dropped connection, 5xx), the pop may or may
+// not have reached the CRM, so it is never simply sent again: the engagement is read first,
+// and if it is already OFFERED/ACTIVE to this agent the pop succeeded; otherwise chatRouted is
+// replayed with the same TransactionID, which the CRM answers with its first answer if it had
+// one. An open breaker fails at once.
+func (c *Client) RouteChat(ctx context.Context, req bridge.RouteRequest) (bridge.RouteResult, error) {
+	ctx = markCaller(ctx)
+	s, err := c.site("chatRouted", req.Site)
+	if err != nil {
+		return bridge.RouteResult{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.PopBudget)
+	defer cancel()
+
+	res, err := c.routeOnce(ctx, s, req)
+	for round := 0; round < c.cfg.Retries && outcomeUnknown(ctx, err); round++ {
+		c.log.Info("crm pop outcome unknown, reading the engagement",
+			"site", s.name, "chat_id", req.ChatID, "agent_account_id", req.AgentAccountID,
+			"transaction_id", req.TransactionID, "round", round+1)
+		eng, eerr := c.engagement(ctx, s, req.ChatID)
+		if eerr != nil {
+			if !outcomeUnknown(ctx, eerr) {
+				return bridge.RouteResult{}, fmt.Errorf("resolve pop of chat %s: %w", req.ChatID, eerr)
+			}
+			continue // still blind: do not replay, read again next round
+		}
+		if eng.Code == codeSuccess && eng.AgentAccountID == req.AgentAccountID &&
+			(eng.State == bridge.EngagementOffered || eng.State == bridge.EngagementActive) {
+			// OfferExpiresIn is unknown here: the engagement read does not carry it.
+			return bridge.RouteResult{Code: codeSuccess, EngagementState: eng.State}, nil
+		}
+		res, err = c.routeOnce(ctx, s, req)
+	}
+	return res, err
+}
+
+// outcomeUnknown: the last call got no usable answer, and trying again may still help.
+func outcomeUnknown(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() == nil &&
+		errors.Is(err, bridge.ErrUnavailable) && !errors.Is(err, bridge.ErrBreakerOpen)
+}
+
+// routeOnce sends chatRouted once (retryablehttp may repeat it on 5xx/429, never on a
+// transport failure — see outcomeUnknown).
+func (c *Client) routeOnce(ctx context.Context, s *siteConn, req bridge.RouteRequest) (bridge.RouteResult, error) {
+	ctx = withoutTransportRetry(ctx)
+	r, err := withSession(ctx, c, s, "chatRouted", func(ctx context.Context, token string) (routeReply, error) {
+		body, err := c.send(ctx, s, exchange{
+			op:     "chatRouted",
+			method: http.MethodPost,
+			path:   "/chatRouted",
+			token:  token,
+			body: chatRoutedRequest{
+				ChatID:         req.ChatID,
+				AgentAccountID: req.AgentAccountID,
+				QueueID:        req.QueueID,
+				TransactionID:  req.TransactionID,
+			},
+		})
+		if err != nil {
+			return routeReply{}, err
+		}
+		r, err := decodeRouteReply(body)
+		if err != nil {
+			return r, fmt.Errorf("oracle chatRouted site %s chat %s: %w", s.name, req.ChatID, err)
+		}
+		return r, nil
+	})
+	if err != nil {
+		return bridge.RouteResult{}, err
+	}
+	return bridge.RouteResult{
+		Code:            r.ResultCode,
+		EngagementState: r.EngagementState,
+		OfferExpiresIn:  r.OfferExpiresInSeconds.duration(),
+	}, nil
+}
+
+// Engagement reads one chat's state.
+func (c *Client) Engagement(ctx context.Context, site, chatID string) (bridge.Engagement, error) {
+	ctx = markCaller(ctx)
+	s, err := c.site("engagement", site)
+	if err != nil {
+		return bridge.Engagement{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.callBudget(c.cfg.CallTimeout))
+	defer cancel()
+	return c.engagement(ctx, s, chatID)
+}
+
+func (c *Client) engagement(ctx context.Context, s *siteConn, chatID string) (bridge.Engagement, error) {
+	r, err := withSession(ctx, c, s, "engagement", func(ctx context.Context, token string) (engagementReply, error) {
+		body, err := c.send(ctx, s, exchange{
+			op:     "engagement",
+			method: http.MethodGet,
+			path:   "/engagements/" + url.PathEscape(chatID),
+			token:  token,
+		})
+		if err != nil {
+			return engagementReply{}, err
+		}
+		r, err := decode[engagementReply](body)
+		if err != nil {
+			return r, fmt.Errorf("oracle engagement site %s chat %s: %w", s.name, chatID, err)
+		}
+		return r, nil
+	})
+	if err != nil {
+		return bridge.Engagement{}, err
+	}
+	return bridge.Engagement{
+		Code:           r.ResultCode,
+		ChatID:         r.ChatID,
+		State:          r.State,
+		EndReason:      r.EndReason,
+		AgentAccountID: r.AgentAccountID,
+	}, nil
+}
+
+// AgentSession reads an agent's CRM chat session.
+func (c *Client) AgentSession(ctx context.Context, site, accountID string) (bridge.CRMAgentSession, error) {
+	ctx = markCaller(ctx)
+	s, err := c.site("agentSession", site)
+	if err != nil {
+		return bridge.CRMAgentSession{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.callBudget(c.cfg.CallTimeout))
+	defer cancel()
+	r, err := withSession(ctx, c, s, "agentSession", func(ctx context.Context, token string) (agentSessionReply, error) {
+		body, err := c.send(ctx, s, exchange{
+			op:     "agentSession",
+			method: http.MethodGet,
+			path:   "/agents/" + url.PathEscape(accountID) + "/session",
+			token:  token,
+		})
+		if err != nil {
+			return agentSessionReply{}, err
+		}
+		r, err := decode[agentSessionReply](body)
+		if err != nil {
+			return r, fmt.Errorf("oracle agentSession site %s agent %s: %w", s.name, accountID, err)
+		}
+		return r, nil
+	})
+	if err != nil {
+		return bridge.CRMAgentSession{}, err
+	}
+	return bridge.CRMAgentSession{
+		Code:                r.ResultCode,
+		LoggedIn:            r.LoggedIn,
+		SessionID:           r.SessionID,
+		Presence:            r.Presence,
+		MissedIntervals:     r.MissedIntervals,
+		SecondsToDisconnect: r.SecondsToDisconnect.int(),
+		StatusType:          r.StatusType,
+		StatusName:          r.StatusName,
+		ActiveSessions:      r.ActiveSessions,
+		MaxSessions:         r.MaxSessions,
+	}, nil
+}
+
+// PollEvents long-polls the site's event feed for events after afterSeq. The CRM's timeout
+// marker is an empty slice with a nil error. A result code other than SUCCESS is a *CodeError.
+func (c *Client) PollEvents(ctx context.Context, site string, afterSeq int64) ([]bridge.CRMEvent, error) {
+	ctx = markCaller(ctx)
+	s, err := c.site("poll", site)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.callBudget(c.cfg.pollAttempt()))
+	defer cancel()
+	var events []bridge.CRMEvent
+	r, err := withSession(ctx, c, s, "poll", func(ctx context.Context, token string) (pollReply, error) {
+		body, err := c.send(ctx, s, exchange{
+			op:     "poll",
+			method: http.MethodPost,
+			path:   "/events/poll",
+			token:  token,
+			body:   pollRequest{AfterSeq: afterSeq, WaitSeconds: c.cfg.pollWaitSeconds()},
+			poll:   true,
+		})
+		if err != nil {
+			return pollReply{}, err
+		}
+		r, evs, err := decodeEvents(body)
+		if err != nil {
+			return r, fmt.Errorf("oracle poll site %s: %w", s.name, err)
+		}
+		events = evs
+		return r, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r.ResultCode != codeSuccess {
+		return nil, &CodeError{Op: "poll", Site: s.name, Code: r.ResultCode}
+	}
+	return events, nil
+}
+
+// WaitingChats lists the chats waiting in an (external) queue. A result code other than
+// SUCCESS is a *CodeError.
+func (c *Client) WaitingChats(ctx context.Context, site, queueID string) ([]WaitingChat, error) {
+	ctx = markCaller(ctx)
+	s, err := c.site("waitingChats", site)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.callBudget(c.cfg.CallTimeout))
+	defer cancel()
+	r, err := withSession(ctx, c, s, "waitingChats", func(ctx context.Context, token string) (waitingReply, error) {
+		body, err := c.send(ctx, s, exchange{
+			op:     "waitingChats",
+			method: http.MethodGet,
+			path:   "/queues/" + url.PathEscape(queueID) + "/engagements",
+			query:  url.Values{"state": {bridge.EngagementWaiting}},
+			token:  token,
+		})
+		if err != nil {
+			return waitingReply{}, err
+		}
+		r, err := decode[waitingReply](body)
+		if err != nil {
+			return r, fmt.Errorf("oracle waitingChats site %s queue %s: %w", s.name, queueID, err)
+		}
+		return r, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r.ResultCode != codeSuccess {
+		return nil, &CodeError{Op: "waitingChats", Site: s.name, Code: r.ResultCode}
+	}
+	chats := make([]WaitingChat, 0, len(r.Engagements))
+	for _, e := range r.Engagements {
+		chats = append(chats, WaitingChat{
+			ChatID:       e.ChatID,
+			QueueID:      e.QueueID,
+			CustomerName: e.CustomerName,
+			Waiting:      e.WaitingSeconds.duration(),
+		})
+	}
+	return chats, nil
+}

@@ -1,0 +1,211 @@
+// Package oracle is the CRM adapter: it implements bridge.CRM over the JSON rendering of the
+// Oracle B2C Service third-party queue API (see ORACLE.md).
+//
+// Adapters report, the core decides: whenever the CRM answered, its result code comes back
+// verbatim with a nil error, business rejections included. An error means there was no usable
+// answer: it wraps bridge.ErrUnavailable (timeouts, transport failures, 5xx, 429, breaker
+// open — the last also wraps bridge.ErrBreakerOpen), bridge.ErrMalformedReply (a 200 that
+// cannot be read), bridge.ErrRejected (other 4xx) or the caller's own ctx.Err().
+//
+// Files: client.go builds the HTTP stack and sends one exchange; transport.go holds the retry
+// policy and the per-host breakers; session.go the session tokens; calls.go the port methods;
+// wire.go the wire types and decoders.
+package oracle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+)
+
+var _ bridge.CRM = (*Client)(nil)
+
+// ErrSiteNotConfigured: the call named a site the adapter has no endpoint for. It is wrapped
+// together with bridge.ErrRejected: asking again cannot help.
+var ErrSiteNotConfigured = errors.New("crm site not configured")
+
+// maxReplyBytes bounds a reply body; a longer one is malformed.
+const maxReplyBytes = 4 << 20
+
+// Client is the CRM adapter. It is safe for concurrent use.
+type Client struct {
+	cfg       Config
+	log       *slog.Logger
+	sites     map[string]*siteConn
+	calls     *resty.Client // ordinary calls: attempt = CallTimeout
+	polls     *resty.Client // the long-poll: attempt = PollWait + CallTimeout
+	breakers  *breakerTransport
+	transport *http.Transport
+	now       func() time.Time // token expiry; tests may replace it
+}
+
+// siteConn is one configured site: where it lives and the bridge's session there.
+type siteConn struct {
+	name    string
+	site    Site
+	base    string // BaseURL + /uq/v1/{site}
+	session *session
+}
+
+// New builds the client. Nothing is sent until the first call (authentication is lazy).
+func New(cfg Config, logger *slog.Logger) (*Client, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("component", "crm_oracle")
+
+	transport := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: cfg.CallTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   32,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   cfg.CallTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	breakers := newBreakerTransport(transport, cfg, logger)
+
+	c := &Client{
+		cfg:       cfg,
+		log:       logger,
+		sites:     make(map[string]*siteConn, len(cfg.Sites)),
+		breakers:  breakers,
+		transport: transport,
+		now:       time.Now,
+	}
+	c.calls = newResty(cfg, breakers, cfg.CallTimeout)
+	c.polls = newResty(cfg, breakers, cfg.pollAttempt())
+	for name, s := range cfg.Sites {
+		c.sites[name] = &siteConn{
+			name:    name,
+			site:    s,
+			base:    strings.TrimRight(s.BaseURL, "/") + "/uq/v1/" + url.PathEscape(name),
+			session: newSession(),
+		}
+		u, _ := url.Parse(s.BaseURL) // validated
+		breakers.breaker(u.Host)     // so BreakerStates lists every host from the start
+	}
+	return c, nil
+}
+
+// newResty stacks resty (no retries of its own; timeout = whole-call budget) on
+// retryablehttp (retries, backoff; each attempt bounded by attempt) on the breakers.
+func newResty(cfg Config, breakers *breakerTransport, attempt time.Duration) *resty.Client {
+	retrying := &retryablehttp.Client{
+		HTTPClient:   &http.Client{Transport: breakers, Timeout: attempt},
+		Logger:       nil, // failures are returned, not logged here
+		RetryWaitMin: cfg.BackoffMin,
+		RetryWaitMax: cfg.BackoffMax,
+		RetryMax:     cfg.Retries,
+		CheckRetry:   checkRetry,
+		Backoff:      jitteredBackoff,
+		// Hand the last answer (or error) back as it is; send classifies it.
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	return resty.NewWithClient(retrying.StandardClient()).
+		SetTimeout(cfg.callBudget(attempt)).
+		SetRetryCount(0).
+		SetLogger(discardRestyLogger{}).
+		SetResponseBodyLimit(maxReplyBytes).
+		SetHeader("Accept", "application/json")
+}
+
+// BreakerStates reports each upstream host's breaker: "closed", "half-open" or "open".
+func (c *Client) BreakerStates() map[string]string { return c.breakers.states() }
+
+// Close releases idle connections.
+func (c *Client) Close() { c.transport.CloseIdleConnections() }
+
+func (c *Client) site(op, name string) (*siteConn, error) {
+	s, ok := c.sites[name]
+	if !ok {
+		return nil, fmt.Errorf("oracle %s site %q: %w: %w", op, name, ErrSiteNotConfigured, bridge.ErrRejected)
+	}
+	return s, nil
+}
+
+// exchange is one logical request (retryablehttp may make several attempts of it).
+type exchange struct {
+	op     string // chatRouted, engagement, ...: for errors
+	method string
+	path   string // after /uq/v1/{site}, already escaped
+	query  url.Values
+	body   any
+	token  string // X-UQ-Session; empty for authenticate
+	poll   bool
+}
+
+// send performs x and returns the body of a 200 answer. Errors: the caller's ctx.Err()
+// (wrapped) when the caller gave up; bridge.ErrUnavailable (+ ErrBreakerOpen) when there was
+// no answer; bridge.ErrRejected for a 4xx; bridge.ErrMalformedReply for any other status.
+func (c *Client) send(ctx context.Context, s *siteConn, x exchange) ([]byte, error) {
+	if err := callerErr(ctx); err != nil {
+		return nil, fmt.Errorf("oracle %s site %s: %w", x.op, s.name, err)
+	}
+	rc := c.calls
+	if x.poll {
+		rc = c.polls
+	}
+	req := rc.R().SetContext(ctx)
+	if x.token != "" {
+		req.SetHeader("X-UQ-Session", x.token)
+	}
+	if x.body != nil {
+		req.SetHeader("Content-Type", "application/json").SetBody(x.body)
+	}
+	if x.query != nil {
+		req.SetQueryParamsFromValues(x.query)
+	}
+	resp, err := req.Execute(x.method, s.base+x.path)
+	if err != nil {
+		return nil, c.unavailable(ctx, x.op, s.name, err)
+	}
+	status := resp.StatusCode()
+	switch {
+	case status == http.StatusOK:
+		return resp.Body(), nil
+	case transientStatus(status):
+		return nil, fmt.Errorf("oracle %s site %s: HTTP %d: %w", x.op, s.name, status, bridge.ErrUnavailable)
+	case status >= 400 && status < 500:
+		return nil, fmt.Errorf("oracle %s site %s: HTTP %d: %w", x.op, s.name, status, bridge.ErrRejected)
+	}
+	return nil, fmt.Errorf("oracle %s site %s: HTTP %d: %w", x.op, s.name, status, bridge.ErrMalformedReply)
+}
+
+// unavailable classifies a failure without an answer.
+func (c *Client) unavailable(ctx context.Context, op, site string, err error) error {
+	if cerr := callerErr(ctx); cerr != nil {
+		return fmt.Errorf("oracle %s site %s: %w", op, site, cerr)
+	}
+	if errors.Is(err, resty.ErrResponseBodyTooLarge) {
+		return fmt.Errorf("oracle %s site %s: %w: %w", op, site, bridge.ErrMalformedReply, err)
+	}
+	if errors.Is(err, bridge.ErrBreakerOpen) {
+		return fmt.Errorf("oracle %s site %s: %w", op, site, err) // already wraps ErrUnavailable
+	}
+	return fmt.Errorf("oracle %s site %s: %w: %w", op, site, bridge.ErrUnavailable, err)
+}
+
+// discardRestyLogger silences resty: errors are returned, and its debug output could show
+// the session header.
+type discardRestyLogger struct{}
+
+func (discardRestyLogger) Errorf(string, ...any) {}
+func (discardRestyLogger) Warnf(string, ...any)  {}
+func (discardRestyLogger) Debugf(string, ...any) {}

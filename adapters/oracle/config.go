@@ -1,0 +1,132 @@
+package oracle
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"time"
+)
+
+// Config is everything the adapter needs; zero values take the defaults below.
+type Config struct {
+	// Sites maps the CRM site name (as it appears in /uq/v1/{site}/...) to its endpoint.
+	Sites map[string]Site
+	// CallTimeout bounds one HTTP attempt (default 2s).
+	CallTimeout time.Duration
+	// PopBudget bounds a whole RouteChat, including the resolution after a timeout (default 5s).
+	PopBudget time.Duration
+	// Retries is how many times an idempotent call is repeated after a transient failure
+	// (default 2; a negative value means none).
+	Retries int
+	// BackoffMin and BackoffMax bound the jittered wait between retries (defaults 50ms, 1s).
+	BackoffMin, BackoffMax time.Duration
+	// BreakerFailures consecutive failures open a host's breaker (default 5).
+	BreakerFailures uint32
+	// BreakerOpenFor is how long an open breaker fails fast before probing (default 10s).
+	BreakerOpenFor time.Duration
+	// BreakerHalfOpenMax is how many probes a half-open breaker lets through (default 1).
+	BreakerHalfOpenMax uint32
+	// TokenRefresh: a session token is renewed this long before it expires (default 60s).
+	TokenRefresh time.Duration
+	// PollWait is the waitSeconds asked of the event long-poll (default 25s; the CRM caps it
+	// at 30s). A poll attempt may take PollWait + CallTimeout.
+	PollWait time.Duration
+}
+
+// Site is one CRM site's endpoint and the bridge's credentials there.
+type Site struct {
+	BaseURL  string // scheme://host[:port], without /uq/v1
+	UserName string
+	Password string // never logged
+	AppID    string
+}
+
+// String hides the password so a Site can be logged or printed safely.
+func (s Site) String() string {
+	return fmt.Sprintf("{BaseURL:%s UserName:%s AppID:%s Password:<redacted>}", s.BaseURL, s.UserName, s.AppID)
+}
+
+// Defaults.
+const (
+	DefaultCallTimeout        = 2 * time.Second
+	DefaultPopBudget          = 5 * time.Second
+	DefaultRetries            = 2
+	DefaultBackoffMin         = 50 * time.Millisecond
+	DefaultBackoffMax         = time.Second
+	DefaultBreakerFailures    = 5
+	DefaultBreakerOpenFor     = 10 * time.Second
+	DefaultBreakerHalfOpenMax = 1
+	DefaultTokenRefresh       = 60 * time.Second
+	DefaultPollWait           = 25 * time.Second
+)
+
+// withDefaults fills zero values.
+func (c Config) withDefaults() Config {
+	setDuration := func(d *time.Duration, def time.Duration) {
+		if *d <= 0 {
+			*d = def
+		}
+	}
+	setDuration(&c.CallTimeout, DefaultCallTimeout)
+	setDuration(&c.PopBudget, DefaultPopBudget)
+	setDuration(&c.BackoffMin, DefaultBackoffMin)
+	setDuration(&c.BackoffMax, DefaultBackoffMax)
+	setDuration(&c.BreakerOpenFor, DefaultBreakerOpenFor)
+	setDuration(&c.TokenRefresh, DefaultTokenRefresh)
+	setDuration(&c.PollWait, DefaultPollWait)
+	switch {
+	case c.Retries == 0:
+		c.Retries = DefaultRetries
+	case c.Retries < 0:
+		c.Retries = 0
+	}
+	if c.BreakerFailures == 0 {
+		c.BreakerFailures = DefaultBreakerFailures
+	}
+	if c.BreakerHalfOpenMax == 0 {
+		c.BreakerHalfOpenMax = DefaultBreakerHalfOpenMax
+	}
+	return c
+}
+
+// validate reports the first bad field by name.
+func (c Config) validate() error {
+	if len(c.Sites) == 0 {
+		return errors.New("oracle config: sites: at least one site is required")
+	}
+	names := make([]string, 0, len(c.Sites))
+	for name := range c.Sites {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		s := c.Sites[name]
+		if name == "" {
+			return errors.New("oracle config: sites: empty site name")
+		}
+		u, err := url.Parse(s.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("oracle config: sites.%s.base_url: %q is not an http(s) URL", name, s.BaseURL)
+		}
+		if s.UserName == "" {
+			return fmt.Errorf("oracle config: sites.%s.user_name: required", name)
+		}
+	}
+	if c.BackoffMin > c.BackoffMax {
+		return fmt.Errorf("oracle config: backoff_min %s exceeds backoff_max %s", c.BackoffMin, c.BackoffMax)
+	}
+	return nil
+}
+
+// callBudget is resty's whole-call timeout for an ordinary call: every attempt plus the
+// longest waits between them.
+func (c Config) callBudget(attempt time.Duration) time.Duration {
+	return time.Duration(c.Retries+1)*attempt + time.Duration(c.Retries)*c.BackoffMax
+}
+
+// pollAttempt is one long-poll attempt: the server may hold it for PollWait.
+func (c Config) pollAttempt() time.Duration { return c.PollWait + c.CallTimeout }
+
+// pollWaitSeconds is what the poll asks of the server (PollWait, at millisecond precision).
+func (c Config) pollWaitSeconds() float64 { return float64(c.PollWait.Milliseconds()) / 1000 }

@@ -1,0 +1,90 @@
+package sessions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+)
+
+// PutAgentSession stores the session for ttl (LegTTL when ttl is not positive); every Put
+// refreshes the TTL.
+func (s *Store) PutAgentSession(ctx context.Context, as bridge.AgentSession, ttl time.Duration) error {
+	if ttl <= 0 {
+		ttl = s.opts.LegTTL
+	}
+	data, err := json.Marshal(as)
+	if err != nil {
+		return fmt.Errorf("put agent session %s: %w", as.AgentID, err)
+	}
+	if err := s.client.Set(ctx, s.keys.AgentSession(as.AgentID), data, ttl).Err(); err != nil {
+		return fmt.Errorf("put agent session %s: %w", as.AgentID, err)
+	}
+	return nil
+}
+
+// GetAgentSession returns an error wrapping bridge.ErrNotFound when there is no session.
+func (s *Store) GetAgentSession(ctx context.Context, agentID string) (bridge.AgentSession, error) {
+	data, err := s.client.Get(ctx, s.keys.AgentSession(agentID)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return bridge.AgentSession{}, fmt.Errorf("get agent session %s: %w", agentID, bridge.ErrNotFound)
+	}
+	if err != nil {
+		return bridge.AgentSession{}, fmt.Errorf("get agent session %s: %w", agentID, err)
+	}
+	var as bridge.AgentSession
+	if err := json.Unmarshal(data, &as); err != nil {
+		return bridge.AgentSession{}, fmt.Errorf("decode agent session %s: %w", agentID, err)
+	}
+	return as, nil
+}
+
+// DeleteAgentSession removes the session; deleting an absent one is not an error.
+func (s *Store) DeleteAgentSession(ctx context.Context, agentID string) error {
+	if err := s.client.Del(ctx, s.keys.AgentSession(agentID)).Err(); err != nil {
+		return fmt.Errorf("delete agent session %s: %w", agentID, err)
+	}
+	return nil
+}
+
+// AppendTimeline appends e to the interaction's list, keeps the newest TimelineMax entries and
+// refreshes the TTL, in one MULTI on one key.
+func (s *Store) AppendTimeline(ctx context.Context, interactionID string, e bridge.TimelineEntry) error {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("append timeline %s: %w", interactionID, err)
+	}
+	k := s.keys.Timeline(interactionID)
+	_, err = s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.RPush(ctx, k, data)
+		p.LTrim(ctx, k, -s.opts.TimelineMax, -1)
+		p.PExpire(ctx, k, s.opts.LegTTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("append timeline %s: %w", interactionID, err)
+	}
+	return nil
+}
+
+// Timeline returns the interaction's entries, oldest first (empty when there are none).
+func (s *Store) Timeline(ctx context.Context, interactionID string) ([]bridge.TimelineEntry, error) {
+	raw, err := s.client.LRange(ctx, s.keys.Timeline(interactionID), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("timeline %s: %w", interactionID, err)
+	}
+	out := make([]bridge.TimelineEntry, 0, len(raw))
+	for _, r := range raw {
+		var e bridge.TimelineEntry
+		if err := json.Unmarshal([]byte(r), &e); err != nil {
+			return nil, fmt.Errorf("decode timeline %s: %w", interactionID, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

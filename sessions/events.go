@@ -1,0 +1,121 @@
+package sessions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+)
+
+// publishScript: KEYS stream; ARGV maxlen, ttl ms, event json, channel, agent id as a JSON
+// string. Appends, refreshes the TTL and announces the new id on the channel, atomically.
+// PUBLISH takes no key, so the script stays single-slot on Cluster.
+var publishScript = redis.NewScript(`
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[4], '{"agent_id":' .. ARGV[5] .. ',"id":"' .. id .. '"}')
+return id
+`)
+
+// Notification announces a new event on an agent's stream.
+type Notification struct {
+	AgentID string `json:"agent_id"`
+	ID      string `json:"id"`
+}
+
+// Publish appends ev to the agent's stream (capped at about StreamMaxLen, TTL StreamTTL) and
+// announces it on the events channel. The stream id is the event's ID: Read sets it.
+func (s *Store) Publish(ctx context.Context, agentID string, ev bridge.Event) (string, error) {
+	ev.ID = "" // the stream assigns it
+	if ev.AgentID == "" {
+		ev.AgentID = agentID
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return "", fmt.Errorf("publish to %s: %w", agentID, err)
+	}
+	agentJSON, err := json.Marshal(agentID)
+	if err != nil {
+		return "", fmt.Errorf("publish to %s: %w", agentID, err)
+	}
+	id, err := publishScript.Run(ctx, s.client, []string{s.keys.Events(agentID)},
+		s.opts.StreamMaxLen, ms(s.opts.StreamTTL), data, s.keys.EventsChannel(), agentJSON).Text()
+	if err != nil {
+		return "", fmt.Errorf("publish to %s: %w", agentID, err)
+	}
+	return id, nil
+}
+
+// Read returns up to count events after afterID, exclusive, oldest first; "" or "0" reads
+// from the start, and a count that is not positive reads all that are kept (about
+// StreamMaxLen). Events trimmed off the stream are gone: a reader whose afterID is older than
+// the oldest entry gets the oldest ones still kept.
+func (s *Store) Read(ctx context.Context, agentID, afterID string, count int) ([]bridge.Event, error) {
+	start := "-"
+	if afterID != "" && afterID != "0" {
+		start = "(" + afterID
+	}
+	var cmd *redis.XMessageSliceCmd
+	if count > 0 {
+		cmd = s.client.XRangeN(ctx, s.keys.Events(agentID), start, "+", int64(count))
+	} else {
+		cmd = s.client.XRange(ctx, s.keys.Events(agentID), start, "+")
+	}
+	msgs, err := cmd.Result()
+	if err != nil {
+		return nil, fmt.Errorf("read events of %s after %q: %w", agentID, afterID, err)
+	}
+	out := make([]bridge.Event, 0, len(msgs))
+	for _, m := range msgs {
+		raw, _ := m.Values["event"].(string)
+		var ev bridge.Event
+		if err := json.Unmarshal([]byte(raw), &ev); err != nil {
+			return nil, fmt.Errorf("decode event %s of %s: %w", m.ID, agentID, err)
+		}
+		ev.ID = m.ID
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// Subscribe follows the events channel with one SUBSCRIBE connection: one per replica, fanned
+// out to that replica's SSE clients. It returns once Redis confirmed the subscription (or
+// failed to; go-redis then keeps reconnecting and resubscribing). The channel is closed when
+// ctx ends.
+//
+// Notifications are wake-up hints, not the data: one published while the connection is down
+// is lost, and the caller must drain the channel promptly (go-redis drops messages it cannot
+// hand over for a minute). Readers therefore always Read from their last seen id.
+func (s *Store) Subscribe(ctx context.Context) <-chan Notification {
+	ps := s.client.Subscribe(ctx, s.keys.EventsChannel())
+	_, _ = ps.Receive(ctx) // the subscription confirmation; an error is retried by Channel
+	out := make(chan Notification, 256)
+	go func() {
+		defer close(out)
+		defer ps.Close()
+		msgs := ps.Channel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-msgs:
+				if !ok {
+					return
+				}
+				var n Notification
+				if err := json.Unmarshal([]byte(m.Payload), &n); err != nil {
+					continue // not ours; the channel is namespaced, so only by mistake
+				}
+				select {
+				case out <- n:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}

@@ -1,0 +1,64 @@
+package sessions
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+)
+
+// acquireLeaseScript: KEYS lease, fence; ARGV lease ttl ms, fence ttl ms. Returns the new
+// fence, or 0 while the lease is held.
+var acquireLeaseScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local f = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[1], f, 'PX', ARGV[1])
+return f
+`)
+
+// releaseLeaseScript: KEYS lease; ARGV fence. Deletes the lease only if fence still holds it.
+var releaseLeaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// AcquireLease takes the leg's lease for ttl. Each acquisition increments the leg's fence
+// counter (which lives LegTTL, refreshed by leg writes), so a later holder's fence is always
+// greater and UpdateLeg can refuse a stale holder's writes.
+func (s *Store) AcquireLease(ctx context.Context, key bridge.LegKey, ttl time.Duration) (int64, bool, error) {
+	if ttl <= 0 {
+		return 0, false, fmt.Errorf("acquire lease %s: ttl %v must be positive", key, ttl)
+	}
+	fence, err := acquireLeaseScript.Run(ctx, s.client, []string{s.keys.Lease(key), s.keys.Fence(key)},
+		ms(ttl), ms(max(ttl, s.opts.LegTTL))).Int64()
+	if err != nil {
+		return 0, false, fmt.Errorf("acquire lease %s: %w", key, err)
+	}
+	return fence, fence > 0, nil
+}
+
+// ReleaseLease releases the lease if fence still holds it; otherwise it does nothing.
+func (s *Store) ReleaseLease(ctx context.Context, key bridge.LegKey, fence int64) error {
+	err := releaseLeaseScript.Run(ctx, s.client, []string{s.keys.Lease(key)}, strconv.FormatInt(fence, 10)).Err()
+	if err != nil {
+		return fmt.Errorf("release lease %s: %w", key, err)
+	}
+	return nil
+}
+
+// FirstDelivery is SET NX with ttl (LegTTL when ttl is not positive): true the first time.
+func (s *Store) FirstDelivery(ctx context.Context, eventID string, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		ttl = s.opts.LegTTL
+	}
+	ok, err := s.client.SetNX(ctx, s.keys.Delivery(eventID), "1", ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("first delivery %s: %w", eventID, err)
+	}
+	return ok, nil
+}

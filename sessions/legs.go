@@ -1,0 +1,309 @@
+package sessions
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+)
+
+// indexCap bounds the legs remembered per interaction and per chat (newest kept). Real
+// interactions have a handful; the cap only stops a runaway from growing a key.
+const indexCap = 1000
+
+// createLegScript: KEYS leg; ARGV json, ttl ms. 1 if created, 0 if the leg exists.
+var createLegScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'ver', 1, 'json', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`)
+
+// updateLegScript: KEYS leg, fence; ARGV expected version, json, ttl ms, fence (0 = none).
+// Returns the new version, or -1 not found, -2 fenced, -3 version conflict.
+var updateLegScript = redis.NewScript(`
+local ver = redis.call('HGET', KEYS[1], 'ver')
+if not ver then return -1 end
+local fence = tonumber(ARGV[4])
+if fence > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') ~= fence then return -2 end
+if tonumber(ver) ~= tonumber(ARGV[1]) then return -3 end
+local nv = tonumber(ver) + 1
+redis.call('HSET', KEYS[1], 'ver', nv, 'json', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+return nv
+`)
+
+// CreateLeg stores in at Version 1 unless the leg exists, then indexes it. A duplicate
+// re-indexes the stored leg, so a create whose index writes were lost heals when the
+// webhook is redelivered.
+//
+// The leg write is what the port promises: once it succeeded, a failed index write is
+// logged (Options.Logger) rather than returned, because a caller seeing an error would treat
+// the leg as not recorded. The indexes are rewritten by every later write of the leg.
+func (s *Store) CreateLeg(ctx context.Context, in *bridge.Interaction) (bool, error) {
+	key := in.Key()
+	if key.InteractionID == "" || key.RoutingID == "" {
+		return false, fmt.Errorf("create leg %q: empty interaction or routing id", key)
+	}
+	rec := *in
+	rec.Version = 1
+	data, err := json.Marshal(&rec)
+	if err != nil {
+		return false, fmt.Errorf("create leg %s: %w", key, err)
+	}
+	n, err := createLegScript.Run(ctx, s.client, []string{s.keys.Leg(key)}, data, ms(s.opts.LegTTL)).Int()
+	if err != nil {
+		return false, fmt.Errorf("create leg %s: %w", key, err)
+	}
+	if n == 0 {
+		stored, err := s.GetLeg(ctx, key)
+		if err != nil {
+			return false, fmt.Errorf("create leg %s: duplicate: %w", key, err)
+		}
+		if err := s.index(ctx, stored); err != nil {
+			return false, fmt.Errorf("create leg %s: duplicate: %w", key, err)
+		}
+		return false, nil
+	}
+	in.Version = 1
+	s.indexAfterWrite(ctx, in)
+	return true, nil
+}
+
+// GetLeg returns the stored leg, or an error wrapping bridge.ErrNotFound.
+func (s *Store) GetLeg(ctx context.Context, key bridge.LegKey) (*bridge.Interaction, error) {
+	data, err := s.client.HGet(ctx, s.keys.Leg(key), "json").Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("get leg %s: %w", key, bridge.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get leg %s: %w", key, err)
+	}
+	return decodeLeg(key, data)
+}
+
+// UpdateLeg compare-and-sets in on its Version (and, with fence > 0, on the leg's current
+// fence), refreshes the TTLs and rewrites the indexes. On success in.Version is the new
+// version. Errors wrap bridge.ErrNotFound, bridge.ErrFenced or bridge.ErrConflict; fencing is
+// checked first, since a fenced writer must stop rather than re-read and retry. As in
+// CreateLeg, an index failure after the write is logged, not returned.
+func (s *Store) UpdateLeg(ctx context.Context, in *bridge.Interaction, fence int64) error {
+	key := in.Key()
+	rec := *in
+	rec.Version = in.Version + 1
+	data, err := json.Marshal(&rec)
+	if err != nil {
+		return fmt.Errorf("update leg %s: %w", key, err)
+	}
+	v, err := updateLegScript.Run(ctx, s.client, []string{s.keys.Leg(key), s.keys.Fence(key)},
+		in.Version, data, ms(s.opts.LegTTL), fence).Int64()
+	if err != nil {
+		return fmt.Errorf("update leg %s: %w", key, err)
+	}
+	switch v {
+	case -1:
+		return fmt.Errorf("update leg %s: %w", key, bridge.ErrNotFound)
+	case -2:
+		return fmt.Errorf("update leg %s with fence %d: %w", key, fence, bridge.ErrFenced)
+	case -3:
+		return fmt.Errorf("update leg %s at version %d: %w", key, in.Version, bridge.ErrConflict)
+	}
+	in.Version = v
+	s.indexAfterWrite(ctx, in)
+	return nil
+}
+
+// indexAfterWrite indexes a leg that is already written; see CreateLeg for why a failure is
+// logged and not returned.
+func (s *Store) indexAfterWrite(ctx context.Context, in *bridge.Interaction) {
+	if err := s.index(ctx, in); err != nil {
+		s.opts.Logger.WarnContext(ctx, "leg written but not indexed; next write re-indexes it",
+			"interaction_id", in.InteractionID, "routing_id", in.RoutingID,
+			"agent_id", in.AgentID, "chat_id", in.ChatID, "error", err.Error())
+	}
+}
+
+// index writes the leg into the agent, interaction and chat indexes and refreshes their TTLs.
+// Every command is idempotent, so rewriting the indexes on each write is safe. A terminal
+// leg leaves the agent index.
+func (s *Store) index(ctx context.Context, in *bridge.Interaction) error {
+	member := legMember(in.Key())
+	score := float64(in.RoutedAt.UnixMicro())
+	ttl := s.opts.LegTTL
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if in.AgentID != "" {
+			k := s.keys.AgentLegs(in.AgentID)
+			if in.State.Terminal() {
+				p.SRem(ctx, k, member)
+			} else {
+				p.SAdd(ctx, k, member)
+				p.PExpire(ctx, k, ttl)
+			}
+		}
+		k := s.keys.InteractionLegs(in.InteractionID)
+		p.ZAdd(ctx, k, redis.Z{Score: score, Member: esc(in.RoutingID)})
+		p.ZRemRangeByRank(ctx, k, 0, -indexCap-1)
+		p.PExpire(ctx, k, ttl)
+		if in.ChatID != "" {
+			k := s.keys.Chat(in.Site, in.ChatID)
+			p.ZAdd(ctx, k, redis.Z{Score: score, Member: member})
+			p.ZRemRangeByRank(ctx, k, 0, -indexCap-1)
+			p.PExpire(ctx, k, ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	return nil
+}
+
+// AgentLegs lists the agent's non-terminal legs, oldest first. Index entries whose leg has
+// expired, became terminal or moved to another agent are dropped as they are found.
+func (s *Store) AgentLegs(ctx context.Context, agentID string) ([]*bridge.Interaction, error) {
+	setKey := s.keys.AgentLegs(agentID)
+	members, err := s.client.SMembers(ctx, setKey).Result()
+	if err != nil {
+		return nil, fmt.Errorf("agent legs %s: %w", agentID, err)
+	}
+	keys := make([]bridge.LegKey, 0, len(members))
+	for _, m := range members {
+		key, err := parseLegMember(m)
+		if err != nil {
+			return nil, fmt.Errorf("agent legs %s: %w", agentID, err)
+		}
+		keys = append(keys, key)
+	}
+	legs, err := s.getLegs(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("agent legs %s: %w", agentID, err)
+	}
+	var out []*bridge.Interaction
+	var stale []any
+	for i, leg := range legs {
+		if leg == nil || leg.State.Terminal() || leg.AgentID != agentID {
+			stale = append(stale, members[i])
+			continue
+		}
+		out = append(out, leg)
+	}
+	if len(stale) > 0 {
+		// Best effort: a failure only leaves entries the next read skips again.
+		_ = s.client.SRem(ctx, setKey, stale...).Err()
+	}
+	sortLegs(out)
+	return out, nil
+}
+
+// InteractionLegs lists every stored leg of the interaction, oldest (RoutedAt) first.
+func (s *Store) InteractionLegs(ctx context.Context, interactionID string) ([]*bridge.Interaction, error) {
+	zKey := s.keys.InteractionLegs(interactionID)
+	members, err := s.client.ZRange(ctx, zKey, 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("interaction legs %s: %w", interactionID, err)
+	}
+	keys := make([]bridge.LegKey, 0, len(members))
+	for _, m := range members {
+		key, err := parseLegMember(esc(interactionID) + "/" + m)
+		if err != nil {
+			return nil, fmt.Errorf("interaction legs %s: %w", interactionID, err)
+		}
+		keys = append(keys, key)
+	}
+	legs, err := s.getLegs(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("interaction legs %s: %w", interactionID, err)
+	}
+	var out []*bridge.Interaction
+	var stale []any
+	for i, leg := range legs {
+		if leg == nil {
+			stale = append(stale, members[i])
+			continue
+		}
+		out = append(out, leg)
+	}
+	if len(stale) > 0 {
+		_ = s.client.ZRem(ctx, zKey, stale...).Err()
+	}
+	return out, nil
+}
+
+// ChatLeg returns the newest (RoutedAt) stored leg of the CRM chat.
+func (s *Store) ChatLeg(ctx context.Context, site, chatID string) (*bridge.Interaction, error) {
+	// A few candidates, in case the newest leg expired before the index did.
+	members, err := s.client.ZRevRange(ctx, s.keys.Chat(site, chatID), 0, 4).Result()
+	if err != nil {
+		return nil, fmt.Errorf("chat leg %s/%s: %w", site, chatID, err)
+	}
+	for _, m := range members {
+		key, err := parseLegMember(m)
+		if err != nil {
+			return nil, fmt.Errorf("chat leg %s/%s: %w", site, chatID, err)
+		}
+		leg, err := s.GetLeg(ctx, key)
+		if errors.Is(err, bridge.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("chat leg %s/%s: %w", site, chatID, err)
+		}
+		return leg, nil
+	}
+	return nil, fmt.Errorf("chat leg %s/%s: %w", site, chatID, bridge.ErrNotFound)
+}
+
+// getLegs reads legs in one pipeline; a missing leg is nil.
+func (s *Store) getLegs(ctx context.Context, keys []bridge.LegKey) ([]*bridge.Interaction, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.StringCmd, len(keys))
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, key := range keys {
+			cmds[i] = p.HGet(ctx, s.keys.Leg(key), "json")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	legs := make([]*bridge.Interaction, len(keys))
+	for i, cmd := range cmds {
+		data, err := cmd.Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if legs[i], err = decodeLeg(keys[i], data); err != nil {
+			return nil, err
+		}
+	}
+	return legs, nil
+}
+
+func decodeLeg(key bridge.LegKey, data []byte) (*bridge.Interaction, error) {
+	var in bridge.Interaction
+	if err := json.Unmarshal(data, &in); err != nil {
+		return nil, fmt.Errorf("decode leg %s: %w", key, err)
+	}
+	return &in, nil
+}
+
+func sortLegs(legs []*bridge.Interaction) {
+	slices.SortFunc(legs, func(a, b *bridge.Interaction) int {
+		if c := a.RoutedAt.Compare(b.RoutedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Key().String(), b.Key().String())
+	})
+}

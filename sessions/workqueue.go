@@ -1,0 +1,316 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+)
+
+// A work queue is a Redis stream with one consumer group. An item is XADDed, read by one
+// consumer (XREADGROUP ">"), and stays in the group's pending list until its handler returns
+// nil; then it is acked and deleted in one script. While a handler runs, its consumer keeps
+// the item's idle time at zero (XCLAIM JUSTID, only while it still owns it). An item whose
+// consumer died, or whose handler failed, goes idle; after ReclaimIdle any consumer's
+// XAUTOCLAIM takes it over, which also increments its delivery count. Delivery is therefore
+// at least once: handlers must be idempotent (the core's leases and fences make them so).
+
+// ErrQueueFull: Enqueue refused an item because the queue holds QueueMaxLen items.
+var ErrQueueFull = errors.New("work queue full")
+
+// group is the one consumer group of every queue stream.
+const group = "workers"
+
+const (
+	readBatch   = 16
+	claimBatch  = 16
+	ackTimeout  = 5 * time.Second
+	backoffMin  = 50 * time.Millisecond
+	backoffMax  = 2 * time.Second
+	janitorMin  = 10 * time.Millisecond
+	claimMinGap = 10 * time.Millisecond
+)
+
+// enqueueScript: KEYS stream; ARGV payload, group, max length. Returns the item id, or nil
+// when the queue is full. Creating the group at id 0 right after the XADD means no item is
+// ever skipped, however the stream came to exist.
+var enqueueScript = redis.NewScript(`
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[3]) then return false end
+local id = redis.call('XADD', KEYS[1], '*', 'payload', ARGV[1])
+redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[2], '0')
+return id
+`)
+
+// ackScript: KEYS stream; ARGV group, id. Acks and deletes in one step, so no acked entry
+// is ever left behind in the stream.
+var ackScript = redis.NewScript(`
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])
+`)
+
+// touchScript: KEYS stream; ARGV group, consumer, id. Resets the item's idle time if
+// consumer still owns it (JUSTID leaves the delivery count alone). 1 if touched.
+var touchScript = redis.NewScript(`
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
+if #p == 0 or p[1][2] ~= ARGV[2] then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
+return 1
+`)
+
+// dropConsumerScript: KEYS stream; ARGV group, consumer. Deletes the consumer only if it has
+// nothing pending (deleting one with pending items would orphan them).
+var dropConsumerScript = redis.NewScript(`
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
+if #p > 0 then return 0 end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+`)
+
+// Enqueue adds payload to the queue. It returns an error wrapping ErrQueueFull rather than
+// grow the queue past QueueMaxLen.
+func (s *Store) Enqueue(ctx context.Context, queue string, payload []byte) error {
+	err := enqueueScript.Run(ctx, s.client, []string{s.keys.Queue(queue)}, payload, group, s.opts.QueueMaxLen).Err()
+	if errors.Is(err, redis.Nil) {
+		return fmt.Errorf("enqueue to %s: %d items: %w", queue, s.opts.QueueMaxLen, ErrQueueFull)
+	}
+	if err != nil {
+		return fmt.Errorf("enqueue to %s: %w", queue, err)
+	}
+	return nil
+}
+
+// Depth is the number of items waiting or in flight (acked items are deleted).
+func (s *Store) Depth(ctx context.Context, queue string) (int64, error) {
+	n, err := s.client.XLen(ctx, s.keys.Queue(queue)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("depth of %s: %w", queue, err)
+	}
+	return n, nil
+}
+
+// Consume calls handle for the queue's items, one at a time, until ctx ends; then it returns
+// nil. consumer names this consumer in the group and must be unique among live consumers
+// (e.g. the pod name). A nil from handle acks and deletes the item; an error leaves it
+// pending, to be redelivered (Deliveries+1) after ReclaimIdle. Redis errors are logged and
+// retried with backoff.
+func (s *Store) Consume(ctx context.Context, queue, consumer string, handle func(context.Context, bridge.WorkItem) error) error {
+	if consumer == "" {
+		return fmt.Errorf("consume %s: empty consumer name", queue)
+	}
+	c := &consumerLoop{
+		s: s, queue: queue, key: s.keys.Queue(queue), consumer: consumer, handle: handle,
+		claimEvery:   max(s.opts.ReclaimIdle/2, claimMinGap),
+		janitorEvery: max(s.opts.ConsumerTTL/2, janitorMin),
+		claimCursor:  "0-0",
+	}
+	return c.run(ctx)
+}
+
+type consumerLoop struct {
+	s                        *Store
+	queue, key, consumer     string
+	handle                   func(context.Context, bridge.WorkItem) error
+	claimEvery, janitorEvery time.Duration
+
+	groupReady  bool
+	claimCursor string
+	nextClaim   time.Time // zero: claim at once, picking up what a dead consumer left
+	nextJanitor time.Time
+	backoff     time.Duration
+}
+
+func (c *consumerLoop) run(ctx context.Context) error {
+	c.nextJanitor = time.Now().Add(c.janitorEvery)
+	for ctx.Err() == nil {
+		if err := c.step(ctx); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			c.fail(ctx, err)
+			continue
+		}
+		c.backoff = 0
+	}
+	return nil
+}
+
+// step does one unit of work: ensure the group, reclaim idle items when due, drop idle
+// consumers when due, or read new items.
+func (c *consumerLoop) step(ctx context.Context) error {
+	if !c.groupReady {
+		if err := c.ensureGroup(ctx); err != nil {
+			return err
+		}
+		c.groupReady = true
+	}
+	now := time.Now()
+	if !now.Before(c.nextClaim) {
+		return c.reclaim(ctx, now)
+	}
+	if !now.Before(c.nextJanitor) {
+		c.nextJanitor = now.Add(c.janitorEvery)
+		return c.dropIdleConsumers(ctx)
+	}
+	block := max(min(c.s.opts.BlockFor, time.Until(c.nextClaim)), time.Millisecond) // BLOCK 0 = forever
+	streams, err := c.s.client.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: group, Consumer: c.consumer, Streams: []string{c.key, ">"}, Count: readBatch, Block: block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil // nothing new within block
+	}
+	if err != nil {
+		return c.readErr("read", err)
+	}
+	for _, st := range streams {
+		for _, m := range st.Messages {
+			if ctx.Err() != nil {
+				return nil // the rest stay pending and are reclaimed by another consumer
+			}
+			c.deliver(ctx, m, 1)
+		}
+	}
+	return nil
+}
+
+// reclaim takes over items idle for ReclaimIdle (including this consumer's own failed ones)
+// and delivers them with their delivery count.
+func (c *consumerLoop) reclaim(ctx context.Context, now time.Time) error {
+	msgs, next, err := c.s.client.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+		Stream: c.key, Group: group, Consumer: c.consumer,
+		MinIdle: c.s.opts.ReclaimIdle, Start: c.claimCursor, Count: claimBatch,
+	}).Result()
+	if err != nil {
+		return c.readErr("reclaim", err)
+	}
+	// Keep scanning promptly while the cursor has not wrapped; otherwise wait a while.
+	c.claimCursor = next
+	if next == "0-0" || next == "" {
+		c.claimCursor = "0-0"
+		c.nextClaim = now.Add(c.claimEvery)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	counts := c.deliveryCounts(ctx, msgs)
+	for i, m := range msgs {
+		if ctx.Err() != nil {
+			return nil
+		}
+		c.deliver(ctx, m, counts[i])
+	}
+	return nil
+}
+
+// deliveryCounts reads each claimed item's delivery count from the pending list; if that
+// read fails the item is at least on its second delivery.
+func (c *consumerLoop) deliveryCounts(ctx context.Context, msgs []redis.XMessage) []int64 {
+	cmds := make([]*redis.XPendingExtCmd, len(msgs))
+	_, _ = c.s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, m := range msgs {
+			cmds[i] = p.XPendingExt(ctx, &redis.XPendingExtArgs{
+				Stream: c.key, Group: group, Start: m.ID, End: m.ID, Count: 1,
+			})
+		}
+		return nil
+	})
+	counts := make([]int64, len(msgs))
+	for i, cmd := range cmds {
+		counts[i] = 2
+		if p, err := cmd.Result(); err == nil && len(p) == 1 && p[0].RetryCount > 0 {
+			counts[i] = p[0].RetryCount
+		}
+	}
+	return counts
+}
+
+// deliver runs the handler, keeping the item's idle time at zero while it runs, and acks the
+// item when the handler succeeds.
+func (c *consumerLoop) deliver(ctx context.Context, m redis.XMessage, deliveries int64) {
+	payload, _ := m.Values["payload"].(string)
+	item := bridge.WorkItem{ID: m.ID, Payload: []byte(payload), Deliveries: deliveries}
+
+	hctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { c.keepAlive(hctx, m.ID) })
+	err := c.handle(hctx, item)
+	cancel()
+	wg.Wait()
+	if err != nil {
+		return // stays pending; reclaimed (retried) after ReclaimIdle
+	}
+	// The handler is done even if ctx just ended: ack regardless, within a bound.
+	actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+	defer acancel()
+	if err := ackScript.Run(actx, c.s.client, []string{c.key}, group, m.ID).Err(); err != nil {
+		c.s.opts.Logger.WarnContext(ctx, "work item handled but not acked; it will be redelivered",
+			"queue", c.queue, "consumer", c.consumer, "item_id", m.ID, "error", err.Error())
+	}
+}
+
+// keepAlive touches the item every third of ReclaimIdle until ctx ends, so a long handler
+// is not mistaken for a dead one.
+func (c *consumerLoop) keepAlive(ctx context.Context, id string) {
+	t := time.NewTicker(max(c.s.opts.ReclaimIdle/3, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			// A failed touch is harmless unless it keeps failing for ReclaimIdle, in which
+			// case the item is redelivered elsewhere: at least once, as promised.
+			_ = touchScript.Run(ctx, c.s.client, []string{c.key}, group, c.consumer, id).Err()
+		}
+	}
+}
+
+// dropIdleConsumers removes consumers idle for ConsumerTTL with nothing pending.
+func (c *consumerLoop) dropIdleConsumers(ctx context.Context) error {
+	consumers, err := c.s.client.XInfoConsumers(ctx, c.key, group).Result()
+	if err != nil {
+		return c.readErr("list consumers", err)
+	}
+	for _, x := range consumers {
+		if x.Name == c.consumer || x.Pending > 0 || x.Idle < c.s.opts.ConsumerTTL {
+			continue
+		}
+		if err := dropConsumerScript.Run(ctx, c.s.client, []string{c.key}, group, x.Name).Err(); err != nil {
+			return fmt.Errorf("drop consumer %s: %w", x.Name, err)
+		}
+	}
+	return nil
+}
+
+func (c *consumerLoop) ensureGroup(ctx context.Context) error {
+	err := c.s.client.XGroupCreateMkStream(ctx, c.key, group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("create group: %w", err)
+	}
+	return nil
+}
+
+// readErr notes a vanished group (the stream was deleted) so the next step recreates it.
+func (c *consumerLoop) readErr(op string, err error) error {
+	if strings.HasPrefix(err.Error(), "NOGROUP") {
+		c.groupReady = false
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// fail logs err and sleeps a growing backoff (or until ctx ends).
+func (c *consumerLoop) fail(ctx context.Context, err error) {
+	c.backoff = min(max(c.backoff*2, backoffMin), backoffMax)
+	c.s.opts.Logger.WarnContext(ctx, "work queue error; backing off",
+		"queue", c.queue, "consumer", c.consumer, "backoff", c.backoff.String(), "error", err.Error())
+	t := time.NewTimer(c.backoff)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
