@@ -143,6 +143,10 @@ func (s *simulator) count(in *bridge.Interaction) {
 		s.st.accepted++
 	case bridge.StateCompleted:
 		s.st.completed++
+		// The leg is done: forget it, so a demo left running does not grow.
+		for _, st := range []bridge.State{bridge.StateOffered, bridge.StateActive, bridge.StateFailed, bridge.StateCompleted} {
+			delete(s.seen, k+string(st))
+		}
 	case bridge.StateFailed:
 		s.st.failed++
 	}
