@@ -43,7 +43,7 @@ func (s *Service) RunCRMEvents(ctx context.Context, site string) error {
 // HandleCRMEvent applies one CRM event to the leg of its chat.
 func (s *Service) HandleCRMEvent(ctx context.Context, site string, ev CRMEvent) error {
 	if ev.ChatID == "" {
-		return nil // agent events: channel status is driven elsewhere
+		return s.agentEvent(ctx, site, ev)
 	}
 	leg, err := s.store.ChatLeg(ctx, site, ev.ChatID)
 	if errors.Is(err, ErrNotFound) {

@@ -236,7 +236,9 @@ func (s *Service) finishPop(ctx context.Context, key LegKey, fence int64, site S
 				return fmt.Errorf("pop %s: %w", key, err)
 			}
 		}
-		if entry.ACDNotReady {
+		// Not ready once per turn to red: if the channel is already red, whoever turned it
+		// (a CRM agent event, an earlier pop) has told the ACD.
+		if entry.ACDNotReady && s.channelGreen(ctx, pre.AgentID) {
 			if err := s.enqueueACD(ctx, ACDCall{Kind: ACDAgentState, IdempotencyKey: "notready:" + key.String(),
 				AgentID: pre.AgentID, Ready: false, Reason: code}); err != nil {
 				return fmt.Errorf("pop %s: %w", key, err)
@@ -279,6 +281,13 @@ func (s *Service) finishPop(ctx context.Context, key LegKey, fence int64, site S
 		s.setChannel(ctx, in.AgentID, Channel{Green: false, Reason: code, Message: in.Message, Banner: entry.Channel == bridgeerr.ChannelBanner})
 	}
 	return nil
+}
+
+// channelGreen reports whether the agent's channel is green (true when unknown: telling the
+// ACD once too often is harmless, never telling it is not).
+func (s *Service) channelGreen(ctx context.Context, agentID string) bool {
+	sess, err := s.store.GetAgentSession(ctx, agentID)
+	return err != nil || sess.Channel.Green
 }
 
 func (s *Service) agentSessionID(ctx context.Context, agentID string) string {

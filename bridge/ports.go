@@ -194,6 +194,9 @@ type Store interface {
 	// GetAgentSession returns ErrNotFound when the agent is not logged in.
 	GetAgentSession(ctx context.Context, agentID string) (AgentSession, error)
 	DeleteAgentSession(ctx context.Context, agentID string) error
+	// AgentByAccount resolves a site's CRM agent account to the logged-in ACD agent id
+	// (ErrNotFound when no media-bar session is bound to it).
+	AgentByAccount(ctx context.Context, site, accountID string) (string, error)
 
 	AppendTimeline(ctx context.Context, interactionID string, e TimelineEntry) error
 	Timeline(ctx context.Context, interactionID string) ([]TimelineEntry, error)

@@ -398,3 +398,79 @@ func TestRoutedToAgentWithoutSessionIsRequeued(t *testing.T) {
 	}
 	f.drainOutbox(t, 2) // requeue + not ready
 }
+
+func TestAgentChannelFollowsCRMAgentEvents(t *testing.T) {
+	f := newFixture(t, nil)
+	f.login(t, "a1")
+	ctx := context.Background()
+	ev := func(seq int64, typ string, mod func(*bridge.CRMEvent)) bridge.CRMEvent {
+		e := bridge.CRMEvent{Seq: seq, Type: typ, AgentAccountID: "acct-a1"}
+		if mod != nil {
+			mod(&e)
+		}
+		return e
+	}
+	steps := []struct {
+		name       string
+		ev         bridge.CRMEvent
+		wantGreen  bool
+		wantReason string
+		wantBanner bool
+	}{
+		{"status unavailable", ev(1, bridge.CRMAgentStatusChanged, func(e *bridge.CRMEvent) { e.StatusType, e.StatusName = "UNAVAILABLE", "On Break" }), false, "AGENT_NOT_ACTIVE", false},
+		{"status available again", ev(2, bridge.CRMAgentStatusChanged, func(e *bridge.CRMEvent) { e.StatusType = "AVAILABLE" }), true, "", false},
+		{"absent with countdown", ev(3, bridge.CRMAgentConnectionStateChanged, func(e *bridge.CRMEvent) { e.Presence, e.MissedIntervals, e.SecondsToDisconnect = "ABSENT", 1, 240 }), false, "AGENT_ABSENT", false},
+		{"available does not clear absence", ev(4, bridge.CRMAgentStatusChanged, func(e *bridge.CRMEvent) { e.StatusType = "AVAILABLE" }), false, "AGENT_ABSENT", false},
+		{"present again", ev(5, bridge.CRMAgentConnectionStateChanged, func(e *bridge.CRMEvent) { e.Presence = "ACTIVE" }), true, "", false},
+		{"disconnected", ev(6, bridge.CRMAgentConnectionStateChanged, func(e *bridge.CRMEvent) { e.Presence = "DISCONNECTED" }), false, "AGENT_DISCONNECTED", true},
+		{"presence alone does not heal a disconnect", ev(7, bridge.CRMAgentConnectionStateChanged, func(e *bridge.CRMEvent) { e.Presence = "ACTIVE" }), false, "AGENT_DISCONNECTED", true},
+		{"another account's event", bridge.CRMEvent{Seq: 8, Type: bridge.CRMAgentLoggedOff, AgentAccountID: "acct-zz"}, false, "AGENT_DISCONNECTED", true},
+	}
+	for _, st := range steps {
+		if err := f.svc.HandleCRMEvent(ctx, "demo", st.ev); err != nil {
+			t.Fatalf("%s: HandleCRMEvent() = %v", st.name, err)
+		}
+		sess, err := f.svc.Session(ctx, "a1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := sess.Channel
+		if ch.Green != st.wantGreen || ch.Reason != st.wantReason || ch.Banner != st.wantBanner {
+			t.Errorf("%s: channel = %+v, want green=%v reason=%q banner=%v", st.name, ch, st.wantGreen, st.wantReason, st.wantBanner)
+		}
+		if st.wantReason == "AGENT_ABSENT" && (ch.SecondsToDisconnect != 240 || !strings.Contains(ch.Message, "240")) {
+			t.Errorf("%s: absent channel lacks the countdown: %+v", st.name, ch)
+		}
+	}
+	// Replaying an event already applied changes nothing and calls the ACD no more.
+	if err := f.svc.HandleCRMEvent(ctx, "demo", steps[5].ev); err != nil {
+		t.Fatal(err)
+	}
+	// Each green → red step (1, 3, 6) sets the agent not ready; red → green (2, 5) makes no
+	// call because ReadyOnGreen is off in this fixture.
+	calls := f.drainOutbox(t, 3)
+	var got []string
+	for _, c := range calls {
+		if c.Kind != bridge.ACDAgentState || c.Ready {
+			t.Errorf("unexpected ACD call %+v", c)
+		}
+		got = append(got, c.Reason)
+	}
+	want := []string{"AGENT_NOT_ACTIVE", "AGENT_ABSENT", "AGENT_DISCONNECTED"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("not-ready reasons = %v, want %v", got, want)
+	}
+	evs, err := f.store.Read(ctx, "a1", "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	channelEvents := 0
+	for _, e := range evs {
+		if e.Type == bridge.EventChannelUpdated {
+			channelEvents++
+		}
+	}
+	if channelEvents != 1+5 { // login + the five changes (steps 1, 2, 3, 5, 6)
+		t.Errorf("media bar got %d channel events, want 6", channelEvents)
+	}
+}

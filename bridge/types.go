@@ -108,6 +108,8 @@ type Channel struct {
 	Message string `json:"message,omitempty"`
 	// Banner asks the agent to log out, reload the CRM console and log in again.
 	Banner bool `json:"banner,omitempty"`
+	// SecondsToDisconnect counts down while the CRM sees the agent's console as absent.
+	SecondsToDisconnect int `json:"seconds_to_disconnect,omitempty"`
 }
 
 // Event is what the media bar receives on the agent's stream.

@@ -21,9 +21,10 @@ type Code string
 type Source string
 
 const (
-	SourceCRM    Source = "crm"    // returned verbatim by the CRM chat server
-	SourceBridge Source = "bridge" // the bridge's own failure kinds
-	SourceFlow   Source = "flow"   // agent-facing situations that are not pop results (decline, queue timeout, ...)
+	SourceCRM     Source = "crm"     // returned verbatim by the CRM chat server
+	SourceBridge  Source = "bridge"  // the bridge's own failure kinds
+	SourceFlow    Source = "flow"    // agent-facing situations that are not pop results (decline, queue timeout, ...)
+	SourceChannel Source = "channel" // the agent's CRM presence/status changed, no chat involved
 )
 
 // Channel is what a code does to the agent's chat channel on the media bar.

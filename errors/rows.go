@@ -42,6 +42,15 @@ const (
 	OfferRevoked      Code = "FLOW_OFFER_REVOKED"
 )
 
+// Channel situations: what the agent reads when the CRM side of the channel changes with no
+// chat involved. The channel's reason stays the CRM's code; these rows hold the words.
+const (
+	ChannelStatusUnavailable Code = "CHANNEL_STATUS_UNAVAILABLE"
+	ChannelAbsent            Code = "CHANNEL_ABSENT"
+	ChannelDisconnected      Code = "CHANNEL_DISCONNECTED"
+	ChannelLoggedOff         Code = "CHANNEL_LOGGED_OFF"
+)
+
 var (
 	routedCompleted  = Descriptor{Role: "RoutedTo", Result: "Completed"}
 	routedRedirected = Descriptor{Role: "RoutedTo", Result: "Redirected", Reason: "Revoked"}
@@ -134,6 +143,19 @@ var defaultRows = []Entry{
 	{Code: CustomerAbandoned, Source: SourceFlow, Meaning: "customer left the chat",
 		Message: "The customer left the chat. Nothing was requeued. Click Complete to clear it.",
 		Channel: ChannelGreen, Descriptor: Descriptor{Role: "RoutedTo", Result: "CustomerAbandoned", Reason: "AbandonedWhileRinging"}},
+	{Code: ChannelStatusUnavailable, Source: SourceChannel, Meaning: "CRM chat status set to an unavailable one",
+		Message: "Your CRM chat status is \"{reason_code}\", which is not available, so you get no chats and are set to not ready. Set it to Unrestricted (or another available status) to receive chats.",
+		Channel: ChannelRed, ACDNotReady: true, Descriptor: routedRedirected},
+	{Code: ChannelAbsent, Source: SourceChannel, Meaning: "the CRM stopped hearing from the agent's chat console",
+		Message: "The CRM chat server has not heard from your chat console, so you are set to not ready. Check that the CRM console is open and connected; it turns green by itself when the console answers again.",
+		Channel: ChannelRed, ACDNotReady: true, Descriptor: routedRedirected},
+	{Code: ChannelDisconnected, Source: SourceChannel, Meaning: "the CRM disconnected the agent's chat session",
+		Message: "The CRM chat server disconnected your chat session; your chats went back to the queue and you are set to not ready. Log out of the media bar, reload the CRM console, log in to chat, then log in here again. Call your supervisor if it stays red.",
+		Channel: ChannelBanner, ACDNotReady: true, Descriptor: routedRedirected},
+	{Code: ChannelLoggedOff, Source: SourceChannel, Meaning: "the agent was logged out of CRM chat",
+		Message: "You are logged out of CRM chat, so you are set to not ready. Log in to chat in the CRM console with an available status, then log out and in again here.",
+		Channel: ChannelBanner, ACDNotReady: true, Descriptor: routedRedirected},
+
 	{Code: OfferRevoked, Source: SourceFlow, Meaning: "the ACD took the offer back",
 		Message: "The routing system took this chat back. Nothing to do.",
 		Channel: ChannelGreen, Descriptor: routedRedirected},

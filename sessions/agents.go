@@ -22,10 +22,30 @@ func (s *Store) PutAgentSession(ctx context.Context, as bridge.AgentSession, ttl
 	if err != nil {
 		return fmt.Errorf("put agent session %s: %w", as.AgentID, err)
 	}
+	// Two keys, written separately (they hash to different slots in a Cluster): the session,
+	// and the account index the CRM's agent events are resolved through.
 	if err := s.client.Set(ctx, s.keys.AgentSession(as.AgentID), data, ttl).Err(); err != nil {
 		return fmt.Errorf("put agent session %s: %w", as.AgentID, err)
 	}
+	if as.Site != "" && as.CRMAccountID != "" {
+		if err := s.client.Set(ctx, s.keys.AgentAccount(as.Site, as.CRMAccountID), as.AgentID, ttl).Err(); err != nil {
+			return fmt.Errorf("put agent account index %s: %w", as.AgentID, err)
+		}
+	}
 	return nil
+}
+
+// AgentByAccount returns the ACD agent id logged in with a site's CRM account, or an error
+// wrapping bridge.ErrNotFound.
+func (s *Store) AgentByAccount(ctx context.Context, site, accountID string) (string, error) {
+	id, err := s.client.Get(ctx, s.keys.AgentAccount(site, accountID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", fmt.Errorf("agent for account %s/%s: %w", site, accountID, bridge.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("agent for account %s/%s: %w", site, accountID, err)
+	}
+	return id, nil
 }
 
 // GetAgentSession returns an error wrapping bridge.ErrNotFound when there is no session.
@@ -46,6 +66,14 @@ func (s *Store) GetAgentSession(ctx context.Context, agentID string) (bridge.Age
 
 // DeleteAgentSession removes the session; deleting an absent one is not an error.
 func (s *Store) DeleteAgentSession(ctx context.Context, agentID string) error {
+	if as, err := s.GetAgentSession(ctx, agentID); err == nil && as.Site != "" && as.CRMAccountID != "" {
+		// Only the index entry that still points at this agent: the account may have been
+		// bound to another agent since.
+		k := s.keys.AgentAccount(as.Site, as.CRMAccountID)
+		if cur, err := s.client.Get(ctx, k).Result(); err == nil && cur == agentID {
+			s.client.Del(ctx, k)
+		}
+	}
 	if err := s.client.Del(ctx, s.keys.AgentSession(agentID)).Err(); err != nil {
 		return fmt.Errorf("delete agent session %s: %w", agentID, err)
 	}

@@ -61,6 +61,12 @@ func (k KeySpace) Chat(site, chatID string) string {
 	return k.prefix + ":chat:" + esc(site) + "/" + esc(chatID)
 }
 
+// AgentAccount maps a site's CRM agent account to the logged-in ACD agent id, so CRM agent
+// events (keyed by account) reach the right media bar.
+func (k KeySpace) AgentAccount(site, accountID string) string {
+	return k.prefix + ":agent-account:" + esc(site) + "/" + esc(accountID)
+}
+
 // Delivery marks a webhook event id as seen.
 func (k KeySpace) Delivery(eventID string) string { return k.prefix + ":delivery:" + esc(eventID) }
 

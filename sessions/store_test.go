@@ -533,3 +533,37 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestAgentByAccount(t *testing.T) {
+	s, _ := newStore(t, sessions.Options{})
+	ctx := context.Background()
+	if _, err := s.AgentByAccount(ctx, "demo", "acct-1"); !errors.Is(err, bridge.ErrNotFound) {
+		t.Fatalf("AgentByAccount(before login) = %v, want ErrNotFound", err)
+	}
+	a1 := bridge.AgentSession{AgentID: "a1", Site: "demo", CRMAccountID: "acct-1"}
+	if err := s.PutAgentSession(ctx, a1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.AgentByAccount(ctx, "demo", "acct-1"); err != nil || got != "a1" {
+		t.Fatalf("AgentByAccount() = %q, %v; want a1", got, err)
+	}
+	if _, err := s.AgentByAccount(ctx, "other-site", "acct-1"); !errors.Is(err, bridge.ErrNotFound) {
+		t.Errorf("AgentByAccount(other site) = %v, want ErrNotFound", err)
+	}
+	// The account moves to agent a2; a1's logout must not unbind it.
+	if err := s.PutAgentSession(ctx, bridge.AgentSession{AgentID: "a2", Site: "demo", CRMAccountID: "acct-1"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteAgentSession(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.AgentByAccount(ctx, "demo", "acct-1"); err != nil || got != "a2" {
+		t.Errorf("after a1 logs out, AgentByAccount() = %q, %v; want a2", got, err)
+	}
+	if err := s.DeleteAgentSession(ctx, "a2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AgentByAccount(ctx, "demo", "acct-1"); !errors.Is(err, bridge.ErrNotFound) {
+		t.Errorf("after a2 logs out, AgentByAccount() = %v, want ErrNotFound", err)
+	}
+}

@@ -301,7 +301,7 @@ func allScenarios() []scenario {
 	for _, c := range codeCases {
 		out = append(out, scenario{name: "code/" + string(c.code), run: c.scenario()})
 	}
-	return out
+	return append(out, statusScenarios()...)
 }
 
 func scenarioPopThroughComplete(ctx context.Context, h *harness) error {

@@ -28,6 +28,9 @@ type codeCase struct {
 	// prepare returns the chat and queue to route, after the agent has logged in.
 	prepare func(ctx context.Context, h *harness, a *scAgent) (chatID, queueID string, err error)
 	fault   bool
+	// crmRed: prepare changed the agent's CRM presence, status or login, so the CRM's own
+	// agent event turns the channel red too; the ACD must still be told not ready once.
+	crmRed bool
 }
 
 var codeCases = []codeCase{
@@ -38,7 +41,7 @@ var codeCases = []codeCase{
 	{code: bridgeerr.MissingSiteName, fault: true},
 	{code: bridgeerr.UnknownSite, fault: true},
 	{code: bridgeerr.MissingParameters, fault: true},
-	{code: bridgeerr.AgentAbsent, prepare: func(ctx context.Context, h *harness, a *scAgent) (string, string, error) {
+	{code: bridgeerr.AgentAbsent, crmRed: true, prepare: func(ctx context.Context, h *harness, a *scAgent) (string, string, error) {
 		return chatAfter(h, "chat-support", h.crm.SetPresence(h.site, a.account, "ABSENT"))
 	}},
 	{code: bridgeerr.AgentIDUnknown, fault: true},
@@ -60,13 +63,13 @@ var codeCases = []codeCase{
 		}
 		return chatAfter(h, q, nil)
 	}},
-	{code: bridgeerr.InvalidAgentSession, prepare: func(ctx context.Context, h *harness, a *scAgent) (string, string, error) {
+	{code: bridgeerr.InvalidAgentSession, crmRed: true, prepare: func(ctx context.Context, h *harness, a *scAgent) (string, string, error) {
 		return chatAfter(h, "chat-support", h.crm.Logout(h.site, a.account))
 	}},
-	{code: bridgeerr.AgentDisconnected, prepare: func(ctx context.Context, h *harness, a *scAgent) (string, string, error) {
+	{code: bridgeerr.AgentDisconnected, crmRed: true, prepare: func(ctx context.Context, h *harness, a *scAgent) (string, string, error) {
 		return chatAfter(h, "chat-support", h.crm.SetPresence(h.site, a.account, "DISCONNECTED"))
 	}},
-	{code: bridgeerr.AgentNotActive, prepare: func(ctx context.Context, h *harness, a *scAgent) (string, string, error) {
+	{code: bridgeerr.AgentNotActive, crmRed: true, prepare: func(ctx context.Context, h *harness, a *scAgent) (string, string, error) {
 		return chatAfter(h, "chat-support", h.crm.SetStatus(h.site, a.account, "On Break"))
 	}},
 	{code: bridgeerr.CouldNotReserveEngagement, prepare: func(ctx context.Context, h *harness, a *scAgent) (string, string, error) {
@@ -200,7 +203,7 @@ func (c codeCase) check(ctx context.Context, h *harness, a *scAgent, r routed, i
 		}
 	}
 	wantNotReady := 0
-	if entry.ACDNotReady {
+	if entry.ACDNotReady || c.crmRed {
 		wantNotReady = 1
 	}
 	if n := h.acd.Applied(acdmock.KindAgentState, a.acdID); n != wantNotReady {
