@@ -9,17 +9,70 @@ import (
 	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
 )
 
-// RunCRMEvents long-polls one site's CRM event feed until ctx ends and applies each event.
-// Events are applied through the state machine, so a replay (after a restart, or by a second
-// consumer) is absorbed rather than applied twice.
+// RunCRMEvents runs the site's CRM event consumer until ctx ends. One replica at a time
+// consumes a site: it holds a named lock, renewed while it works; the others stand by and take
+// over within the lock's TTL when the holder dies. The sequence reached is stored with the
+// lock (fenced), so a takeover or a restart continues where the last holder stopped instead
+// of replaying the CRM's retained events. Events still go through the state machine, so the
+// few a takeover may see twice are absorbed.
 func (s *Service) RunCRMEvents(ctx context.Context, site string) error {
-	var after int64
+	name := "crm-events/" + site
+	ttl := s.opts.ConsumerLockTTL
+	for ctx.Err() == nil {
+		fence, ok, err := s.store.AcquireLock(ctx, name, ttl)
+		if err == nil && ok {
+			s.log.Info("CRM event consumer active", "site", site, "fence", fence)
+			s.consumeCRMEvents(ctx, site, name, fence)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			_ = s.store.ReleaseLock(rctx, name, fence)
+			cancel()
+			continue
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("CRM event consumer lock", "site", site, "err", err)
+		}
+		select { // standby
+		case <-ctx.Done():
+		case <-time.After(ttl / 3):
+		}
+	}
+	return nil
+}
+
+// consumeCRMEvents polls and applies events while this replica holds the lock.
+func (s *Service) consumeCRMEvents(ctx context.Context, site, name string, fence int64) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ttl := s.opts.ConsumerLockTTL
+	go func() { // renew the lock; losing it stops consumption
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if ok, err := s.store.RenewLock(ctx, name, fence, ttl); err != nil || !ok {
+					if ctx.Err() == nil {
+						s.log.Warn("CRM event consumer lost its lock", "site", site, "err", err)
+					}
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	after, err := s.store.Cursor(ctx, name)
+	if err != nil {
+		s.log.Warn("read CRM event cursor", "site", site, "err", err)
+		return
+	}
 	backoff := 200 * time.Millisecond
 	for ctx.Err() == nil {
 		events, err := s.crm.PollEvents(ctx, site, after)
 		if err != nil {
 			if ctx.Err() != nil {
-				break
+				return
 			}
 			s.log.Warn("CRM event poll failed", "site", site, "err", err)
 			select {
@@ -30,14 +83,22 @@ func (s *Service) RunCRMEvents(ctx context.Context, site string) error {
 			continue
 		}
 		backoff = 200 * time.Millisecond
+		if len(events) == 0 {
+			continue
+		}
 		for _, ev := range events {
 			if err := s.HandleCRMEvent(ctx, site, ev); err != nil {
 				s.log.Warn("apply CRM event", "site", site, "seq", ev.Seq, "type", ev.Type, "chat_id", ev.ChatID, "err", err)
 			}
 			after = max(after, ev.Seq)
 		}
+		if err := s.store.SetCursor(ctx, name, fence, after); err != nil {
+			if !errors.Is(err, ErrFenced) {
+				s.log.Warn("store CRM event cursor", "site", site, "err", err)
+			}
+			return // fenced: another replica is the consumer now
+		}
 	}
-	return nil
 }
 
 // HandleCRMEvent applies one CRM event to the leg of its chat.

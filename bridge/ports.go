@@ -190,6 +190,16 @@ type Store interface {
 	// ReleaseLease releases the lease if fence still holds it.
 	ReleaseLease(ctx context.Context, key LegKey, fence int64) error
 
+	// AcquireLock, RenewLock and ReleaseLock elect one holder of a named job across replicas
+	// (the CRM event consumer of a site), with a fencing token like the leg lease.
+	AcquireLock(ctx context.Context, name string, ttl time.Duration) (fence int64, ok bool, err error)
+	RenewLock(ctx context.Context, name string, fence int64, ttl time.Duration) (bool, error)
+	ReleaseLock(ctx context.Context, name string, fence int64) error
+	// Cursor is the named job's stored position (0 when none); SetCursor writes it only while
+	// fence holds the lock of that name (else ErrFenced).
+	Cursor(ctx context.Context, name string) (int64, error)
+	SetCursor(ctx context.Context, name string, fence, value int64) error
+
 	PutAgentSession(ctx context.Context, s AgentSession, ttl time.Duration) error
 	// GetAgentSession returns ErrNotFound when the agent is not logged in.
 	GetAgentSession(ctx context.Context, agentID string) (AgentSession, error)

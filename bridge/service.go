@@ -39,6 +39,9 @@ type Options struct {
 	DeclineNotReady bool
 	// ReadyOnGreen sets the agent ready in the ACD when the CRM side turns green again.
 	ReadyOnGreen bool
+	// ConsumerLockTTL: a replica consuming a site's CRM events holds its lock this long
+	// between renewals; a dead consumer is replaced within it.
+	ConsumerLockTTL time.Duration
 }
 
 // SiteOptions are per CRM site.
@@ -123,6 +126,9 @@ func New(opts Options, d Deps) (*Service, error) {
 	}
 	if opts.DedupeTTL <= 0 {
 		opts.DedupeTTL = 72 * time.Hour
+	}
+	if opts.ConsumerLockTTL <= 0 {
+		opts.ConsumerLockTTL = 10 * time.Second
 	}
 	if opts.DeadLetterAfter <= 0 {
 		opts.DeadLetterAfter = 24 * time.Hour

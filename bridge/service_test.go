@@ -474,3 +474,97 @@ func TestAgentChannelFollowsCRMAgentEvents(t *testing.T) {
 		t.Errorf("media bar got %d channel events, want 6", channelEvents)
 	}
 }
+
+// pollingCRM serves a fixed list of events from afterSeq on and records every poll.
+type pollingCRM struct {
+	bridgetest.CRM
+	mu     sync.Mutex
+	events []bridge.CRMEvent
+	polls  []int64
+}
+
+func newPollingCRM(events ...bridge.CRMEvent) *pollingCRM {
+	p := &pollingCRM{events: events}
+	p.PollEventsFn = func(ctx context.Context, site string, after int64) ([]bridge.CRMEvent, error) {
+		p.mu.Lock()
+		p.polls = append(p.polls, after)
+		var out []bridge.CRMEvent
+		for _, e := range p.events {
+			if e.Seq > after {
+				out = append(out, e)
+			}
+		}
+		p.mu.Unlock()
+		if len(out) == 0 { // the long-poll's timeout marker, quickly
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		return out, nil
+	}
+	return p
+}
+
+func (p *pollingCRM) pollsSeen() []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]int64(nil), p.polls...)
+}
+
+func TestOneCRMEventConsumerPerSiteWithTakeover(t *testing.T) {
+	f := newFixture(t, nil)
+	f.login(t, "a1")
+	ctx := context.Background()
+	status := func(seq int64, typ string) bridge.CRMEvent {
+		return bridge.CRMEvent{Seq: seq, Type: bridge.CRMAgentStatusChanged, AgentAccountID: "acct-a1", StatusType: typ, StatusName: typ}
+	}
+	crmA := newPollingCRM(status(1, "UNAVAILABLE"), status(2, "AVAILABLE"), status(3, "UNAVAILABLE"))
+	crmB := newPollingCRM(status(1, "UNAVAILABLE"), status(2, "AVAILABLE"), status(3, "UNAVAILABLE"), status(4, "AVAILABLE"))
+	replica := func(crm bridge.CRM) *bridge.Service {
+		svc, err := bridge.New(bridge.Options{Sites: map[string]bridge.SiteOptions{"demo": {Catalog: f.catalog}},
+			PopBudget: time.Second, ConsumerLockTTL: 300 * time.Millisecond},
+			bridge.Deps{CRM: crm, ACD: f.acd, Store: f.store, Work: f.store, Events: f.store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	ctxA, stopA := context.WithCancel(ctx)
+	doneA := make(chan struct{})
+	go func() { _ = replica(crmA).RunCRMEvents(ctxA, "demo"); close(doneA) }()
+	waitFor(t, "replica A consumed up to seq 3", func() bool { c, _ := f.store.Cursor(ctx, "crm-events/demo"); return c == 3 })
+
+	ctxB, stopB := context.WithCancel(ctx)
+	defer stopB()
+	doneB := make(chan struct{})
+	go func() { _ = replica(crmB).RunCRMEvents(ctxB, "demo"); close(doneB) }()
+	time.Sleep(time.Second) // three lock TTLs: B must stay on standby
+	if polls := crmB.pollsSeen(); len(polls) != 0 {
+		t.Fatalf("replica B polled %v while A held the site", polls)
+	}
+	stopA()
+	<-doneA
+	waitFor(t, "replica B took over and consumed seq 4", func() bool { c, _ := f.store.Cursor(ctx, "crm-events/demo"); return c == 4 })
+	if polls := crmB.pollsSeen(); polls[0] != 3 {
+		t.Errorf("replica B started at seq %d, want 3 (where A stopped), not a replay", polls[0])
+	}
+	sess, _ := f.svc.Session(ctx, "a1")
+	if !sess.Channel.Green {
+		t.Errorf("channel after the last event (available) = %+v, want green", sess.Channel)
+	}
+	stopB()
+	<-doneB
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

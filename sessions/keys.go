@@ -67,6 +67,16 @@ func (k KeySpace) AgentAccount(site, accountID string) string {
 	return k.prefix + ":agent-account:" + esc(site) + "/" + esc(accountID)
 }
 
+// Lock is a named singleton lock; LockFence its fence counter and Cursor the position the
+// holder has reached. All three share a hash tag, so the fenced cursor write is one slot.
+func (k KeySpace) Lock(name string) string { return k.prefix + ":lock:{" + esc(name) + "}" }
+
+// LockFence counts acquisitions of a named lock.
+func (k KeySpace) LockFence(name string) string { return k.Lock(name) + ":fence" }
+
+// Cursor is the position of the named lock's job (e.g. the CRM event sequence consumed).
+func (k KeySpace) Cursor(name string) string { return k.Lock(name) + ":cursor" }
+
 // Delivery marks a webhook event id as seen.
 func (k KeySpace) Delivery(eventID string) string { return k.prefix + ":delivery:" + esc(eventID) }
 

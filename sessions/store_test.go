@@ -567,3 +567,45 @@ func TestAgentByAccount(t *testing.T) {
 		t.Errorf("after a2 logs out, AgentByAccount() = %v, want ErrNotFound", err)
 	}
 }
+
+func TestNamedLockAndFencedCursor(t *testing.T) {
+	s, _ := newStore(t, sessions.Options{})
+	ctx := context.Background()
+	const name = "crm-events/demo"
+	if c, err := s.Cursor(ctx, name); err != nil || c != 0 {
+		t.Fatalf("Cursor(new) = %d, %v; want 0", c, err)
+	}
+	fa, ok, err := s.AcquireLock(ctx, name, 200*time.Millisecond)
+	if err != nil || !ok {
+		t.Fatalf("AcquireLock(A) = %v, %v", ok, err)
+	}
+	if _, ok, _ := s.AcquireLock(ctx, name, time.Second); ok {
+		t.Fatal("AcquireLock(B) succeeded while A holds the lock")
+	}
+	if err := s.SetCursor(ctx, name, fa, 7); err != nil {
+		t.Fatalf("SetCursor(A) = %v", err)
+	}
+	if ok, err := s.RenewLock(ctx, name, fa, 200*time.Millisecond); err != nil || !ok {
+		t.Fatalf("RenewLock(A) = %v, %v", ok, err)
+	}
+	time.Sleep(300 * time.Millisecond) // A stops renewing (it died)
+	fb, ok, err := s.AcquireLock(ctx, name, time.Second)
+	if err != nil || !ok || fb <= fa {
+		t.Fatalf("AcquireLock(B) after expiry = fence %d ok %v err %v; want a fence above %d", fb, ok, err, fa)
+	}
+	if ok, _ := s.RenewLock(ctx, name, fa, time.Second); ok {
+		t.Error("stale holder A renewed B's lock")
+	}
+	if err := s.SetCursor(ctx, name, fa, 3); !errors.Is(err, bridge.ErrFenced) {
+		t.Errorf("SetCursor(stale A) = %v, want ErrFenced", err)
+	}
+	if err := s.ReleaseLock(ctx, name, fa); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Cursor(ctx, name); c != 7 {
+		t.Errorf("Cursor() = %d, want 7 (the stale write must not land)", c)
+	}
+	if _, ok, _ := s.AcquireLock(ctx, name, time.Second); ok {
+		t.Error("stale A's release freed B's lock")
+	}
+}
