@@ -301,6 +301,7 @@ func allScenarios() []scenario {
 	for _, c := range codeCases {
 		out = append(out, scenario{name: "code/" + string(c.code), run: c.scenario()})
 	}
+	out = append(out, offerScenarios()...)
 	return append(out, statusScenarios()...)
 }
 
