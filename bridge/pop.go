@@ -277,10 +277,22 @@ func (s *Service) finishPop(ctx context.Context, key LegKey, fence int64, site S
 	} else {
 		s.log.Info("pop finished", logAttrs...)
 	}
+	if code != string(bridgeerr.CRMUnreachable) {
+		s.crmReachableAgain(ctx, in.AgentID)
+	}
 	if entry.Channel != bridgeerr.ChannelGreen {
 		s.setChannel(ctx, in.AgentID, Channel{Green: false, Reason: code, Message: in.Message, Banner: entry.Channel == bridgeerr.ChannelBanner})
 	}
 	return nil
+}
+
+// crmReachableAgain turns a channel that was red only because the CRM could not be reached
+// green: a pop just got an answer from it.
+func (s *Service) crmReachableAgain(ctx context.Context, agentID string) {
+	sess, err := s.store.GetAgentSession(ctx, agentID)
+	if err == nil && !sess.Channel.Green && sess.Channel.Reason == string(bridgeerr.CRMUnreachable) {
+		s.setChannel(ctx, agentID, Channel{Green: true})
+	}
 }
 
 // channelGreen reports whether the agent's channel is green (true when unknown: telling the

@@ -126,6 +126,8 @@ func newHarness(ctx context.Context, getenv func(string) string, logger *slog.Lo
 			c.CRM.Client.CallTimeout = config.Duration(time.Second)
 			c.CRM.PopBudget = config.Duration(3 * time.Second)
 			c.ACD.Client.CallTimeout = config.Duration(time.Second)
+			c.CRM.Client.BreakerOpenFor = config.Duration(500 * time.Millisecond)
+			c.CRM.Client.BackoffMax = config.Duration(100 * time.Millisecond)
 		},
 	})
 	if err != nil {
@@ -297,6 +299,7 @@ func allScenarios() []scenario {
 	out := []scenario{
 		{name: "pop-success-through-complete", run: scenarioPopThroughComplete},
 		{name: "duplicate-webhook-20x-one-pop", run: scenarioDuplicateWebhook},
+		{name: "crm/outage-then-recovery", run: scenarioCRMOutageThenRecovery},
 	}
 	for _, c := range codeCases {
 		out = append(out, scenario{name: "code/" + string(c.code), run: c.scenario()})
