@@ -57,19 +57,49 @@ func (s *Service) Routed(ctx context.Context, r Routed) (RoutedOutcome, error) {
 		return RoutedOutcome{}, fmt.Errorf("record routing %s: %w", key, errors.Join(ErrStoreUnavailable, err))
 	}
 	if !created {
-		s.obs.Absorbed("duplicate_routing")
-		s.timeline(ctx, in, TimelineAbsorbed, "duplicate interaction.routed (event "+r.EventID+") absorbed", "", 0)
-		return RoutedOutcome{Key: key, Duplicate: true}, nil
+		return s.duplicateRouting(ctx, key, r.EventID)
 	}
 	s.timeline(ctx, in, TimelineACDEvent, fmt.Sprintf("interaction.routed to agent %s (%s, queue %s, chat %s, event %s)", r.AgentID, r.RouteType, r.QueueID, r.ChatID, r.EventID), "", 0)
-	payload, _ := json.Marshal(key)
-	if err := s.work.Enqueue(ctx, QueuePops, payload); err != nil {
-		// The leg is recorded but its pop is not queued: the ACD's retry of this webhook would
-		// be absorbed as a duplicate, so queue it here or fail loudly for the retry to work.
-		return RoutedOutcome{}, fmt.Errorf("queue pop %s: %w", key, errors.Join(ErrStoreUnavailable, err))
+	if err := s.queuePop(ctx, key); err != nil {
+		// The ACD retries on the 503; duplicateRouting re-queues the pop then.
+		return RoutedOutcome{}, err
 	}
 	s.publishLeg(ctx, in)
 	return RoutedOutcome{Key: key}, nil
+}
+
+// repopAfter: a duplicate routing whose leg is still "routed" this long after it was recorded
+// lost its pop item (the enqueue failed after the leg was stored, and the ACD retried). Pops
+// start within milliseconds, so this never fires for a healthy leg; a surplus pop item is a
+// no-op anyway (lease, state machine, stable transaction id).
+const repopAfter = time.Second
+
+// duplicateRouting absorbs a repeat of a recorded routing, and re-queues its pop when the
+// first delivery stored the leg but could not queue the pop: without that the chat would
+// stay "routed" forever.
+func (s *Service) duplicateRouting(ctx context.Context, key LegKey, eventID string) (RoutedOutcome, error) {
+	s.obs.Absorbed("duplicate_routing")
+	in, err := s.store.GetLeg(ctx, key)
+	if err != nil {
+		return RoutedOutcome{}, fmt.Errorf("duplicate routing %s: %w", key, errors.Join(ErrStoreUnavailable, err))
+	}
+	if in.State == StateRouted && s.clock.Now().Sub(in.RoutedAt) >= repopAfter {
+		s.timeline(ctx, in, TimelineDecision, "duplicate interaction.routed (event "+eventID+") found the pop not started: re-queued", "", 0)
+		if err := s.queuePop(ctx, key); err != nil {
+			return RoutedOutcome{}, err
+		}
+		return RoutedOutcome{Key: key, Duplicate: true}, nil
+	}
+	s.timeline(ctx, in, TimelineAbsorbed, "duplicate interaction.routed (event "+eventID+") absorbed", "", 0)
+	return RoutedOutcome{Key: key, Duplicate: true}, nil
+}
+
+func (s *Service) queuePop(ctx context.Context, key LegKey) error {
+	payload, _ := json.Marshal(key)
+	if err := s.work.Enqueue(ctx, QueuePops, payload); err != nil {
+		return fmt.Errorf("queue pop %s: %w", key, errors.Join(ErrStoreUnavailable, err))
+	}
+	return nil
 }
 
 // RunPopWorkers consumes the pop queue until ctx ends. Items of a replica that died are

@@ -251,14 +251,20 @@ func TestTakeoverReplaysSameTransaction(t *testing.T) {
 	}
 }
 
-// failingOutbox fails the first n outbox enqueues, as a Redis hiccup would.
+// failingOutbox fails the first n enqueues on one queue (the ACD outbox unless set), as a
+// Redis hiccup would.
 type failingOutbox struct {
 	bridge.WorkQueue
-	fail atomic.Int32
+	queue string
+	fail  atomic.Int32
 }
 
 func (w *failingOutbox) Enqueue(ctx context.Context, queue string, payload []byte) error {
-	if queue == bridge.QueueACDOutbox && w.fail.Add(-1) >= 0 {
+	target := w.queue
+	if target == "" {
+		target = bridge.QueueACDOutbox
+	}
+	if queue == target && w.fail.Add(-1) >= 0 {
 		return errors.New("redis: connection reset")
 	}
 	return w.WorkQueue.Enqueue(ctx, queue, payload)
@@ -566,5 +572,41 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting: %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A leg stored whose pop could not be queued is not stranded: the ACD's retry of the webhook
+// (a duplicate) re-queues the pop once the leg is visibly not being popped.
+func TestRoutedRetryRequeuesALostPop(t *testing.T) {
+	f := newFixture(t, func(w bridge.WorkQueue) bridge.WorkQueue {
+		fo := &failingOutbox{WorkQueue: w, queue: bridge.QueuePops}
+		fo.fail.Store(1)
+		return fo
+	})
+	f.login(t, "a1")
+	ctx := context.Background()
+	if _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); !errors.Is(err, bridge.ErrStoreUnavailable) {
+		t.Fatalf("Routed() with the pop queue failing = %v, want ErrStoreUnavailable (so the ACD retries)", err)
+	}
+	// An immediate retry is a plain duplicate (the first pop may simply not have run yet).
+	if out, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); err != nil || !out.Duplicate {
+		t.Fatalf("immediate retry = %+v, %v; want a duplicate", out, err)
+	}
+	if depth, _ := f.work.Depth(ctx, bridge.QueuePops); depth != 0 {
+		t.Fatalf("pop queue depth = %d right after the failure, want 0", depth)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	out, err := f.svc.Routed(ctx, routedCmd("i1", "a1"))
+	if err != nil || !out.Duplicate {
+		t.Fatalf("later retry = %+v, %v; want a duplicate", out, err)
+	}
+	if depth, _ := f.work.Depth(ctx, bridge.QueuePops); depth != 1 {
+		t.Fatalf("pop queue depth = %d after the later retry, want 1 (the lost pop re-queued)", depth)
+	}
+	if err := f.svc.Pop(ctx, out.Key); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := f.store.GetLeg(ctx, out.Key); in.State != bridge.StateOffered || len(f.crm.Routes()) != 1 {
+		t.Errorf("leg = %s after %d CRM routes, want offered after 1", in.State, len(f.crm.Routes()))
 	}
 }
