@@ -144,19 +144,16 @@ func (s *Service) Complete(ctx context.Context, agentID, interactionID, disposit
 	if disposition != "" && len(q.Dispositions) > 0 && !slices.Contains(q.Dispositions, disposition) {
 		return leg, fmt.Errorf("%w: %q (allowed: %v)", ErrUnknownDisposition, disposition, q.Dispositions)
 	}
-	return s.complete(ctx, leg.Key(), disposition)
+	return s.complete(ctx, leg, disposition)
 }
 
-func (s *Service) complete(ctx context.Context, key LegKey, disposition string) (*Interaction, error) {
-	pre, err := s.store.GetLeg(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	if !pre.Requeued {
+func (s *Service) complete(ctx context.Context, leg *Interaction, disposition string) (*Interaction, error) {
+	key := leg.Key()
+	if !leg.Requeued {
 		// Outbox first, as in finishPop: a failed state write is retried by the agent and the
 		// idempotency key keeps the ACD from applying it twice.
 		if err := s.enqueueACD(ctx, ACDCall{Kind: ACDComplete, IdempotencyKey: "complete:" + key.String(),
-			InteractionID: pre.InteractionID, RoutingID: pre.RoutingID, AgentID: pre.AgentID, Disposition: disposition}); err != nil {
+			InteractionID: leg.InteractionID, RoutingID: leg.RoutingID, AgentID: leg.AgentID, Disposition: disposition}); err != nil {
 			return nil, err
 		}
 	}
@@ -180,12 +177,8 @@ func (s *Service) Revoke(ctx context.Context, interactionID, routingID, agentID,
 	}
 	in, _, err := s.transition(ctx, key, TriggerRevoke, 0, func(l *Interaction) {
 		l.Code = string(bridgeerr.OfferRevoked)
-		l.Message = s.opts.Sites[l.Site].Catalog.Lookup(string(bridgeerr.OfferRevoked)).Message
-		d := bridgeerr.Descriptor{Role: l.RouteType.Role(), Result: "Redirected", Reason: "Revoked"}
-		if l.RouteType == RouteTransfer || l.RouteType == RouteConference {
-			d.Result = "Abandoned"
-		}
-		l.Descriptor = &d
+		l.Message = s.render(l, s.lookup(l, bridgeerr.OfferRevoked), "")
+		l.Descriptor = redirected(l.RouteType)
 	})
 	return in, err
 }
@@ -200,7 +193,7 @@ func (s *Service) Abandon(ctx context.Context, interactionID, routingID, agentID
 	in, _, err := s.transition(ctx, key, TriggerAbandon, 0, func(l *Interaction) {
 		l.AbandonStage = stage
 		l.Code = string(bridgeerr.CustomerAbandoned)
-		l.Message = s.opts.Sites[l.Site].Catalog.Lookup(string(bridgeerr.CustomerAbandoned)).Message
+		l.Message = s.render(l, s.lookup(l, bridgeerr.CustomerAbandoned), "")
 		d := abandonDescriptor(l.RouteType, stage)
 		l.Descriptor = &d
 	})

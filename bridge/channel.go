@@ -50,11 +50,11 @@ func (s *Service) agentEvent(ctx context.Context, site string, ev CRMEvent) erro
 	key := site + ":" + strconv.FormatInt(ev.Seq, 10) + ":" + agentID
 	switch {
 	case sess.Channel.Green && !next.Green:
-		if err := s.enqueueACD(ctx, ACDCall{Kind: ACDAgentState, IdempotencyKey: "notready:" + key, AgentID: agentID, Ready: false, Reason: next.Reason}); err != nil {
+		if err := s.enqueueACD(ctx, agentStateCall(agentID, false, "notready:"+key, next.Reason)); err != nil {
 			return err
 		}
 	case !sess.Channel.Green && next.Green && s.opts.ReadyOnGreen:
-		if err := s.enqueueACD(ctx, ACDCall{Kind: ACDAgentState, IdempotencyKey: "ready:" + key, AgentID: agentID, Ready: true, Reason: "crm_green"}); err != nil {
+		if err := s.enqueueACD(ctx, agentStateCall(agentID, true, "ready:"+key, "crm_green")); err != nil {
 			return err
 		}
 	}

@@ -140,26 +140,19 @@ func (s *Service) requeueFromCRM(ctx context.Context, leg *Interaction, t Trigge
 		return err
 	}
 	key := leg.Key()
-	if err := s.enqueueACD(ctx, ACDCall{Kind: ACDRequeue, IdempotencyKey: "requeue:" + key.String(),
-		InteractionID: leg.InteractionID, RoutingID: leg.RoutingID, AgentID: leg.AgentID, Reason: string(code)}); err != nil {
+	if err := s.enqueueACD(ctx, requeueCall(leg, string(code))); err != nil {
 		return err
 	}
 	if notReadyReason != "" && s.opts.DeclineNotReady {
-		if err := s.enqueueACD(ctx, ACDCall{Kind: ACDAgentState, IdempotencyKey: "notready:" + key.String(),
-			AgentID: leg.AgentID, Ready: false, Reason: notReadyReason}); err != nil {
+		if err := s.enqueueACD(ctx, agentStateCall(leg.AgentID, false, "notready:"+key.String(), notReadyReason)); err != nil {
 			return err
 		}
 	}
-	entry := s.opts.Sites[leg.Site].Catalog.Lookup(string(code))
 	_, _, err := s.transition(ctx, key, t, 0, func(l *Interaction) {
 		l.Code = string(code)
-		l.Message = entry.Render(bridgeerr.MessageVars{Code: string(code), ChatID: l.ChatID, QueueID: l.QueueID, QueueName: l.QueueName, AccountID: l.CRMAccountID})
+		l.Message = s.render(l, s.lookup(l, code), "")
 		l.Requeued = true
-		d := bridgeerr.Descriptor{Role: l.RouteType.Role(), Result: "Redirected", Reason: "Revoked"}
-		if l.RouteType == RouteTransfer || l.RouteType == RouteConference {
-			d.Result = "Abandoned" // the second leg did not take it; the first agent keeps the chat
-		}
-		l.Descriptor = &d
+		l.Descriptor = redirected(l.RouteType)
 	})
 	return err
 }
@@ -185,7 +178,7 @@ func (s *Service) concluded(ctx context.Context, leg *Interaction, endReason str
 	if leg.State == StateRouted || leg.State == StatePopping {
 		stage = "routing"
 	}
-	entry := s.opts.Sites[leg.Site].Catalog.Lookup(string(code))
+	entry := s.lookup(leg, code)
 	trigger := TriggerAbandon
 	if leg.State == StateOffered {
 		trigger = TriggerChatEnded
@@ -193,7 +186,7 @@ func (s *Service) concluded(ctx context.Context, leg *Interaction, endReason str
 	_, _, err := s.transition(ctx, key, trigger, 0, func(l *Interaction) {
 		l.Code = string(code)
 		l.AbandonStage = stage
-		l.Message = entry.Message + fmt.Sprintf(" (CRM end reason %s)", endReason)
+		l.Message = s.render(l, entry, "") + fmt.Sprintf(" (CRM end reason %s)", endReason)
 		d := abandonDescriptor(l.RouteType, stage)
 		if code == bridgeerr.QueueTimeout {
 			d = entry.Descriptor

@@ -68,3 +68,15 @@ func (s *Service) deadLetter(ctx context.Context, in *Interaction, call ACDCall,
 	}
 	return nil
 }
+
+// requeueCall gives a leg's chat back to the ACD. One key per leg: however many paths decide
+// to requeue it (pop result, decline, timeout, CRM requeue), the ACD applies it once.
+func requeueCall(l *Interaction, reason string) ACDCall {
+	return ACDCall{Kind: ACDRequeue, IdempotencyKey: "requeue:" + l.Key().String(),
+		InteractionID: l.InteractionID, RoutingID: l.RoutingID, AgentID: l.AgentID, Reason: reason}
+}
+
+// agentStateCall sets the agent ready or not ready; key names the decision it comes from.
+func agentStateCall(agentID string, ready bool, key, reason string) ACDCall {
+	return ACDCall{Kind: ACDAgentState, IdempotencyKey: key, AgentID: agentID, Ready: ready, Reason: reason}
+}

@@ -155,7 +155,7 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 		sess, err := s.store.GetAgentSession(ctx, in.AgentID)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			return s.finishPop(ctx, key, fence, site, string(bridgeerr.AgentNotLoggedIn), RouteResult{}, 0)
+			return s.finishPop(ctx, in, fence, site, string(bridgeerr.AgentNotLoggedIn), RouteResult{}, 0)
 		case err != nil:
 			return fmt.Errorf("pop %s: agent session: %w", key, err)
 		}
@@ -204,7 +204,7 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 			s.timeline(ctx, in, TimelineDecision, fmt.Sprintf("%s is transient: retry %d of %d", code, attempt-1, s.opts.PopRetries), code, 0)
 			continue
 		}
-		return s.finishPop(ctx, key, fence, site, code, res, latency)
+		return s.finishPop(ctx, in, fence, site, code, res, latency)
 	}
 }
 
@@ -242,8 +242,10 @@ func transactionID(key LegKey, attempt int) string {
 
 // finishPop stores the pop's outcome and applies the catalog's decision: the agent is told
 // (message and verbatim code), the chat is requeued or not, the channel may turn red and the
-// agent may be set not ready in the ACD.
-func (s *Service) finishPop(ctx context.Context, key LegKey, fence int64, site SiteOptions, code string, res RouteResult, latency time.Duration) error {
+// agent may be set not ready in the ACD. leg is the leg as the pop read it; its identity
+// fields are all finishPop uses from it (the transition re-reads the stored state).
+func (s *Service) finishPop(ctx context.Context, leg *Interaction, fence int64, site SiteOptions, code string, res RouteResult, latency time.Duration) error {
+	key := leg.Key()
 	entry := site.Catalog.Lookup(code)
 	trigger := TriggerPopFailed
 	if entry.Success() {
@@ -252,39 +254,30 @@ func (s *Service) finishPop(ctx context.Context, key LegKey, fence int64, site S
 			trigger = TriggerPopActive
 		}
 	}
+	// One read of the agent's session serves the message, the not-ready decision and the
+	// channel; none is worth a second round trip on the pop path.
+	sess, sessErr := s.store.GetAgentSession(ctx, leg.AgentID)
 	// The ACD calls go into the durable outbox before the outcome is stored: if storing fails
 	// the pop is retried, replays the CRM's answer and enqueues the same calls again, which the
 	// idempotency keys make harmless. The other order could lose a requeue.
-	pre, err := s.store.GetLeg(ctx, key)
-	if err != nil {
-		return fmt.Errorf("pop %s: finish: %w", key, err)
-	}
 	if !entry.Success() {
 		if entry.Requeue {
-			if err := s.enqueueACD(ctx, ACDCall{Kind: ACDRequeue, IdempotencyKey: "requeue:" + key.String(),
-				InteractionID: pre.InteractionID, RoutingID: pre.RoutingID, AgentID: pre.AgentID, Reason: code}); err != nil {
+			if err := s.enqueueACD(ctx, requeueCall(leg, code)); err != nil {
 				return fmt.Errorf("pop %s: %w", key, err)
 			}
 		}
 		// Not ready once per turn to red: if the channel is already red, whoever turned it
-		// (a CRM agent event, an earlier pop) has told the ACD.
-		if entry.ACDNotReady && s.channelGreen(ctx, pre.AgentID) {
-			if err := s.enqueueACD(ctx, ACDCall{Kind: ACDAgentState, IdempotencyKey: "notready:" + key.String(),
-				AgentID: pre.AgentID, Ready: false, Reason: code}); err != nil {
+		// (a CRM agent event, an earlier pop) has told the ACD. Unknown counts as green:
+		// telling the ACD once too often is harmless, never telling it is not.
+		if entry.ACDNotReady && (sessErr != nil || sess.Channel.Green) {
+			if err := s.enqueueACD(ctx, agentStateCall(leg.AgentID, false, "notready:"+key.String(), code)); err != nil {
 				return fmt.Errorf("pop %s: %w", key, err)
 			}
 		}
 	}
-	sessionID := s.agentSessionID(ctx, pre.AgentID)
 	in, applied, err := s.transition(ctx, key, trigger, fence, func(l *Interaction) {
 		l.Code = code
-		name := l.QueueName
-		if name == "" {
-			name = site.Queues[l.QueueID].Name
-		}
-		l.Message = entry.Render(bridgeerr.MessageVars{Code: code, AccountID: l.CRMAccountID,
-			QueueID: l.QueueID, QueueName: name, ChatID: l.ChatID, ReasonCode: code,
-			AgentSessionID: sessionID})
+		l.Message = s.render(l, entry, sess.CRMChatSessionID)
 		if !entry.Success() {
 			l.Requeued = entry.Requeue
 			d := entry.Descriptor
@@ -307,35 +300,12 @@ func (s *Service) finishPop(ctx context.Context, key LegKey, fence int64, site S
 	} else {
 		s.log.Info("pop finished", logAttrs...)
 	}
-	if code != string(bridgeerr.CRMUnreachable) {
-		s.crmReachableAgain(ctx, in.AgentID)
-	}
-	if entry.Channel != bridgeerr.ChannelGreen {
+	switch {
+	case entry.Channel != bridgeerr.ChannelGreen:
 		s.setChannel(ctx, in.AgentID, Channel{Green: false, Reason: code, Message: in.Message, Banner: entry.Channel == bridgeerr.ChannelBanner})
+	case sessErr == nil && !sess.Channel.Green && sess.Channel.Reason == string(bridgeerr.CRMUnreachable):
+		// The CRM answered: a channel red only because it could not be reached turns green.
+		s.setChannel(ctx, in.AgentID, Channel{Green: true})
 	}
 	return nil
-}
-
-// crmReachableAgain turns a channel that was red only because the CRM could not be reached
-// green: a pop just got an answer from it.
-func (s *Service) crmReachableAgain(ctx context.Context, agentID string) {
-	sess, err := s.store.GetAgentSession(ctx, agentID)
-	if err == nil && !sess.Channel.Green && sess.Channel.Reason == string(bridgeerr.CRMUnreachable) {
-		s.setChannel(ctx, agentID, Channel{Green: true})
-	}
-}
-
-// channelGreen reports whether the agent's channel is green (true when unknown: telling the
-// ACD once too often is harmless, never telling it is not).
-func (s *Service) channelGreen(ctx context.Context, agentID string) bool {
-	sess, err := s.store.GetAgentSession(ctx, agentID)
-	return err != nil || sess.Channel.Green
-}
-
-func (s *Service) agentSessionID(ctx context.Context, agentID string) string {
-	sess, err := s.store.GetAgentSession(ctx, agentID)
-	if err != nil {
-		return ""
-	}
-	return sess.CRMChatSessionID
 }

@@ -23,7 +23,8 @@ type Options struct {
 	Sites map[string]SiteOptions
 	// PopBudget bounds one CRM route attempt, retries and resolution included.
 	PopBudget time.Duration
-	// PopRetryBudget bounds how many business retries (retry-first codes) a pop gets.
+	// PopRetries is how many times a pop is retried (with a new transaction id) after a
+	// retry-first code before the catalog's decision applies.
 	PopRetries int
 	// LeaseTTL is how long a replica owns a pop before another may take it over; it must
 	// exceed PopBudget.
@@ -273,4 +274,30 @@ func (s *Service) Delivered(ctx context.Context, eventID string) (bool, error) {
 // Timeline returns an interaction's history.
 func (s *Service) Timeline(ctx context.Context, interactionID string) ([]TimelineEntry, error) {
 	return s.store.Timeline(ctx, interactionID)
+}
+
+// render fills a catalog message for a leg.
+func (s *Service) render(l *Interaction, e bridgeerr.Entry, agentSessionID string) string {
+	name := l.QueueName
+	if name == "" {
+		name = s.opts.Sites[l.Site].Queues[l.QueueID].Name
+	}
+	return e.Render(bridgeerr.MessageVars{Code: string(e.Code), AgentSessionID: agentSessionID, AccountID: l.CRMAccountID,
+		QueueID: l.QueueID, QueueName: name, ReasonCode: string(e.Code), ChatID: l.ChatID})
+}
+
+// lookup returns the catalog row of a code for a leg's site.
+func (s *Service) lookup(l *Interaction, code bridgeerr.Code) bridgeerr.Entry {
+	return s.opts.Sites[l.Site].Catalog.Lookup(string(code))
+}
+
+// redirected is the descriptor of a leg that ended without the agent taking the chat: back to
+// the queue for a first leg; for a transfer or conference target, the second leg simply did
+// not happen (the first agent keeps the chat).
+func redirected(rt RouteType) *bridgeerr.Descriptor {
+	d := bridgeerr.Descriptor{Role: rt.Role(), Result: "Redirected", Reason: "Revoked"}
+	if rt == RouteTransfer || rt == RouteConference {
+		d.Result = "Abandoned"
+	}
+	return &d
 }
