@@ -95,6 +95,7 @@ func TestWebhookBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{name: "unknown event type", body: []byte(strings.Replace(routedBody, "interaction.routed", "interaction.exploded", 1)), wantStatus: 422, wantField: "type"},
 		{name: "unknown site", body: []byte(strings.Replace(routedBody, `"site":"demo"`, `"site":"mars"`, 1)), wantStatus: 422, wantField: "data.site"},
 		{name: "too large", body: tooBig, wantStatus: 413, wantField: "body"},
+		{name: "bad timestamp", body: []byte(strings.Replace(routedBody, "2026-11-21T10:00:00Z", "yesterday", 1)), wantStatus: 400, wantField: "timestamp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -284,4 +285,42 @@ func readSSE(t *testing.T, url, token, lastID string, n int) []string {
 		}
 	}
 	return ids
+}
+
+// Complete's body is optional however it is framed: an empty chunked body completes.
+func TestCompleteWithEmptyChunkedBody(t *testing.T) {
+	e := newEnv(t)
+	tok := e.login(t, "a1")
+	e.crm.RouteChatFn = func(context.Context, bridge.RouteRequest) (bridge.RouteResult, error) {
+		return bridge.RouteResult{Code: "CHAT_ID_UNKNOWN"}, nil
+	}
+	ctx := context.Background()
+	out, err := e.svc.Routed(ctx, bridge.Routed{InteractionID: "i1", RoutingID: "r1", ChatID: "c1", Site: "demo", QueueID: "sales", AgentID: "a1", RouteType: bridge.RouteLead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Pop(ctx, out.Key); err != nil {
+		t.Fatal(err)
+	}
+	// An io.Reader of unknown length makes the client send chunked (no Content-Length).
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/v1/mediabar/interactions/i1/complete", io.MultiReader(strings.NewReader("")))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("complete with an empty chunked body = %d, want 200", resp.StatusCode)
+	}
+	req, _ = http.NewRequest(http.MethodPost, e.srv.URL+"/v1/mediabar/interactions/i1/complete", strings.NewReader(`{"disposition":`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("complete with a truncated body = %d, want 400", resp.StatusCode)
+	}
 }

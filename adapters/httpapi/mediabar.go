@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -43,10 +44,19 @@ func (a *API) requireAgent(next echo.HandlerFunc) echo.HandlerFunc {
 func agentOf(c echo.Context) string { s, _ := c.Get(ctxAgent).(string); return s }
 
 // decodeJSON reads a small JSON body strictly.
-func decodeJSON(c echo.Context, v any) error {
+func decodeJSON(c echo.Context, v any) error { return decodeBody(c, v, false) }
+
+// decodeOptionalJSON is decodeJSON for a body that may be empty (whatever the framing:
+// Content-Length 0 or an empty chunked body).
+func decodeOptionalJSON(c echo.Context, v any) error { return decodeBody(c, v, true) }
+
+func decodeBody(c echo.Context, v any, optional bool) error {
 	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 16<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if optional && errors.Is(err, io.EOF) {
+			return nil
+		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return newAPIError(http.StatusBadRequest, "malformed", "wrong type: want "+te.Type.String(), te.Field)
@@ -181,10 +191,8 @@ type CompleteRequest struct {
 func (a *API) handleComplete() echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var req CompleteRequest
-		if c.Request().ContentLength != 0 {
-			if err := decodeJSON(c, &req); err != nil {
-				return err
-			}
+		if err := decodeOptionalJSON(c, &req); err != nil {
+			return err
 		}
 		leg, err := a.svc.Complete(c.Request().Context(), agentOf(c), c.Param("id"), req.Disposition)
 		switch {

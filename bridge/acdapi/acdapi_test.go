@@ -83,6 +83,8 @@ func TestParse(t *testing.T) {
 		{name: "trailing data", give: `{"type":"interaction.revoked",` + ts + `,"data":{"interactionId":"i1","agentId":"a1"}} {}`, wantKind: ErrMalformed, wantField: "body"},
 		{name: "missing type", give: `{` + ts + `,"data":{}}`, wantKind: ErrMalformed, wantField: "type"},
 		{name: "missing timestamp", give: `{"type":"interaction.revoked","data":{}}`, wantKind: ErrMalformed, wantField: "timestamp"},
+		{name: "timestamp not a time", give: `{"type":"interaction.revoked","timestamp":"yesterday","data":{}}`, wantKind: ErrMalformed, wantField: "timestamp"},
+		{name: "timestamp a number", give: `{"type":"interaction.revoked","timestamp":1800000000,"data":{}}`, wantKind: ErrMalformed, wantField: "timestamp"},
 		{name: "missing data", give: `{"type":"interaction.revoked",` + ts + `}`, wantKind: ErrMalformed, wantField: "data"},
 		{name: "unknown type", give: `{"type":"interaction.teleported",` + ts + `,"data":{}}`, wantKind: ErrInvalid, wantField: "type"},
 		{name: "missing chat id", give: `{"type":"interaction.routed",` + ts + `,"data":{"interactionId":"i1","site":"demo","queueId":"q","agentId":"a1","routeType":"lead"}}`, wantKind: ErrMalformed, wantField: "data.chatId"},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -110,6 +111,9 @@ func invalid(field, reason string) error {
 func Parse(body []byte) (Event, error) {
 	var env Envelope
 	if err := strictDecode(body, &env); err != nil {
+		if badTime(err) { // time.Time's own decoder names no field; the envelope has one time
+			return Event{}, malformed("timestamp", "want an RFC 3339 time, e.g. 2026-11-21T10:00:00Z")
+		}
 		return Event{}, malformed(fieldOf(err, ""), reasonOf(err))
 	}
 	if env.Type == "" {
@@ -225,6 +229,12 @@ func decodeData(raw json.RawMessage, v any) error {
 		return malformed(fieldOf(err, "data"), reasonOf(err))
 	}
 	return nil
+}
+
+// badTime reports a time.Time decoding failure.
+func badTime(err error) bool {
+	var pe *time.ParseError
+	return errors.As(err, &pe) || strings.HasPrefix(err.Error(), "Time.UnmarshalJSON")
 }
 
 func strictDecode(data []byte, v any) error {
