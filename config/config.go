@@ -106,7 +106,10 @@ type CRM struct {
 	// PollWait is the long-poll wait asked of the CRM's event feed (the CRM caps it at 30s);
 	// the poll call's own timeout is PollWait plus Client.CallTimeout.
 	PollWait Duration `yaml:"poll_wait" json:"poll_wait"`
-	Sites    []Site   `yaml:"sites" json:"sites"`
+	// EventsLockTTL: one replica consumes a site's events, holding a lock renewed every third
+	// of this; if that replica dies another takes over within it.
+	EventsLockTTL Duration `yaml:"events_lock_ttl" json:"events_lock_ttl"`
+	Sites         []Site   `yaml:"sites" json:"sites"`
 }
 
 // Site is one CRM site (interface).

@@ -51,6 +51,7 @@ func Default() Config {
 			PopBudget:        Duration(5 * time.Second),
 			AuthTokenRefresh: Duration(60 * time.Second),
 			PollWait:         Duration(25 * time.Second),
+			EventsLockTTL:    Duration(10 * time.Second),
 			Sites:            []Site{demoSite()},
 		},
 		Pop: Pop{

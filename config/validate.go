@@ -226,6 +226,7 @@ func (v *validator) crm(c CRM) {
 	}
 	v.positive("crm.auth_token_refresh", c.AuthTokenRefresh)
 	v.positive("crm.poll_wait", c.PollWait)
+	v.positive("crm.events_lock_ttl", c.EventsLockTTL)
 	if len(c.Sites) == 0 {
 		v.add("crm.sites", "at least one site is required")
 	}

@@ -62,6 +62,7 @@ func TestValidate(t *testing.T) {
 		{"pop budget vs call timeout", func(c *Config) { c.CRM.PopBudget = Duration(time.Second) }, "crm.pop_budget"},
 		{"auth token refresh", func(c *Config) { c.CRM.AuthTokenRefresh = 0 }, "crm.auth_token_refresh"},
 		{"poll wait", func(c *Config) { c.CRM.PollWait = 0 }, "crm.poll_wait"},
+		{"events lock ttl", func(c *Config) { c.CRM.EventsLockTTL = 0 }, "crm.events_lock_ttl"},
 		{"no sites", func(c *Config) { c.CRM.Sites = nil }, "crm.sites"},
 		{"duplicate site", func(c *Config) { c.CRM.Sites = append(c.CRM.Sites, c.CRM.Sites[0]) }, "crm.sites[1].name"},
 		{"site env key collision", func(c *Config) {

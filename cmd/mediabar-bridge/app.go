@@ -94,6 +94,7 @@ func newApp(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger) (*ap
 		DeadLetterAfter: time.Duration(cfg.ACD.DeadLetterAfter),
 		DeclineNotReady: cfg.Mediabar.DeclineNextState != "ready",
 		ReadyOnGreen:    cfg.ACD.ReadyOnGreen,
+		ConsumerLockTTL: time.Duration(cfg.CRM.EventsLockTTL),
 	}
 	for _, s := range cfg.CRM.Sites {
 		so := bridge.SiteOptions{AutoAccept: s.AutoAccept, AllowDecline: s.AllowDecline,
