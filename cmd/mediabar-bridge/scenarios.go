@@ -155,18 +155,11 @@ func (h *harness) crmEventBarrier(ctx context.Context) error {
 		}
 		h.barrier = a
 	}
-	chat, err := h.newChat("chat-support")
+	r, _, err := h.routeNewChat(ctx, h.barrier, "chat-support", "barrier offered", bridge.StateOffered)
 	if err != nil {
 		return err
 	}
-	r, err := h.route(ctx, h.barrier, chat, "chat-support")
-	if err != nil {
-		return err
-	}
-	if _, err := waitLeg(ctx, h.barrier, r.interactionID, "barrier offered", inState(bridge.StateOffered)); err != nil {
-		return err
-	}
-	if err := h.crm.Respond(h.site, chat, "accept"); err != nil {
+	if err := h.crm.Respond(h.site, r.chatID, "accept"); err != nil {
 		return err
 	}
 	_, err = waitLeg(ctx, h.barrier, r.interactionID, "barrier accepted", inState(bridge.StateActive))
@@ -236,6 +229,21 @@ func (h *harness) route(ctx context.Context, a *scAgent, chatID, queueID string)
 		return routed{}, fmt.Errorf("acd route: %w", err)
 	}
 	return routed{chatID: chatID, interactionID: iid, routingID: rid, queueID: queueID}, nil
+}
+
+// routeNewChat starts a customer chat in the queue, has the ACD route it to the agent, and
+// waits until the agent's leg reaches one of the states.
+func (h *harness) routeNewChat(ctx context.Context, a *scAgent, queueID, what string, states ...bridge.State) (routed, *bridge.Interaction, error) {
+	chat, err := h.newChat(queueID)
+	if err != nil {
+		return routed{}, nil, err
+	}
+	r, err := h.route(ctx, a, chat, queueID)
+	if err != nil {
+		return routed{}, nil, err
+	}
+	in, err := waitLeg(ctx, a, r.interactionID, what, inState(states...))
+	return r, in, err
 }
 
 // newChat starts a customer chat in the CRM queue.
@@ -313,17 +321,11 @@ func scenarioPopThroughComplete(ctx context.Context, h *harness) error {
 	if err != nil {
 		return err
 	}
-	chat, err := h.newChat("chat-sales")
+	r, _, err := h.routeNewChat(ctx, a, "chat-sales", "offered", bridge.StateOffered)
 	if err != nil {
 		return err
 	}
-	r, err := h.route(ctx, a, chat, "chat-sales")
-	if err != nil {
-		return err
-	}
-	if _, err := waitLeg(ctx, a, r.interactionID, "offered", inState(bridge.StateOffered)); err != nil {
-		return err
-	}
+	chat := r.chatID
 	if err := h.crm.Respond(h.site, chat, "accept"); err != nil {
 		return fmt.Errorf("agent accepts in the CRM console: %w", err)
 	}

@@ -78,31 +78,13 @@ var codeCases = []codeCase{
 		if err != nil {
 			return "", "", err
 		}
-		chat, err := h.newChat("chat-support")
-		if err != nil {
-			return "", "", err
-		}
-		r, err := h.route(ctx, other, chat, "chat-support")
-		if err != nil {
-			return "", "", err
-		}
-		_, err = waitLeg(ctx, other, r.interactionID, "offered to the other agent", inState(bridge.StateOffered))
-		return chat, "chat-support", err
+		r, _, err := h.routeNewChat(ctx, other, "chat-support", "offered to the other agent", bridge.StateOffered)
+		return r.chatID, "chat-support", err
 	}},
 	{code: bridgeerr.CouldNotAssignEngagement, agent: agentSetup{maxSessions: 1}, prepare: func(ctx context.Context, h *harness, a *scAgent) (string, string, error) {
 		// The agent's only chat slot is taken by a first chat.
-		first, err := h.newChat("chat-support")
-		if err != nil {
-			return "", "", err
-		}
-		r, err := h.route(ctx, a, first, "chat-support")
-		if err != nil {
-			return "", "", err
-		}
-		if _, err := waitLeg(ctx, a, r.interactionID, "first chat offered", inState(bridge.StateOffered)); err != nil {
-			return "", "", err
-		}
-		return chatAfter(h, "chat-support", nil)
+		_, _, err := h.routeNewChat(ctx, a, "chat-support", "first chat offered", bridge.StateOffered)
+		return chatAfter(h, "chat-support", err)
 	}},
 	{code: bridgeerr.EndUserAbandonedEngagement, prepare: func(ctx context.Context, h *harness, a *scAgent) (string, string, error) {
 		chat, err := h.newChat("chat-support")

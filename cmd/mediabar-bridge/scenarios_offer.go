@@ -29,15 +29,7 @@ func (h *harness) offered(ctx context.Context, s agentSetup) (*scAgent, routed, 
 	if err != nil {
 		return nil, routed{}, err
 	}
-	chat, err := h.newChat("chat-support")
-	if err != nil {
-		return nil, routed{}, err
-	}
-	r, err := h.route(ctx, a, chat, "chat-support")
-	if err != nil {
-		return nil, routed{}, err
-	}
-	_, err = waitLeg(ctx, a, r.interactionID, "offered", inState(bridge.StateOffered))
+	r, _, err := h.routeNewChat(ctx, a, "chat-support", "offered", bridge.StateOffered)
 	return a, r, err
 }
 

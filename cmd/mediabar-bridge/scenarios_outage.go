@@ -24,15 +24,7 @@ func scenarioCRMOutageThenRecovery(ctx context.Context, h *harness) error {
 	}
 	var lost []routed
 	for range 4 {
-		chat, err := h.newChat("chat-support")
-		if err != nil {
-			return err
-		}
-		r, err := h.route(ctx, a, chat, "chat-support")
-		if err != nil {
-			return err
-		}
-		in, err := waitLeg(ctx, a, r.interactionID, "pop outcome", inState(bridge.StateFailed, bridge.StateOffered))
+		r, in, err := h.routeNewChat(ctx, a, "chat-support", "pop outcome", bridge.StateFailed, bridge.StateOffered)
 		if err != nil {
 			return err
 		}
@@ -60,15 +52,7 @@ func scenarioCRMOutageThenRecovery(ctx context.Context, h *harness) error {
 	h.crm.ClearFaults()
 	time.Sleep(time.Duration(h.cfg.CRM.Client.BreakerOpenFor)) // let the breaker half-open
 	for attempt := 1; ; attempt++ {
-		chat, err := h.newChat("chat-support")
-		if err != nil {
-			return err
-		}
-		r, err := h.route(ctx, a, chat, "chat-support")
-		if err != nil {
-			return err
-		}
-		in, err := waitLeg(ctx, a, r.interactionID, "pop after recovery", inState(bridge.StateFailed, bridge.StateOffered))
+		_, in, err := h.routeNewChat(ctx, a, "chat-support", "pop after recovery", bridge.StateFailed, bridge.StateOffered)
 		if err != nil {
 			return err
 		}

@@ -132,18 +132,11 @@ func scenarioDisconnectRequeues(ctx context.Context, h *harness) error {
 	if err != nil {
 		return err
 	}
-	chat, err := h.newChat("chat-support")
+	r, _, err := h.routeNewChat(ctx, a, "chat-support", "offered", bridge.StateOffered)
 	if err != nil {
 		return err
 	}
-	r, err := h.route(ctx, a, chat, "chat-support")
-	if err != nil {
-		return err
-	}
-	if _, err := waitLeg(ctx, a, r.interactionID, "offered", inState(bridge.StateOffered)); err != nil {
-		return err
-	}
-	if err := h.crm.Respond(h.site, chat, "accept"); err != nil {
+	if err := h.crm.Respond(h.site, r.chatID, "accept"); err != nil {
 		return err
 	}
 	if _, err := waitLeg(ctx, a, r.interactionID, "active", inState(bridge.StateActive)); err != nil {
