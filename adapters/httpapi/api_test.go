@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/httpapi"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge/acdapi"
@@ -33,6 +35,11 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	rdb, prefix := sessionstest.Redis(t)
+	return newEnvOn(t, rdb, prefix)
+}
+
+func newEnvOn(t *testing.T, rdb redis.UniversalClient, prefix string) *env {
+	t.Helper()
 	store := sessions.New(rdb, sessions.Options{Prefix: prefix})
 	crm := &bridgetest.CRM{}
 	svc, err := bridge.New(bridge.Options{Sites: map[string]bridge.SiteOptions{"demo": {Catalog: bridgeerr.Default(),
@@ -322,5 +329,22 @@ func TestCompleteWithEmptyChunkedBody(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("complete with a truncated body = %d, want 400", resp.StatusCode)
+	}
+}
+
+// With the state store gone, valid webhooks are answered 503 (retry), never 500 or 2xx.
+func TestWebhookAnswers503WhenTheStoreIsDown(t *testing.T) {
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { dead.Close() })
+	e := newEnvOn(t, dead, "mbbtest:down")
+	for _, body := range []string{
+		routedBody,
+		`{"type":"interaction.revoked","timestamp":"2026-11-21T10:00:00Z","data":{"interactionId":"i1","agentId":"a1"}}`,
+		`{"type":"interaction.abandoned","timestamp":"2026-11-21T10:00:00Z","data":{"interactionId":"i1","agentId":"a1","stage":"alerting"}}`,
+	} {
+		resp, eb := e.post(t, "/v1/acd/events", signed("evt-down", []byte(body)), []byte(body))
+		if resp.StatusCode != http.StatusServiceUnavailable || eb.Error != "store_unavailable" {
+			t.Errorf("%.40s… with Redis down = %d %+v, want 503 store_unavailable", body, resp.StatusCode, eb)
+		}
 	}
 }

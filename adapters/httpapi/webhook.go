@@ -107,7 +107,9 @@ func answerFor(err error) (webhookAnswer, error) {
 		return webhookAnswer{Status: "ignored", Reason: "no such interaction leg on this bridge"}, nil
 	}
 	if err != nil {
-		return webhookAnswer{}, err
+		// The input was valid; the state could not be read or written. 503 tells the ACD to
+		// retry, as for a routed event.
+		return webhookAnswer{}, errors.Join(bridge.ErrStoreUnavailable, err)
 	}
 	return webhookAnswer{Status: "accepted"}, nil
 }
