@@ -17,51 +17,14 @@ import (
 // few a takeover may see twice are absorbed.
 func (s *Service) RunCRMEvents(ctx context.Context, site string) error {
 	name := "crm-events/" + site
-	ttl := s.opts.ConsumerLockTTL
-	for ctx.Err() == nil {
-		fence, ok, err := s.store.AcquireLock(ctx, name, ttl)
-		if err == nil && ok {
-			s.log.Info("CRM event consumer active", "site", site, "fence", fence)
-			s.consumeCRMEvents(ctx, site, name, fence)
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			_ = s.store.ReleaseLock(rctx, name, fence)
-			cancel()
-			continue
-		}
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("CRM event consumer lock", "site", site, "err", err)
-		}
-		select { // standby
-		case <-ctx.Done():
-		case <-time.After(ttl / 3):
-		}
-	}
+	s.runSingleton(ctx, name, s.opts.ConsumerLockTTL, func(ctx context.Context, fence int64) {
+		s.consumeCRMEvents(ctx, site, name, fence)
+	})
 	return nil
 }
 
 // consumeCRMEvents polls and applies events while this replica holds the lock.
 func (s *Service) consumeCRMEvents(ctx context.Context, site, name string, fence int64) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ttl := s.opts.ConsumerLockTTL
-	go func() { // renew the lock; losing it stops consumption
-		t := time.NewTicker(ttl / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if ok, err := s.store.RenewLock(ctx, name, fence, ttl); err != nil || !ok {
-					if ctx.Err() == nil {
-						s.log.Warn("CRM event consumer lost its lock", "site", site, "err", err)
-					}
-					cancel()
-					return
-				}
-			}
-		}
-	}()
 	after, err := s.store.Cursor(ctx, name)
 	if err != nil {
 		s.log.Warn("read CRM event cursor", "site", site, "err", err)

@@ -44,6 +44,20 @@ type CRM interface {
 	PollEvents(ctx context.Context, site string, afterSeq int64) ([]CRMEvent, error)
 }
 
+// ChatLister lists the chats waiting in a CRM queue. It is what intake needs; a CRM adapter
+// that cannot list waiting chats simply does not implement it, and intake stays off.
+type ChatLister interface {
+	WaitingChats(ctx context.Context, site, queueID string) ([]WaitingChat, error)
+}
+
+// WaitingChat is a chat waiting in a CRM queue for an agent.
+type WaitingChat struct {
+	ChatID       string
+	QueueID      string
+	CustomerName string
+	Waiting      time.Duration
+}
+
 // RouteRequest is one pop.
 type RouteRequest struct {
 	Site           string
@@ -166,6 +180,8 @@ const (
 type Store interface {
 	// FirstDelivery records a webhook event id; true the first time it is seen within ttl.
 	FirstDelivery(ctx context.Context, eventID string, ttl time.Duration) (bool, error)
+	// Remembered reports whether FirstDelivery recorded id and it has not expired yet.
+	Remembered(ctx context.Context, id string) (bool, error)
 
 	// CreateLeg stores a new leg at Version 1 (setting in.Version) unless one with the same
 	// key exists; created is false for a duplicate routing. It also indexes the leg under its

@@ -43,6 +43,11 @@ type Options struct {
 	// ConsumerLockTTL: a replica consuming a site's CRM events holds its lock this long
 	// between renewals; a dead consumer is replaced within it.
 	ConsumerLockTTL time.Duration
+	// IntakeEvery is how often a site's intake queues are polled for new chats.
+	IntakeEvery time.Duration
+	// IntakeRemember is how long a chat handed to the ACD is remembered, so that it is not
+	// created twice while it waits; it must exceed the CRM's wait-queue timeout.
+	IntakeRemember time.Duration
 }
 
 // SiteOptions are per CRM site.
@@ -61,6 +66,8 @@ type QueueOptions struct {
 	Dispositions        []string
 	DefaultDisposition  string
 	WrapUpTimeout       time.Duration
+	// Intake: the bridge creates the ACD interaction for each new chat waiting in this queue.
+	Intake bool
 }
 
 // Service runs the flows. It is stateless: every replica builds one over the same Store.
@@ -74,6 +81,7 @@ type Service struct {
 	clock  Clock
 	log    *slog.Logger
 	obs    Observer
+	intake ChatLister
 }
 
 // Observer receives what the service does, for metrics. Methods must not block.
@@ -82,6 +90,8 @@ type Observer interface {
 	Transition(from, to State)
 	Absorbed(reason string)
 	ACDCallFinished(kind ACDCallKind, err error)
+	// IntakeCreated counts chats handed to the ACD by intake.
+	IntakeCreated(site, queueID string)
 }
 
 type nopObserver struct{}
@@ -90,6 +100,7 @@ func (nopObserver) PopFinished(string, bool, time.Duration) {}
 func (nopObserver) Transition(State, State)                 {}
 func (nopObserver) Absorbed(string)                         {}
 func (nopObserver) ACDCallFinished(ACDCallKind, error)      {}
+func (nopObserver) IntakeCreated(string, string)            {}
 
 // Deps are the ports the service needs.
 type Deps struct {
@@ -101,6 +112,8 @@ type Deps struct {
 	Clock    Clock
 	Logger   *slog.Logger
 	Observer Observer
+	// Intake lists waiting chats; required when any queue has Intake on.
+	Intake ChatLister
 }
 
 // New builds the service.
@@ -114,6 +127,9 @@ func New(opts Options, d Deps) (*Service, error) {
 	for name, s := range opts.Sites {
 		if s.Catalog == nil {
 			return nil, fmt.Errorf("bridge.New: site %q has no catalog", name)
+		}
+		if len(s.intakeQueues()) > 0 && d.Intake == nil {
+			return nil, fmt.Errorf("bridge.New: site %q has intake queues but the CRM adapter cannot list waiting chats", name)
 		}
 	}
 	if opts.PopBudget <= 0 {
@@ -131,6 +147,12 @@ func New(opts Options, d Deps) (*Service, error) {
 	if opts.ConsumerLockTTL <= 0 {
 		opts.ConsumerLockTTL = 10 * time.Second
 	}
+	if opts.IntakeEvery <= 0 {
+		opts.IntakeEvery = 2 * time.Second
+	}
+	if opts.IntakeRemember <= 0 {
+		opts.IntakeRemember = 24 * time.Hour
+	}
 	if opts.DeadLetterAfter <= 0 {
 		opts.DeadLetterAfter = 24 * time.Hour
 	}
@@ -144,7 +166,7 @@ func New(opts Options, d Deps) (*Service, error) {
 		d.Observer = nopObserver{}
 	}
 	return &Service{opts: opts, crm: d.CRM, acd: d.ACD, store: d.Store, work: d.Work,
-		events: d.Events, clock: d.Clock, log: d.Logger, obs: d.Observer}, nil
+		events: d.Events, clock: d.Clock, log: d.Logger, obs: d.Observer, intake: d.Intake}, nil
 }
 
 // Errors the service returns to its callers (the HTTP adapter maps them to status codes).

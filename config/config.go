@@ -109,7 +109,12 @@ type CRM struct {
 	// EventsLockTTL: one replica consumes a site's events, holding a lock renewed every third
 	// of this; if that replica dies another takes over within it.
 	EventsLockTTL Duration `yaml:"events_lock_ttl" json:"events_lock_ttl"`
-	Sites         []Site   `yaml:"sites" json:"sites"`
+	// IntakeEvery is how often the intake queues (queues with intake: true) are polled.
+	IntakeEvery Duration `yaml:"intake_every" json:"intake_every"`
+	// IntakeRemember is how long a chat handed to the ACD is remembered so that it is never
+	// created twice; keep it above the CRM's wait-queue timeout (1800 s by default).
+	IntakeRemember Duration `yaml:"intake_remember" json:"intake_remember"`
+	Sites          []Site   `yaml:"sites" json:"sites"`
 }
 
 // Site is one CRM site (interface).

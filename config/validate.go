@@ -227,6 +227,8 @@ func (v *validator) crm(c CRM) {
 	v.positive("crm.auth_token_refresh", c.AuthTokenRefresh)
 	v.positive("crm.poll_wait", c.PollWait)
 	v.positive("crm.events_lock_ttl", c.EventsLockTTL)
+	v.positive("crm.intake_every", c.IntakeEvery)
+	v.positive("crm.intake_remember", c.IntakeRemember)
 	if len(c.Sites) == 0 {
 		v.add("crm.sites", "at least one site is required")
 	}

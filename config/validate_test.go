@@ -63,6 +63,8 @@ func TestValidate(t *testing.T) {
 		{"auth token refresh", func(c *Config) { c.CRM.AuthTokenRefresh = 0 }, "crm.auth_token_refresh"},
 		{"poll wait", func(c *Config) { c.CRM.PollWait = 0 }, "crm.poll_wait"},
 		{"events lock ttl", func(c *Config) { c.CRM.EventsLockTTL = 0 }, "crm.events_lock_ttl"},
+		{"intake every", func(c *Config) { c.CRM.IntakeEvery = 0 }, "crm.intake_every"},
+		{"intake remember", func(c *Config) { c.CRM.IntakeRemember = -1 }, "crm.intake_remember"},
 		{"no sites", func(c *Config) { c.CRM.Sites = nil }, "crm.sites"},
 		{"duplicate site", func(c *Config) { c.CRM.Sites = append(c.CRM.Sites, c.CRM.Sites[0]) }, "crm.sites[1].name"},
 		{"site env key collision", func(c *Config) {

@@ -51,6 +51,15 @@ func (s *Store) ReleaseLease(ctx context.Context, key bridge.LegKey, fence int64
 	return nil
 }
 
+// Remembered is EXISTS on the key FirstDelivery sets.
+func (s *Store) Remembered(ctx context.Context, id string) (bool, error) {
+	n, err := s.client.Exists(ctx, s.keys.Delivery(id)).Result()
+	if err != nil {
+		return false, fmt.Errorf("remembered %s: %w", id, err)
+	}
+	return n == 1, nil
+}
+
 // FirstDelivery is SET NX with ttl (LegTTL when ttl is not positive): true the first time.
 func (s *Store) FirstDelivery(ctx context.Context, eventID string, ttl time.Duration) (bool, error) {
 	if ttl <= 0 {

@@ -392,6 +392,11 @@ func TestFirstDelivery(t *testing.T) {
 			t.Errorf("FirstDelivery(%q) = %v, %v, want %v", tt.give, got, err, tt.want)
 		}
 	}
+	for id, want := range map[string]bool{"ev1": true, "ev2": true, "ev3": false} {
+		if got, err := s.Remembered(ctx, id); got != want || err != nil {
+			t.Errorf("Remembered(%q) = %v, %v, want %v", id, got, err, want)
+		}
+	}
 }
 
 func TestAgentSession(t *testing.T) {

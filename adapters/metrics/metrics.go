@@ -24,6 +24,7 @@ type Metrics struct {
 	absorbed    *prometheus.CounterVec
 	acdCalls    *prometheus.CounterVec
 	webhooks    *prometheus.CounterVec
+	intake      *prometheus.CounterVec
 }
 
 var _ bridge.Observer = (*Metrics)(nil)
@@ -44,8 +45,10 @@ func New() *Metrics {
 			Help: "ACD calls made from the outbox, by kind and result."}, []string{"kind", "result"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mbb_webhook_events_total",
 			Help: "ACD webhook deliveries by HTTP status."}, []string{"status"}),
+		intake: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mbb_intake_created_total",
+			Help: "New CRM chats handed to the ACD by intake, by site and queue."}, []string{"site", "queue"}),
 	}
-	m.reg.MustRegister(m.pops, m.popLatency, m.transitions, m.absorbed, m.acdCalls, m.webhooks,
+	m.reg.MustRegister(m.pops, m.popLatency, m.transitions, m.absorbed, m.acdCalls, m.webhooks, m.intake,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -88,3 +91,6 @@ func (m *Metrics) ACDCallFinished(kind bridge.ACDCallKind, err error) {
 	}
 	m.acdCalls.WithLabelValues(string(kind), result).Inc()
 }
+
+// IntakeCreated implements bridge.Observer.
+func (m *Metrics) IntakeCreated(site, queueID string) { m.intake.WithLabelValues(site, queueID).Inc() }

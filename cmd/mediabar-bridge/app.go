@@ -95,19 +95,22 @@ func newApp(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger) (*ap
 		DeclineNotReady: cfg.Mediabar.DeclineNextState != "ready",
 		ReadyOnGreen:    cfg.ACD.ReadyOnGreen,
 		ConsumerLockTTL: time.Duration(cfg.CRM.EventsLockTTL),
+		IntakeEvery:     time.Duration(cfg.CRM.IntakeEvery),
+		IntakeRemember:  time.Duration(cfg.CRM.IntakeRemember),
 	}
 	for _, s := range cfg.CRM.Sites {
 		so := bridge.SiteOptions{AutoAccept: s.AutoAccept, AllowDecline: s.AllowDecline,
 			Queues: map[string]bridge.QueueOptions{}, Catalog: siteCatalogs[s.Name]}
 		for _, q := range s.Queues {
 			so.Queues[q.ID] = bridge.QueueOptions{Name: q.Name, DispositionRequired: q.DispositionRequired,
-				Dispositions: q.Dispositions, DefaultDisposition: q.DefaultDisposition, WrapUpTimeout: time.Duration(q.WrapUpTimeout)}
+				Dispositions: q.Dispositions, DefaultDisposition: q.DefaultDisposition, WrapUpTimeout: time.Duration(q.WrapUpTimeout),
+				Intake: q.Intake}
 		}
 		opts.Sites[s.Name] = so
 	}
 	m := metrics.New()
 	svc, err := bridge.New(opts, bridge.Deps{CRM: crm, ACD: acdClient, Store: store, Work: store,
-		Events: store, Logger: log, Observer: m})
+		Events: store, Logger: log, Observer: m, Intake: oracleChats{crm}})
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +137,18 @@ func newApp(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger) (*ap
 func consumerName() string {
 	host, _ := os.Hostname()
 	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e6, 36)
+}
+
+// oracleChats lists waiting chats for intake through the Oracle adapter.
+type oracleChats struct{ c *oracle.Client }
+
+func (o oracleChats) WaitingChats(ctx context.Context, site, queueID string) ([]bridge.WaitingChat, error) {
+	chats, err := o.c.WaitingChats(ctx, site, queueID)
+	out := make([]bridge.WaitingChat, 0, len(chats))
+	for _, c := range chats {
+		out = append(out, bridge.WaitingChat{ChatID: c.ChatID, QueueID: c.QueueID, CustomerName: c.CustomerName, Waiting: c.Waiting})
+	}
+	return out, err
 }
 
 type readiness struct{ a *app }
@@ -174,6 +189,9 @@ func (a *app) serve(ctx context.Context, ln, opsLn net.Listener) error {
 	for _, s := range a.cfg.CRM.Sites {
 		site := s.Name
 		spawn("crm-events-"+site, func(ctx context.Context) error { return a.svc.RunCRMEvents(ctx, site) })
+	}
+	for _, site := range a.svc.IntakeSites() {
+		spawn("intake-"+site, func(ctx context.Context) error { return a.svc.RunIntake(ctx, site) })
 	}
 
 	errc := make(chan error, 2)

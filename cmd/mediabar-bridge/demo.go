@@ -188,7 +188,9 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	// shared Redis (REDIS_URL) neither reads nor leaves anything behind.
 	w, err := startWorld(ctx, worldOptions{listen: *listen, opsListen: *opsListen, crmListen: *crmListen,
 		acdListen: *acdListen, getenv: getenv, logger: newLogger(stderr, level),
-		keyPrefix: "mbb-demo-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":v1", dropKeys: true})
+		keyPrefix: "mbb-demo-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":v1", dropKeys: true,
+		// New chats reach an agent within a second, not the production default of 2s.
+		tweak: func(c *config.Config) { c.CRM.IntakeEvery = config.Duration(500 * time.Millisecond) }})
 	if err != nil {
 		return err
 	}

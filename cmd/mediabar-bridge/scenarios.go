@@ -128,10 +128,25 @@ func newHarness(ctx context.Context, getenv func(string) string, logger *slog.Lo
 			c.ACD.Client.CallTimeout = config.Duration(time.Second)
 			c.CRM.Client.BreakerOpenFor = config.Duration(500 * time.Millisecond)
 			c.CRM.Client.BackoffMax = config.Duration(100 * time.Millisecond)
+			// Scenarios route their chats explicitly; intake runs on its own queue only.
+			c.CRM.IntakeEvery = config.Duration(200 * time.Millisecond)
+			site := &c.CRM.Sites[0]
+			for i := range site.Queues {
+				site.Queues[i].Intake = false
+			}
+			site.Queues = append(site.Queues, config.Queue{ID: intakeQueue, Name: "Intake", Intake: true})
 		},
 	})
 	if err != nil {
 		return nil, err
+	}
+	if err := w.crm.CreateQueue(w.site, crmmock.Queue{ID: intakeQueue, Name: "Intake", External: true}); err == nil {
+		err = w.acd.AddQueue(acdmock.Queue{ID: intakeQueue, Name: "Intake"})
+	}
+	if err != nil {
+		w.stop()
+		<-w.done
+		return nil, fmt.Errorf("intake queue: %w", err)
 	}
 	// The demo agents stay out of the way: scenarios route explicitly to their own agents.
 	for _, a := range demoAgents {
@@ -178,7 +193,8 @@ type scAgent struct {
 }
 
 type agentSetup struct {
-	queues       []string
+	queues       []string // CRM profile queues (default: the demo queues)
+	acdQueues    []string // ACD skills (default: the demo queues)
 	maxSessions  int
 	allowDecline bool
 	autoAccept   bool
@@ -198,7 +214,10 @@ func (h *harness) newAgent(ctx context.Context, s agentSetup) (*scAgent, error) 
 	if err := h.crm.CreateAgent(h.site, crmmock.Agent{AccountID: a.account, Queues: s.queues, MaxSessions: s.maxSessions, AllowDecline: s.allowDecline, AutoAccept: s.autoAccept}); err != nil {
 		return nil, fmt.Errorf("crm agent: %w", err)
 	}
-	if err := h.acd.AddAgent(acdmock.Agent{ID: a.acdID, CRMAccountID: a.account, Queues: demoQueueIDs(), Capacity: 5, Ready: false}); err != nil {
+	if s.acdQueues == nil {
+		s.acdQueues = demoQueueIDs()
+	}
+	if err := h.acd.AddAgent(acdmock.Agent{ID: a.acdID, CRMAccountID: a.account, Queues: s.acdQueues, Capacity: 5, Ready: false}); err != nil {
 		return nil, fmt.Errorf("acd agent: %w", err)
 	}
 	sid, err := h.crm.Login(h.site, a.account)
@@ -313,6 +332,7 @@ func allScenarios() []scenario {
 		out = append(out, scenario{name: "code/" + string(c.code), run: c.scenario()})
 	}
 	out = append(out, offerScenarios()...)
+	out = append(out, intakeScenarios()...)
 	return append(out, statusScenarios()...)
 }
 

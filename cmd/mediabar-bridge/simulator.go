@@ -11,7 +11,7 @@ import (
 )
 
 // simulator plays customers and agents for the demo: customers start chats in the mock CRM,
-// the mock ACD routes them, and agents (through the media-bar API and the CRM console
+// the bridge's intake hands them to the mock ACD, which routes them, and agents (through the media-bar API and the CRM console
 // controls) accept, chat, and complete with a disposition.
 type simulator struct {
 	w      *world
@@ -66,7 +66,7 @@ func (s *simulator) run(ctx context.Context, every time.Duration) {
 				lastChat = now
 				q := demoQueues[n%len(demoQueues)]
 				n++
-				s.newChat(ctx, q.id, fmt.Sprintf("Customer %d", n))
+				s.newChat(q.id, fmt.Sprintf("Customer %d", n))
 			}
 			for _, a := range s.agents {
 				_ = s.w.crm.Heartbeat(s.w.site, a.crmAccount)
@@ -76,12 +76,10 @@ func (s *simulator) run(ctx context.Context, every time.Duration) {
 	}
 }
 
-func (s *simulator) newChat(ctx context.Context, queueID, customer string) {
-	chatID, err := s.w.crm.CreateChat(s.w.site, queueID, customer)
-	if err != nil {
-		return
-	}
-	if _, err := s.w.acd.CreateInteraction(ctx, chatID, s.w.site, queueID); err != nil {
+// newChat is a customer starting a chat in the CRM queue. Nothing else: the bridge's intake
+// sees it waiting and has the ACD create the interaction, which the ACD then routes.
+func (s *simulator) newChat(queueID, customer string) {
+	if _, err := s.w.crm.CreateChat(s.w.site, queueID, customer); err != nil {
 		return
 	}
 	s.mu.Lock()
