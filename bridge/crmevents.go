@@ -88,11 +88,20 @@ func (s *Service) HandleCRMEvent(ctx context.Context, site string, ev CRMEvent) 
 	case CRMEngagementTimeout:
 		err = s.requeueFromCRM(ctx, leg, TriggerOfferTimeout, bridgeerr.OfferTimeout, "offer_timeout")
 	case CRMEngagementRequeued:
-		err = s.requeueFromCRM(ctx, leg, TriggerCRMRequeue, bridgeerr.Code(ev.Cause), "")
+		err = s.requeueFromCRM(ctx, leg, TriggerCRMRequeue, requeueCause(ev.Cause), "")
 	case CRMEngagementConcluded:
 		err = s.concluded(ctx, leg, ev.EndReason)
 	}
 	return err
+}
+
+// requeueCause is the catalog code for the cause of a CRM-side requeue: a result code
+// (AGENT_DISCONNECTED) stays verbatim; a logout, which is no result code, has its own row.
+func requeueCause(cause string) bridgeerr.Code {
+	if cause == "AGENT_LOGGED_OFF" {
+		return bridgeerr.LoggedOffRequeued
+	}
+	return bridgeerr.Code(cause)
 }
 
 // requeueFromCRM ends an offered (or, for a CRM requeue, active) leg and gives the chat back

@@ -40,6 +40,9 @@ const (
 	QueueTimeout      Code = "FLOW_QUEUE_TIMEOUT"
 	CustomerAbandoned Code = "FLOW_CUSTOMER_ABANDONED"
 	OfferRevoked      Code = "FLOW_OFFER_REVOKED"
+	// LoggedOffRequeued: the agent logged out of CRM chat with the chat assigned, and the
+	// CRM put it back in its queue (EngagementRequeued, cause AGENT_LOGGED_OFF).
+	LoggedOffRequeued Code = "FLOW_LOGGED_OFF_REQUEUED"
 )
 
 // Channel situations: what the agent reads when the CRM side of the channel changes with no
@@ -156,6 +159,9 @@ var defaultRows = []Entry{
 		Message: "You are logged out of CRM chat, so you are set to not ready. Log in to chat in the CRM console with an available status, then log out and in again here.",
 		Channel: ChannelBanner, ACDNotReady: true, Descriptor: routedRedirected},
 
+	{Code: LoggedOffRequeued, Source: SourceFlow, Meaning: "agent logged out of CRM chat with the chat assigned; the CRM requeued it",
+		Message: "You logged out of CRM chat while this chat was assigned to you, so it went back to the queue for another agent.",
+		Requeue: true, Channel: ChannelGreen, Descriptor: routedRedirected},
 	{Code: OfferRevoked, Source: SourceFlow, Meaning: "the ACD took the offer back",
 		Message: "The routing system took this chat back. Nothing to do.",
 		Channel: ChannelGreen, Descriptor: routedRedirected},

@@ -326,8 +326,8 @@ func allScenarios() []scenario {
 	out := []scenario{
 		{name: "pop-success-through-complete", run: scenarioPopThroughComplete},
 		{name: "duplicate-webhook-20x-one-pop", run: scenarioDuplicateWebhook},
-		{name: "crm/outage-then-recovery", run: scenarioCRMOutageThenRecovery},
 	}
+	out = append(out, crmScenarios()...)
 	for _, c := range codeCases {
 		out = append(out, scenario{name: "code/" + string(c.code), run: c.scenario()})
 	}

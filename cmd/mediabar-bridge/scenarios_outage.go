@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/acdmock"
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/crmmock"
@@ -50,27 +49,5 @@ func scenarioCRMOutageThenRecovery(ctx context.Context, h *harness) error {
 	}
 
 	h.crm.ClearFaults()
-	time.Sleep(time.Duration(h.cfg.CRM.Client.BreakerOpenFor)) // let the breaker half-open
-	for attempt := 1; ; attempt++ {
-		_, in, err := h.routeNewChat(ctx, a, "chat-support", "pop after recovery", bridge.StateFailed, bridge.StateOffered)
-		if err != nil {
-			return err
-		}
-		if in.State == bridge.StateOffered {
-			break
-		}
-		if attempt == 3 {
-			return fmt.Errorf("after recovery pops still fail: %s %q", in.State, in.Code)
-		}
-		time.Sleep(time.Duration(h.cfg.CRM.Client.BreakerOpenFor))
-	}
-	if _, err := waitChannel(ctx, a, "green once the CRM answers", green); err != nil {
-		return err
-	}
-	for host, st := range h.app.crm.BreakerStates() {
-		if st != "closed" {
-			return fmt.Errorf("CRM breaker for %s is %s after recovery, want closed", host, st)
-		}
-	}
-	return nil
+	return h.popsSucceedAgain(ctx, a)
 }

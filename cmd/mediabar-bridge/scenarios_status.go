@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/acdmock"
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/crmmock"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
 )
 
 // Channel-status scenarios: the CRM's agent events (presence, status, logout) turn the
@@ -17,6 +19,10 @@ func statusScenarios() []scenario {
 		{name: "status/unavailable-and-back", run: scenarioStatusUnavailableAndBack},
 		{name: "presence/absent-then-back", run: scenarioAbsentThenBack},
 		{name: "presence/disconnect-requeues-offer", run: scenarioDisconnectRequeues},
+		{name: "presence/lost-while-offered", run: scenarioPresenceLostWhileOffered},
+		{name: "presence/lost-in-wrap-up", run: scenarioPresenceLostInWrapUp},
+		{name: "status/logout-with-a-chat", run: scenarioLogoutWithAChat},
+		{name: "crm/token-expiry", run: scenarioTokenExpiry},
 	}
 }
 
@@ -170,6 +176,156 @@ func scenarioDisconnectRequeues(ctx context.Context, h *harness) error {
 	}
 	if notReady, _ := h.agentStateCalls(a.acdID); notReady != 1 {
 		return fmt.Errorf("ACD applied %d not-ready calls, want 1", notReady)
+	}
+	return nil
+}
+
+// missPresencePolls moves the CRM clock through both absent intervals and on to disconnect,
+// with no presence poll from the agent's console.
+func (h *harness) missPresencePolls() {
+	for range 3 {
+		h.crm.Advance(121 * time.Second)
+	}
+	h.barrier = nil // the barrier agent missed its polls too
+}
+
+// scenarioPresenceLostWhileOffered: the console goes quiet with an offer on screen. The offer
+// times out first (60 s) and the chat is requeued once; then the session is disconnected and
+// the banner shows. Nothing is requeued twice.
+func scenarioPresenceLostWhileOffered(ctx context.Context, h *harness) error {
+	a, r, err := h.offered(ctx, agentSetup{})
+	if err != nil {
+		return err
+	}
+	h.missPresencePolls()
+	if _, err := waitChannel(ctx, a, "disconnected", redWith("AGENT_DISCONNECTED")); err != nil {
+		return err
+	}
+	in, err := waitLeg(ctx, a, r.interactionID, "requeued", inState(bridge.StateRequeued))
+	if err != nil {
+		return err
+	}
+	if in.Code != string(bridgeerr.OfferTimeout) || !in.Requeued {
+		return fmt.Errorf("leg = %s %q requeued=%v, want requeued with %s", in.State, in.Code, in.Requeued, bridgeerr.OfferTimeout)
+	}
+	if err := h.waitOutboxDrained(ctx); err != nil {
+		return err
+	}
+	if n := h.acd.Applied(acdmock.KindRequeue, r.interactionID); n != 1 {
+		return fmt.Errorf("ACD applied %d requeues, want 1", n)
+	}
+	return nil
+}
+
+// scenarioPresenceLostInWrapUp: the chat is over and the agent is in wrap-up when the console
+// goes quiet. The session is disconnected, but the finished chat is not requeued, and the
+// agent can still complete it.
+func scenarioPresenceLostInWrapUp(ctx context.Context, h *harness) error {
+	a, r, err := h.offered(ctx, agentSetup{})
+	if err != nil {
+		return err
+	}
+	if err := h.crm.Respond(h.site, r.chatID, "accept"); err != nil {
+		return err
+	}
+	if _, err := waitLeg(ctx, a, r.interactionID, "active", inState(bridge.StateActive)); err != nil {
+		return err
+	}
+	if err := h.crm.Conclude(h.site, r.chatID, "AGENT_CONCLUDED"); err != nil {
+		return err
+	}
+	if _, err := waitLeg(ctx, a, r.interactionID, "wrap-up", inState(bridge.StateWrapUp)); err != nil {
+		return err
+	}
+	h.missPresencePolls()
+	if _, err := waitChannel(ctx, a, "disconnected", redWith("AGENT_DISCONNECTED")); err != nil {
+		return err
+	}
+	if err := h.crmEventBarrier(ctx); err != nil {
+		return err
+	}
+	in, err := a.mb.interaction(ctx, r.interactionID)
+	if err != nil {
+		return err
+	}
+	if in.State != bridge.StateWrapUp {
+		return fmt.Errorf("after the disconnect the finished chat is %s %q, want still wrap_up", in.State, in.Code)
+	}
+	if _, err := a.mb.complete(ctx, r.interactionID, ""); err != nil {
+		return fmt.Errorf("complete after the disconnect: %w", err)
+	}
+	if err := h.waitOutboxDrained(ctx); err != nil {
+		return err
+	}
+	if n := h.acd.Applied(acdmock.KindRequeue, r.interactionID); n != 0 {
+		return fmt.Errorf("ACD applied %d requeues of a finished chat, want 0", n)
+	}
+	if n := h.acd.Applied(acdmock.KindComplete, r.interactionID); n != 1 {
+		return fmt.Errorf("ACD applied %d completes, want 1", n)
+	}
+	return nil
+}
+
+// scenarioLogoutWithAChat: the agent logs out of CRM chat with a chat offered. The CRM puts
+// the chat back in its queue; the bridge requeues it in the ACD once, tells the agent why,
+// turns the channel red with the re-login banner and sets the agent not ready.
+func scenarioLogoutWithAChat(ctx context.Context, h *harness) error {
+	a, r, err := h.offered(ctx, agentSetup{})
+	if err != nil {
+		return err
+	}
+	if err := h.crm.Logout(h.site, a.account); err != nil {
+		return err
+	}
+	ch, err := waitChannel(ctx, a, "logged off", redWith(string(bridgeerr.InvalidAgentSession)))
+	if err != nil {
+		return err
+	}
+	if !ch.Banner || ch.Message == "" {
+		return fmt.Errorf("logged-off channel = %+v, want the banner and a message", ch)
+	}
+	in, err := waitLeg(ctx, a, r.interactionID, "requeued", inState(bridge.StateRequeued))
+	if err != nil {
+		return err
+	}
+	if in.Code != string(bridgeerr.LoggedOffRequeued) || !in.Requeued || in.Message == "" {
+		return fmt.Errorf("leg = code %q requeued=%v message %q, want %s", in.Code, in.Requeued, in.Message, bridgeerr.LoggedOffRequeued)
+	}
+	if err := h.waitOutboxDrained(ctx); err != nil {
+		return err
+	}
+	if n := h.acd.Applied(acdmock.KindRequeue, r.interactionID); n != 1 {
+		return fmt.Errorf("ACD applied %d requeues, want 1", n)
+	}
+	if notReady, _ := h.agentStateCalls(a.acdID); notReady != 1 {
+		return fmt.Errorf("ACD applied %d not-ready calls, want 1", notReady)
+	}
+	return nil
+}
+
+// scenarioTokenExpiry: the CRM session token of the bridge expires (the CRM clock passes its
+// lifetime). The next call is refused with AUTHENTICATION_FAILED; the adapter signs in again,
+// once, and pops go on: no agent ever sees the code.
+func scenarioTokenExpiry(ctx context.Context, h *harness) error {
+	before := h.crm.Calls(crmmock.OpAuthenticate)
+	h.crm.Advance(time.Hour + time.Minute) // the mock's token lifetime is 1 h
+	h.barrier = nil
+	a, err := h.newAgent(ctx, agentSetup{}) // login validates the CRM session: a CRM call
+	if err != nil {
+		return err
+	}
+	r, in, err := h.routeNewChat(ctx, a, "chat-support", "pop outcome", bridge.StateOffered, bridge.StateFailed)
+	if err != nil {
+		return err
+	}
+	if in.State != bridge.StateOffered {
+		return fmt.Errorf("after the token expired the pop ended %s %q, want offered", in.State, in.Code)
+	}
+	if err := h.expectEvaluatedOnce(r); err != nil {
+		return err
+	}
+	if n := h.crm.Calls(crmmock.OpAuthenticate) - before; n != 1 {
+		return fmt.Errorf("the adapter authenticated %d times after the token expired, want 1", n)
 	}
 	return nil
 }
