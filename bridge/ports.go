@@ -224,6 +224,11 @@ type Store interface {
 	// (ErrNotFound when no media-bar session is bound to it).
 	AgentByAccount(ctx context.Context, site, accountID string) (string, error)
 
+	// Outcomes pages through the legs that ended in [since, until), oldest first: up to limit
+	// entries after cursor ("" to start); next is "" after the last page. Legs no longer
+	// stored are skipped, so a page may hold fewer than limit legs.
+	Outcomes(ctx context.Context, since, until time.Time, cursor string, limit int) (legs []*Interaction, next string, err error)
+
 	AppendTimeline(ctx context.Context, interactionID string, e TimelineEntry) error
 	Timeline(ctx context.Context, interactionID string) ([]TimelineEntry, error)
 

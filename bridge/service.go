@@ -298,6 +298,30 @@ func (s *Service) Timeline(ctx context.Context, interactionID string) ([]Timelin
 	return s.store.Timeline(ctx, interactionID)
 }
 
+// outcomePage is how many legs Outcomes reads from the store at a time.
+const outcomePage = 500
+
+// Outcomes calls each for every leg that ended in [since, until), oldest first, reading the
+// store a page at a time so an export of any size runs in bounded memory. It stops at the
+// first error each returns.
+func (s *Service) Outcomes(ctx context.Context, since, until time.Time, each func(*Interaction) error) error {
+	for cursor := ""; ; {
+		legs, next, err := s.store.Outcomes(ctx, since, until, cursor, outcomePage)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		}
+		for _, l := range legs {
+			if err := each(l); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
+}
+
 // render fills a catalog message for a leg.
 func (s *Service) render(l *Interaction, e bridgeerr.Entry, agentSessionID string) string {
 	name := l.QueueName

@@ -27,6 +27,9 @@ func newKeySpace(prefix string) KeySpace {
 // Prefix is the namespace every key starts with (followed by ':').
 func (k KeySpace) Prefix() string { return k.prefix }
 
+// Outcomes indexes terminal legs by the time they ended (sorted set, score = ms).
+func (k KeySpace) Outcomes() string { return k.prefix + ":outcomes" }
+
 // Leg is the leg record: a hash {ver, json}.
 func (k KeySpace) Leg(key bridge.LegKey) string { return k.prefix + ":leg:{" + legMember(key) + "}" }
 

@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -132,7 +135,8 @@ func (s *Store) indexAfterWrite(ctx context.Context, in *bridge.Interaction) {
 
 // index writes the leg into the agent, interaction and chat indexes and refreshes their TTLs.
 // Every command is idempotent, so rewriting the indexes on each write is safe. A terminal
-// leg leaves the agent index.
+// leg leaves the agent index and enters the outcome index (by the time it ended), which keeps
+// what the legs themselves keep: entries older than LegTTL are trimmed.
 func (s *Store) index(ctx context.Context, in *bridge.Interaction) error {
 	member := legMember(in.Key())
 	score := float64(in.RoutedAt.UnixMicro())
@@ -146,6 +150,12 @@ func (s *Store) index(ctx context.Context, in *bridge.Interaction) error {
 				p.SAdd(ctx, k, member)
 				p.PExpire(ctx, k, ttl)
 			}
+		}
+		if in.State.Terminal() {
+			k := s.keys.Outcomes()
+			p.ZAdd(ctx, k, redis.Z{Score: float64(in.UpdatedAt.UnixMilli()), Member: member})
+			p.ZRemRangeByScore(ctx, k, "-inf", "("+strconv.FormatInt(time.Now().Add(-ttl-outcomeTrimMargin).UnixMilli(), 10))
+			p.PExpire(ctx, k, ttl+outcomeTrimMargin)
 		}
 		k := s.keys.InteractionLegs(in.InteractionID)
 		p.ZAdd(ctx, k, redis.Z{Score: score, Member: esc(in.RoutingID)})
@@ -163,6 +173,68 @@ func (s *Store) index(ctx context.Context, in *bridge.Interaction) error {
 		return fmt.Errorf("index: %w", err)
 	}
 	return nil
+}
+
+// outcomeTrimMargin keeps outcome index entries this long past LegTTL (their legs are gone
+// by then), so that an export reading near the retention line is not disturbed by the trim.
+const outcomeTrimMargin = time.Hour
+
+// Outcomes returns terminal legs that ended in [since, until), oldest first, up to limit
+// index entries after cursor ("" to start). next is the cursor of the following page, "" at
+// the end. The cursor is keyset ("<ms>:<n>": n entries of score ms already read), so legs
+// ending while an export pages through, and the trim of old entries, never shift the pages.
+// Legs whose record has expired are left out, so a page may hold fewer than limit legs.
+func (s *Store) Outcomes(ctx context.Context, since, until time.Time, cursor string, limit int) ([]*bridge.Interaction, string, error) {
+	from, skip := since.UnixMilli(), int64(0)
+	if cursor != "" {
+		ms, n, ok := strings.Cut(cursor, ":")
+		f, err1 := strconv.ParseInt(ms, 10, 64)
+		k, err2 := strconv.ParseInt(n, 10, 64)
+		if !ok || err1 != nil || err2 != nil || k < 0 || f < from {
+			return nil, "", fmt.Errorf("outcomes: bad cursor %q", cursor)
+		}
+		from, skip = f, k
+	}
+	zs, err := s.client.ZRangeByScoreWithScores(ctx, s.keys.Outcomes(), &redis.ZRangeBy{
+		Min: strconv.FormatInt(from, 10), Max: "(" + strconv.FormatInt(until.UnixMilli(), 10),
+		Offset: skip, Count: int64(limit),
+	}).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("outcomes: %w", err)
+	}
+	keys := make([]bridge.LegKey, 0, len(zs))
+	for _, z := range zs {
+		m, _ := z.Member.(string)
+		key, err := parseLegMember(m)
+		if err != nil {
+			return nil, "", fmt.Errorf("outcomes: %w", err)
+		}
+		keys = append(keys, key)
+	}
+	legs, err := s.getLegs(ctx, keys)
+	if err != nil {
+		return nil, "", fmt.Errorf("outcomes: %w", err)
+	}
+	out := make([]*bridge.Interaction, 0, len(legs))
+	for _, l := range legs {
+		if l != nil && l.State.Terminal() {
+			out = append(out, l)
+		}
+	}
+	if len(zs) < limit {
+		return out, "", nil
+	}
+	last := int64(zs[len(zs)-1].Score)
+	n := int64(0)
+	for _, z := range zs {
+		if int64(z.Score) == last {
+			n++
+		}
+	}
+	if last == from {
+		n += skip
+	}
+	return out, strconv.FormatInt(last, 10) + ":" + strconv.FormatInt(n, 10), nil
 }
 
 // AgentLegs lists the agent's non-terminal legs, oldest first. Index entries whose leg has

@@ -48,6 +48,7 @@ type Service interface {
 	Complete(ctx context.Context, agentID, interactionID, disposition string) (*bridge.Interaction, error)
 	Queue(site, queueID string) (bridge.QueueOptions, bool)
 	Timeline(ctx context.Context, interactionID string) ([]bridge.TimelineEntry, error)
+	Outcomes(ctx context.Context, since, until time.Time, each func(*bridge.Interaction) error) error
 }
 
 // Readiness reports dependencies for /readyz.

@@ -26,6 +26,7 @@ func (a *API) Handler() http.Handler {
 
 	admin := e.Group("/v1", a.requireAdmin)
 	admin.GET("/interactions/:id/timeline", a.handleTimeline())
+	admin.GET("/reports/outcomes", a.handleOutcomes())
 	return e
 }
 
