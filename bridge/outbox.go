@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
+
+// ErrNotReplayable: a dead letter that cannot be decoded into a call.
+var ErrNotReplayable = errors.New("dead letter is not replayable")
 
 // QueueACDDeadLetter holds ACD calls that can never succeed (rejected) or kept failing past
 // DeadLetterAfter. Nothing consumes it automatically: operators inspect and replay it.
@@ -13,8 +17,61 @@ const QueueACDDeadLetter = "acd-dead-letter"
 
 // DeadLetter is one dead-lettered ACD call.
 type DeadLetter struct {
+	// ID identifies it in the dead-letter queue (set when listed).
+	ID    string  `json:"id,omitempty"`
 	Call  ACDCall `json:"call"`
 	Error string  `json:"error"`
+	// At is when it was dead-lettered.
+	At time.Time `json:"at"`
+}
+
+// DeadLetters lists up to limit dead-lettered ACD calls after the id after ("" from the
+// oldest), oldest first.
+func (s *Service) DeadLetters(ctx context.Context, after string, limit int) ([]DeadLetter, error) {
+	items, err := s.work.Items(ctx, QueueACDDeadLetter, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
+	out := make([]DeadLetter, 0, len(items))
+	for _, it := range items {
+		var d DeadLetter
+		if err := json.Unmarshal(it.Payload, &d); err != nil {
+			d.Error = "unreadable dead letter: " + err.Error()
+		}
+		d.ID = it.ID
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// ReplayDeadLetter puts a dead-lettered call back in the outbox (its dead-letter horizon
+// starts again) and then removes it from the dead letters. In that order, so a crash in
+// between leaves a call listed twice rather than lost; its idempotency key makes the ACD
+// apply it once however often it is replayed. ErrNotFound when there is no such dead letter.
+func (s *Service) ReplayDeadLetter(ctx context.Context, id string) (ACDCall, error) {
+	it, err := s.work.Item(ctx, QueueACDDeadLetter, id)
+	if errors.Is(err, ErrNotFound) {
+		return ACDCall{}, err
+	}
+	if err != nil {
+		return ACDCall{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
+	var d DeadLetter
+	if err := json.Unmarshal(it.Payload, &d); err != nil || d.Call.Kind == "" {
+		return ACDCall{}, fmt.Errorf("dead letter %s cannot be read (%v): %w", id, err, ErrNotReplayable)
+	}
+	if err := s.enqueueACD(ctx, d.Call); err != nil {
+		return ACDCall{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
+	if err := s.work.Remove(ctx, QueueACDDeadLetter, id); err != nil {
+		s.log.Warn("replayed dead letter not removed; it may be listed again", "id", id, "err", err)
+	}
+	s.log.Info("dead letter replayed", "id", id, "kind", d.Call.Kind, "idempotency_key", d.Call.IdempotencyKey)
+	if d.Call.InteractionID != "" {
+		in := &Interaction{InteractionID: d.Call.InteractionID, RoutingID: d.Call.RoutingID}
+		s.timeline(ctx, in, TimelineACDCall, fmt.Sprintf("%s replayed from the dead letters by an operator", d.Call.Kind), "", 0)
+	}
+	return d.Call, nil
 }
 
 // RunOutbox makes the ACD calls in the durable outbox until ctx ends. A call the ACD cannot
@@ -59,7 +116,7 @@ func (s *Service) sendACD(ctx context.Context, call ACDCall, deliveries int64) e
 }
 
 func (s *Service) deadLetter(ctx context.Context, in *Interaction, call ACDCall, cause error) error {
-	payload, _ := json.Marshal(DeadLetter{Call: call, Error: cause.Error()})
+	payload, _ := json.Marshal(DeadLetter{Call: call, Error: cause.Error(), At: s.clock.Now()})
 	if err := s.work.Enqueue(ctx, QueueACDDeadLetter, payload); err != nil {
 		return fmt.Errorf("dead-letter %s: %w", call.IdempotencyKey, err) // keep it in the outbox
 	}

@@ -245,6 +245,13 @@ type WorkQueue interface {
 	Consume(ctx context.Context, queue, consumer string, handle func(ctx context.Context, item WorkItem) error) error
 	// Depth is how many items are waiting or in flight.
 	Depth(ctx context.Context, queue string) (int64, error)
+
+	// Items, Item and Remove inspect a queue nobody consumes (the ACD dead letters): list up
+	// to limit items after the id after ("" from the start), read one (ErrNotFound), delete
+	// one (no error if it is gone).
+	Items(ctx context.Context, queue, after string, limit int) ([]WorkItem, error)
+	Item(ctx context.Context, queue, id string) (WorkItem, error)
+	Remove(ctx context.Context, queue, id string) error
 }
 
 // WorkItem is one unit of durable work.

@@ -49,6 +49,8 @@ type Service interface {
 	Queue(site, queueID string) (bridge.QueueOptions, bool)
 	Timeline(ctx context.Context, interactionID string) ([]bridge.TimelineEntry, error)
 	Outcomes(ctx context.Context, since, until time.Time, each func(*bridge.Interaction) error) error
+	DeadLetters(ctx context.Context, after string, limit int) ([]bridge.DeadLetter, error)
+	ReplayDeadLetter(ctx context.Context, id string) (bridge.ACDCall, error)
 }
 
 // Readiness reports dependencies for /readyz.

@@ -27,6 +27,8 @@ func (a *API) Handler() http.Handler {
 	admin := e.Group("/v1", a.requireAdmin)
 	admin.GET("/interactions/:id/timeline", a.handleTimeline())
 	admin.GET("/reports/outcomes", a.handleOutcomes())
+	admin.GET("/acd/dead-letters", a.handleDeadLetters())
+	admin.POST("/acd/dead-letters/:id/replay", a.handleReplayDeadLetter())
 	return e
 }
 
