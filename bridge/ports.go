@@ -224,6 +224,12 @@ type Store interface {
 	// (ErrNotFound when no media-bar session is bound to it).
 	AgentByAccount(ctx context.Context, site, accountID string) (string, error)
 
+	// OpenLegs returns up to limit non-terminal legs due for reconciliation at or before due
+	// (a leg is due when it was last written, or when DeferLeg said), most overdue first.
+	OpenLegs(ctx context.Context, due time.Time, limit int) ([]*Interaction, error)
+	// DeferLeg makes an open leg due again at until, unless it is written before then.
+	DeferLeg(ctx context.Context, key LegKey, until time.Time) error
+
 	// Outcomes pages through the legs that ended in [since, until), oldest first: up to limit
 	// entries after cursor ("" to start); next is "" after the last page. Legs no longer
 	// stored are skipped, so a page may hold fewer than limit legs.

@@ -48,6 +48,18 @@ type Options struct {
 	// IntakeRemember is how long a chat handed to the ACD is remembered, so that it is not
 	// created twice while it waits; it must exceed the CRM's wait-queue timeout.
 	IntakeRemember time.Duration
+
+	// ReconcileEvery is how often the reconciler looks for legs past their deadline.
+	ReconcileEvery time.Duration
+	// StuckAfter: a leg still routed or popping this long after its last change has lost its
+	// pop; the reconciler queues it again. It must exceed LeaseTTL.
+	StuckAfter time.Duration
+	// OfferDeadline: an offer with no CRM answer this long is checked against the CRM (the
+	// CRM's own offer timeout is 60 s).
+	OfferDeadline time.Duration
+	// ActiveCheckEvery: an active chat is checked against the CRM this often, in case its end
+	// was missed.
+	ActiveCheckEvery time.Duration
 }
 
 // SiteOptions are per CRM site.
@@ -92,6 +104,8 @@ type Observer interface {
 	ACDCallFinished(kind ACDCallKind, err error)
 	// IntakeCreated counts chats handed to the ACD by intake.
 	IntakeCreated(site, queueID string)
+	// Reconciled counts legs the reconciler resolved, by the state they were stuck in.
+	Reconciled(state State)
 }
 
 type nopObserver struct{}
@@ -101,6 +115,7 @@ func (nopObserver) Transition(State, State)                 {}
 func (nopObserver) Absorbed(string)                         {}
 func (nopObserver) ACDCallFinished(ACDCallKind, error)      {}
 func (nopObserver) IntakeCreated(string, string)            {}
+func (nopObserver) Reconciled(State)                        {}
 
 // Deps are the ports the service needs.
 type Deps struct {
@@ -152,6 +167,18 @@ func New(opts Options, d Deps) (*Service, error) {
 	}
 	if opts.IntakeRemember <= 0 {
 		opts.IntakeRemember = 24 * time.Hour
+	}
+	if opts.ReconcileEvery <= 0 {
+		opts.ReconcileEvery = 10 * time.Second
+	}
+	if opts.StuckAfter <= opts.LeaseTTL {
+		opts.StuckAfter = max(30*time.Second, 2*opts.LeaseTTL)
+	}
+	if opts.OfferDeadline <= 0 {
+		opts.OfferDeadline = 90 * time.Second
+	}
+	if opts.ActiveCheckEvery <= 0 {
+		opts.ActiveCheckEvery = 15 * time.Minute
 	}
 	if opts.DeadLetterAfter <= 0 {
 		opts.DeadLetterAfter = 24 * time.Hour

@@ -30,6 +30,12 @@ type fixture struct {
 // work, when not nil, wraps the store's work queue (to inject failures).
 func newFixture(t *testing.T, wrap func(bridge.WorkQueue) bridge.WorkQueue) *fixture {
 	t.Helper()
+	return newFixtureWith(t, wrap, nil)
+}
+
+// newFixtureWith is newFixture on the given clock (nil: the wall clock).
+func newFixtureWith(t *testing.T, wrap func(bridge.WorkQueue) bridge.WorkQueue, clock bridge.Clock) *fixture {
+	t.Helper()
 	rdb, prefix := sessionstest.Redis(t)
 	store := sessions.New(rdb, sessions.Options{Prefix: prefix, ReclaimIdle: 100 * time.Millisecond, BlockFor: 50 * time.Millisecond})
 	f := &fixture{store: store, crm: &bridgetest.CRM{}, acd: &bridgetest.ACD{}, catalog: bridgeerr.Default()}
@@ -40,9 +46,11 @@ func newFixture(t *testing.T, wrap func(bridge.WorkQueue) bridge.WorkQueue) *fix
 	svc, err := bridge.New(bridge.Options{
 		Sites: map[string]bridge.SiteOptions{"demo": {Catalog: f.catalog, Queues: map[string]bridge.QueueOptions{
 			"sales": {Name: "Sales", DispositionRequired: true, Dispositions: []string{"Resolved", "Follow-up"}},
+			"support": {Name: "Support", DispositionRequired: true, Dispositions: []string{"Resolved"},
+				DefaultDisposition: "Resolved", WrapUpTimeout: 2 * time.Minute},
 		}}},
 		PopBudget: time.Second, PopRetries: 2, LeaseTTL: 3 * time.Second, DeclineNotReady: true,
-	}, bridge.Deps{CRM: f.crm, ACD: f.acd, Store: store, Work: f.work, Events: store})
+	}, bridge.Deps{CRM: f.crm, ACD: f.acd, Store: store, Work: f.work, Events: store, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

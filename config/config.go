@@ -25,14 +25,16 @@ type Config struct {
 	// OpsListen is the operators' address: /livez /readyz /metrics /version.
 	OpsListen string `yaml:"ops_listen" json:"ops_listen"`
 	// LogLevel is debug, info, warn or error.
-	LogLevel string   `yaml:"log_level" json:"log_level"`
-	Redis    Redis    `yaml:"redis" json:"redis"`
-	ACD      ACD      `yaml:"acd" json:"acd"`
-	CRM      CRM      `yaml:"crm" json:"crm"`
-	Pop      Pop      `yaml:"pop" json:"pop"`
-	Mediabar Mediabar `yaml:"mediabar" json:"mediabar"`
-	Admin    Admin    `yaml:"admin" json:"admin"`
-	Catalog  Catalog  `yaml:"catalog" json:"catalog"`
+	LogLevel string `yaml:"log_level" json:"log_level"`
+	Redis    Redis  `yaml:"redis" json:"redis"`
+	ACD      ACD    `yaml:"acd" json:"acd"`
+	CRM      CRM    `yaml:"crm" json:"crm"`
+	Pop      Pop    `yaml:"pop" json:"pop"`
+	// Reconciler resolves legs stuck past their deadline (one replica at a time).
+	Reconciler Reconciler `yaml:"reconciler" json:"reconciler"`
+	Mediabar   Mediabar   `yaml:"mediabar" json:"mediabar"`
+	Admin      Admin      `yaml:"admin" json:"admin"`
+	Catalog    Catalog    `yaml:"catalog" json:"catalog"`
 }
 
 // Redis is where all shared state lives. Either URL (standalone) or Addrs (Sentinel when
@@ -155,6 +157,22 @@ type Pop struct {
 	// LeaseTTL is how long a replica owns a pop; it must exceed CRM.PopBudget so that no
 	// other replica takes over a pop still in flight.
 	LeaseTTL Duration `yaml:"lease_ttl" json:"lease_ttl"`
+}
+
+// Reconciler finds legs that sat in a non-terminal state past their deadline and resolves
+// them from the CRM's state.
+type Reconciler struct {
+	// Every is how often it looks.
+	Every Duration `yaml:"every" json:"every"`
+	// StuckAfter: a leg still routed or popping this long has lost its pop and is queued
+	// again. It must exceed pop.lease_ttl.
+	StuckAfter Duration `yaml:"stuck_after" json:"stuck_after"`
+	// OfferDeadline: an offer with no CRM answer this long is checked against the CRM (whose
+	// own offer timeout is 60s).
+	OfferDeadline Duration `yaml:"offer_deadline" json:"offer_deadline"`
+	// ActiveCheckEvery: how often an active chat is checked against the CRM, in case its end
+	// was missed.
+	ActiveCheckEvery Duration `yaml:"active_check_every" json:"active_check_every"`
 }
 
 // Mediabar is the agent-facing API.

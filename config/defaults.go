@@ -56,6 +56,12 @@ func Default() Config {
 			IntakeRemember:   Duration(24 * time.Hour),
 			Sites:            []Site{demoSite()},
 		},
+		Reconciler: Reconciler{
+			Every:            Duration(10 * time.Second),
+			StuckAfter:       Duration(30 * time.Second),
+			OfferDeadline:    Duration(90 * time.Second),
+			ActiveCheckEvery: Duration(15 * time.Minute),
+		},
 		Pop: Pop{
 			Workers:  4,
 			LeaseTTL: Duration(15 * time.Second),

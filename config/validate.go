@@ -56,6 +56,13 @@ func (c Config) Validate() error {
 	v.redis(c.Redis)
 	v.acd(c.ACD)
 	v.crm(c.CRM)
+	v.positive("reconciler.every", c.Reconciler.Every)
+	v.positive("reconciler.stuck_after", c.Reconciler.StuckAfter)
+	v.positive("reconciler.offer_deadline", c.Reconciler.OfferDeadline)
+	v.positive("reconciler.active_check_every", c.Reconciler.ActiveCheckEvery)
+	if c.Reconciler.StuckAfter > 0 && c.Pop.LeaseTTL > 0 && c.Reconciler.StuckAfter <= c.Pop.LeaseTTL {
+		v.add("reconciler.stuck_after", "must exceed pop.lease_ttl (%s), or a pop still in flight would be queued again", c.Pop.LeaseTTL)
+	}
 	v.positiveInt("pop.workers", int64(c.Pop.Workers))
 	v.positive("pop.lease_ttl", c.Pop.LeaseTTL)
 	if c.Pop.LeaseTTL > 0 && c.CRM.PopBudget > 0 && c.Pop.LeaseTTL <= c.CRM.PopBudget {

@@ -43,6 +43,9 @@ const (
 	// LoggedOffRequeued: the agent logged out of CRM chat with the chat assigned, and the
 	// CRM put it back in its queue (EngagementRequeued, cause AGENT_LOGGED_OFF).
 	LoggedOffRequeued Code = "FLOW_LOGGED_OFF_REQUEUED"
+	// ReconciledRequeue: the reconciler found the chat back in the CRM queue (or with another
+	// agent) although the bridge never saw it leave this agent, and requeued it in the ACD.
+	ReconciledRequeue Code = "FLOW_RECONCILED_REQUEUE"
 )
 
 // Channel situations: what the agent reads when the CRM side of the channel changes with no
@@ -162,6 +165,9 @@ var defaultRows = []Entry{
 	{Code: LoggedOffRequeued, Source: SourceFlow, Meaning: "agent logged out of CRM chat with the chat assigned; the CRM requeued it",
 		Message: "You logged out of CRM chat while this chat was assigned to you, so it went back to the queue for another agent.",
 		Requeue: true, Channel: ChannelGreen, Descriptor: routedRedirected},
+	{Code: ReconciledRequeue, Source: SourceFlow, Meaning: "the chat left the agent in the CRM without an event reaching the bridge; the reconciler requeued it",
+		Message: "This chat is no longer with you in the chat server, so it went back to the queue. Your supervisor has been alerted.",
+		Requeue: true, Channel: ChannelGreen, OpsAlert: true, Descriptor: routedRedirected},
 	{Code: OfferRevoked, Source: SourceFlow, Meaning: "the ACD took the offer back",
 		Message: "The routing system took this chat back. Nothing to do.",
 		Channel: ChannelGreen, Descriptor: routedRedirected},

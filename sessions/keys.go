@@ -27,6 +27,10 @@ func newKeySpace(prefix string) KeySpace {
 // Prefix is the namespace every key starts with (followed by ':').
 func (k KeySpace) Prefix() string { return k.prefix }
 
+// OpenLegs indexes legs not yet terminal by when the reconciler should look at them next
+// (sorted set, score = ms; every write of the leg resets it to the write's time).
+func (k KeySpace) OpenLegs() string { return k.prefix + ":open-legs" }
+
 // Outcomes indexes terminal legs by the time they ended (sorted set, score = ms).
 func (k KeySpace) Outcomes() string { return k.prefix + ":outcomes" }
 

@@ -152,6 +152,12 @@ func (s *Store) index(ctx context.Context, in *bridge.Interaction) error {
 			}
 		}
 		if in.State.Terminal() {
+			p.ZRem(ctx, s.keys.OpenLegs(), member)
+		} else {
+			p.ZAdd(ctx, s.keys.OpenLegs(), redis.Z{Score: float64(in.UpdatedAt.UnixMilli()), Member: member})
+			p.PExpire(ctx, s.keys.OpenLegs(), ttl)
+		}
+		if in.State.Terminal() {
 			k := s.keys.Outcomes()
 			p.ZAdd(ctx, k, redis.Z{Score: float64(in.UpdatedAt.UnixMilli()), Member: member})
 			p.ZRemRangeByScore(ctx, k, "-inf", "("+strconv.FormatInt(time.Now().Add(-ttl-outcomeTrimMargin).UnixMilli(), 10))
@@ -171,6 +177,53 @@ func (s *Store) index(ctx context.Context, in *bridge.Interaction) error {
 	})
 	if err != nil {
 		return fmt.Errorf("index: %w", err)
+	}
+	return nil
+}
+
+// OpenLegs returns up to limit legs that are not terminal and are due for the reconciler at
+// or before due (last written then, or deferred to then), most overdue first. Index entries
+// whose leg has expired or ended are dropped as they are found.
+func (s *Store) OpenLegs(ctx context.Context, due time.Time, limit int) ([]*bridge.Interaction, error) {
+	members, err := s.client.ZRangeByScore(ctx, s.keys.OpenLegs(), &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(due.UnixMilli(), 10), Count: int64(limit),
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("open legs: %w", err)
+	}
+	keys := make([]bridge.LegKey, 0, len(members))
+	for _, m := range members {
+		key, err := parseLegMember(m)
+		if err != nil {
+			return nil, fmt.Errorf("open legs: %w", err)
+		}
+		keys = append(keys, key)
+	}
+	legs, err := s.getLegs(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("open legs: %w", err)
+	}
+	out := make([]*bridge.Interaction, 0, len(legs))
+	var stale []any
+	for i, l := range legs {
+		if l == nil || l.State.Terminal() {
+			stale = append(stale, members[i])
+			continue
+		}
+		out = append(out, l)
+	}
+	if len(stale) > 0 {
+		_ = s.client.ZRem(ctx, s.keys.OpenLegs(), stale...).Err() // best effort: found again next time
+	}
+	return out, nil
+}
+
+// DeferLeg makes an open leg due for the reconciler at until (unless it is written before:
+// a write makes it due at the write's time). A leg no longer open is left alone.
+func (s *Store) DeferLeg(ctx context.Context, key bridge.LegKey, until time.Time) error {
+	err := s.client.ZAddXX(ctx, s.keys.OpenLegs(), redis.Z{Score: float64(until.UnixMilli()), Member: legMember(key)}).Err()
+	if err != nil {
+		return fmt.Errorf("defer leg %s: %w", key, err)
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ type Metrics struct {
 	acdCalls    *prometheus.CounterVec
 	webhooks    *prometheus.CounterVec
 	intake      *prometheus.CounterVec
+	reconciled  *prometheus.CounterVec
 }
 
 var _ bridge.Observer = (*Metrics)(nil)
@@ -47,8 +48,10 @@ func New() *Metrics {
 			Help: "ACD webhook deliveries by HTTP status."}, []string{"status"}),
 		intake: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mbb_intake_created_total",
 			Help: "New CRM chats handed to the ACD by intake, by site and queue."}, []string{"site", "queue"}),
+		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mbb_reconciled_total",
+			Help: "Legs the reconciler resolved, by the state they were stuck in."}, []string{"state"}),
 	}
-	m.reg.MustRegister(m.pops, m.popLatency, m.transitions, m.absorbed, m.acdCalls, m.webhooks, m.intake,
+	m.reg.MustRegister(m.pops, m.popLatency, m.transitions, m.absorbed, m.acdCalls, m.webhooks, m.intake, m.reconciled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -94,3 +97,6 @@ func (m *Metrics) ACDCallFinished(kind bridge.ACDCallKind, err error) {
 
 // IntakeCreated implements bridge.Observer.
 func (m *Metrics) IntakeCreated(site, queueID string) { m.intake.WithLabelValues(site, queueID).Inc() }
+
+// Reconciled implements bridge.Observer.
+func (m *Metrics) Reconciled(state bridge.State) { m.reconciled.WithLabelValues(string(state)).Inc() }

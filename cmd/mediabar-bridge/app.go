@@ -97,6 +97,11 @@ func newApp(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger) (*ap
 		ConsumerLockTTL: time.Duration(cfg.CRM.EventsLockTTL),
 		IntakeEvery:     time.Duration(cfg.CRM.IntakeEvery),
 		IntakeRemember:  time.Duration(cfg.CRM.IntakeRemember),
+
+		ReconcileEvery:   time.Duration(cfg.Reconciler.Every),
+		StuckAfter:       time.Duration(cfg.Reconciler.StuckAfter),
+		OfferDeadline:    time.Duration(cfg.Reconciler.OfferDeadline),
+		ActiveCheckEvery: time.Duration(cfg.Reconciler.ActiveCheckEvery),
 	}
 	for _, s := range cfg.CRM.Sites {
 		so := bridge.SiteOptions{AutoAccept: s.AutoAccept, AllowDecline: s.AllowDecline,
@@ -190,6 +195,7 @@ func (a *app) serve(ctx context.Context, ln, opsLn net.Listener) error {
 		site := s.Name
 		spawn("crm-events-"+site, func(ctx context.Context) error { return a.svc.RunCRMEvents(ctx, site) })
 	}
+	spawn("reconciler", a.svc.RunReconciler)
 	for _, site := range a.svc.IntakeSites() {
 		spawn("intake-"+site, func(ctx context.Context) error { return a.svc.RunIntake(ctx, site) })
 	}

@@ -128,6 +128,10 @@ func newHarness(ctx context.Context, getenv func(string) string, logger *slog.Lo
 			c.ACD.Client.CallTimeout = config.Duration(time.Second)
 			c.CRM.Client.BreakerOpenFor = config.Duration(500 * time.Millisecond)
 			c.CRM.Client.BackoffMax = config.Duration(100 * time.Millisecond)
+			// The reconciler looks often, and a pop counts as stuck soon after its lease.
+			c.Pop.LeaseTTL = config.Duration(4 * time.Second)
+			c.Reconciler.Every = config.Duration(200 * time.Millisecond)
+			c.Reconciler.StuckAfter = config.Duration(5 * time.Second)
 			// Scenarios route their chats explicitly; intake runs on its own queue only.
 			c.CRM.IntakeEvery = config.Duration(200 * time.Millisecond)
 			site := &c.CRM.Sites[0]
@@ -333,6 +337,7 @@ func allScenarios() []scenario {
 	}
 	out = append(out, offerScenarios()...)
 	out = append(out, intakeScenarios()...)
+	out = append(out, reconcilerScenarios()...)
 	return append(out, statusScenarios()...)
 }
 
