@@ -2,14 +2,15 @@
 // bridge.ACD: it reports ErrUnavailable (retry later) or ErrRejected (never succeeds) and the
 // core's outbox decides what to do.
 //
-// Stack: resty (whole-call timeout, no retries) → retryablehttp (jittered backoff; every call
-// carries an Idempotency-Key so transport errors, 5xx and 429 are safe to retry) → one
-// gobreaker per host → transport.
+// Stack (adapters/resilient): resty (whole-call timeout, no retries) → retryablehttp
+// (jittered backoff; every call carries an Idempotency-Key so transport errors, 5xx and 429
+// are safe to retry) → one gobreaker per host → transport.
 package acd
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,8 +19,8 @@ import (
 	"time"
 
 	"github.com/go-resty/resty/v2"
-	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/resilient"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 )
 
@@ -75,10 +76,26 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// resilience is the shared HTTP stack's share of the config. The ACD's breaker counts
+// transport failures, timeouts and 5xx only: a 429 is the ACD's rate limiter answering, so
+// it is retried (after its Retry-After) but does not open the breaker.
+func (c Config) resilience() resilient.Config {
+	return resilient.Config{
+		Name:               "acd",
+		Retries:            c.Retries,
+		BackoffMin:         c.BackoffMin,
+		BackoffMax:         c.BackoffMax,
+		BreakerFailures:    c.BreakerFailures,
+		BreakerOpenFor:     c.BreakerOpenFor,
+		BreakerHalfOpenMax: c.BreakerHalfOpenMax,
+		BreakerCounts:      func(status int) bool { return status >= 500 },
+	}
+}
+
 // Client calls the ACD.
 type Client struct {
 	rest     *resty.Client
-	breakers *breakers
+	breakers *resilient.Breakers
 	host     string
 	logger   *slog.Logger
 }
@@ -97,28 +114,18 @@ func New(cfg Config, logger *slog.Logger) (*Client, error) {
 	}
 	logger = logger.With("component", "acd_client")
 
-	brk := newBreakers(cfg, logger, cfg.Transport)
-	retry := retryablehttp.NewClient()
-	retry.HTTPClient = &http.Client{Transport: brk}
-	retry.RetryMax = cfg.Retries
-	retry.RetryWaitMin, retry.RetryWaitMax = cfg.BackoffMin, cfg.BackoffMax
-	retry.CheckRetry = retryPolicy
-	retry.Backoff = jitteredBackoff
-	// The final answer (a 5xx, a transport error) comes back to Send to classify.
-	retry.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	retry.Logger = nil
-
-	rest := resty.NewWithClient(retry.StandardClient()).
+	brk := resilient.NewBreakers(cfg.resilience(), cfg.Transport, logger)
+	// No per-attempt limit: CallTimeout bounds one Send, retries and backoff included. The
+	// final answer (a 5xx, a transport error) comes back to Send to classify.
+	rest := resilient.NewResty(cfg.resilience(), brk, resilient.Timeouts{Call: cfg.CallTimeout}).
 		SetBaseURL(strings.TrimRight(cfg.BaseURL, "/")).
-		SetTimeout(cfg.CallTimeout).
-		SetLogger(discardLogger{}).
 		SetHeader("Content-Type", "application/json").
 		SetHeader("Accept", "application/json")
 	return &Client{rest: rest, breakers: brk, host: u.Host, logger: logger}, nil
 }
 
 // BreakerState is the state of the ACD host's breaker: closed, half-open or open.
-func (c *Client) BreakerState() string { return c.breakers.state(c.host) }
+func (c *Client) BreakerState() string { return c.breakers.State(c.host) }
 
 // request is one call on the wire.
 type request struct {
@@ -143,7 +150,7 @@ func (c *Client) Send(ctx context.Context, call bridge.ACDCall) error {
 		SetBody(req.body).
 		Execute(req.method, req.path)
 	if err != nil {
-		if isBreakerOpen(err) {
+		if errors.Is(err, bridge.ErrBreakerOpen) {
 			return fmt.Errorf("acd %s: %w: %w", op, bridge.ErrUnavailable, bridge.ErrBreakerOpen)
 		}
 		return fmt.Errorf("acd %s: %w: %w", op, bridge.ErrUnavailable, err)
@@ -293,10 +300,3 @@ func errorText(body []byte) *APIError {
 func invalidCall(op, reason string) error {
 	return fmt.Errorf("acd %s: %s: %w", op, reason, bridge.ErrRejected)
 }
-
-// discardLogger keeps resty quiet: Send returns every failure, and the caller logs it once.
-type discardLogger struct{}
-
-func (discardLogger) Errorf(string, ...any) {}
-func (discardLogger) Warnf(string, ...any)  {}
-func (discardLogger) Debugf(string, ...any) {}

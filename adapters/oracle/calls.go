@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/resilient"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
 )
@@ -50,7 +51,7 @@ type WaitingChat struct {
 // replayed with the same TransactionID, which the CRM answers with its first answer if it had
 // one. An open breaker fails at once.
 func (c *Client) RouteChat(ctx context.Context, req bridge.RouteRequest) (bridge.RouteResult, error) {
-	ctx = markCaller(ctx)
+	ctx = resilient.MarkCaller(ctx)
 	s, err := c.site("chatRouted", req.Site)
 	if err != nil {
 		return bridge.RouteResult{}, err
@@ -89,7 +90,7 @@ func outcomeUnknown(ctx context.Context, err error) bool {
 // routeOnce sends chatRouted once (retryablehttp may repeat it on 5xx/429, never on a
 // transport failure — see outcomeUnknown).
 func (c *Client) routeOnce(ctx context.Context, s *siteConn, req bridge.RouteRequest) (bridge.RouteResult, error) {
-	ctx = withoutTransportRetry(ctx)
+	ctx = resilient.WithoutTransportRetry(ctx)
 	r, err := withSession(ctx, c, s, "chatRouted", func(ctx context.Context, token string) (routeReply, error) {
 		body, err := c.send(ctx, s, exchange{
 			op:     "chatRouted",
@@ -124,7 +125,7 @@ func (c *Client) routeOnce(ctx context.Context, s *siteConn, req bridge.RouteReq
 
 // Engagement reads one chat's state.
 func (c *Client) Engagement(ctx context.Context, site, chatID string) (bridge.Engagement, error) {
-	ctx = markCaller(ctx)
+	ctx = resilient.MarkCaller(ctx)
 	s, err := c.site("engagement", site)
 	if err != nil {
 		return bridge.Engagement{}, err
@@ -165,7 +166,7 @@ func (c *Client) engagement(ctx context.Context, s *siteConn, chatID string) (br
 
 // AgentSession reads an agent's CRM chat session.
 func (c *Client) AgentSession(ctx context.Context, site, accountID string) (bridge.CRMAgentSession, error) {
-	ctx = markCaller(ctx)
+	ctx = resilient.MarkCaller(ctx)
 	s, err := c.site("agentSession", site)
 	if err != nil {
 		return bridge.CRMAgentSession{}, err
@@ -208,7 +209,7 @@ func (c *Client) AgentSession(ctx context.Context, site, accountID string) (brid
 // PollEvents long-polls the site's event feed for events after afterSeq. The CRM's timeout
 // marker is an empty slice with a nil error. A result code other than SUCCESS is a *CodeError.
 func (c *Client) PollEvents(ctx context.Context, site string, afterSeq int64) ([]bridge.CRMEvent, error) {
-	ctx = markCaller(ctx)
+	ctx = resilient.MarkCaller(ctx)
 	s, err := c.site("poll", site)
 	if err != nil {
 		return nil, err
@@ -247,7 +248,7 @@ func (c *Client) PollEvents(ctx context.Context, site string, afterSeq int64) ([
 // WaitingChats lists the chats waiting in an (external) queue. A result code other than
 // SUCCESS is a *CodeError.
 func (c *Client) WaitingChats(ctx context.Context, site, queueID string) ([]WaitingChat, error) {
-	ctx = markCaller(ctx)
+	ctx = resilient.MarkCaller(ctx)
 	s, err := c.site("waitingChats", site)
 	if err != nil {
 		return nil, err

@@ -7,9 +7,9 @@
 // open — the last also wraps bridge.ErrBreakerOpen), bridge.ErrMalformedReply (a 200 that
 // cannot be read), bridge.ErrRejected (other 4xx) or the caller's own ctx.Err().
 //
-// Files: client.go builds the HTTP stack and sends one exchange; transport.go holds the retry
-// policy and the per-host breakers; session.go the session tokens; calls.go the port methods;
-// wire.go the wire types and decoders.
+// Files: client.go builds the HTTP stack (adapters/resilient: resty → retryablehttp → one
+// breaker per host) and sends one exchange; session.go the session tokens; calls.go the port
+// methods; wire.go the wire types and decoders.
 package oracle
 
 import (
@@ -17,15 +17,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/go-resty/resty/v2"
-	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/resilient"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 )
 
@@ -45,7 +44,7 @@ type Client struct {
 	sites     map[string]*siteConn
 	calls     *resty.Client // ordinary calls: attempt = CallTimeout
 	polls     *resty.Client // the long-poll: attempt = PollWait + CallTimeout
-	breakers  *breakerTransport
+	breakers  *resilient.Breakers
 	transport *http.Transport
 	now       func() time.Time // token expiry; tests may replace it
 }
@@ -69,17 +68,8 @@ func New(cfg Config, logger *slog.Logger) (*Client, error) {
 	}
 	logger = logger.With("component", "crm_oracle")
 
-	transport := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: cfg.CallTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   32,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   cfg.CallTimeout,
-		ExpectContinueTimeout: time.Second,
-	}
-	breakers := newBreakerTransport(transport, cfg, logger)
+	transport := resilient.NewTransport(cfg.CallTimeout)
+	breakers := resilient.NewBreakers(cfg.resilience(), transport, logger)
 
 	c := &Client{
 		cfg:       cfg,
@@ -99,35 +89,21 @@ func New(cfg Config, logger *slog.Logger) (*Client, error) {
 			session: newSession(),
 		}
 		u, _ := url.Parse(s.BaseURL) // validated
-		breakers.breaker(u.Host)     // so BreakerStates lists every host from the start
+		breakers.Watch(u.Host)       // so BreakerStates lists every host from the start
 	}
 	return c, nil
 }
 
-// newResty stacks resty (no retries of its own; timeout = whole-call budget) on
-// retryablehttp (retries, backoff; each attempt bounded by attempt) on the breakers.
-func newResty(cfg Config, breakers *breakerTransport, attempt time.Duration) *resty.Client {
-	retrying := &retryablehttp.Client{
-		HTTPClient:   &http.Client{Transport: breakers, Timeout: attempt},
-		Logger:       nil, // failures are returned, not logged here
-		RetryWaitMin: cfg.BackoffMin,
-		RetryWaitMax: cfg.BackoffMax,
-		RetryMax:     cfg.Retries,
-		CheckRetry:   checkRetry,
-		Backoff:      jitteredBackoff,
-		// Hand the last answer (or error) back as it is; send classifies it.
-		ErrorHandler: retryablehttp.PassthroughErrorHandler,
-	}
-	return resty.NewWithClient(retrying.StandardClient()).
-		SetTimeout(cfg.callBudget(attempt)).
-		SetRetryCount(0).
-		SetLogger(discardRestyLogger{}).
+// newResty is the shared resilient stack with each attempt bounded by attempt and the whole
+// call by the budget that leaves room for every retry.
+func newResty(cfg Config, breakers *resilient.Breakers, attempt time.Duration) *resty.Client {
+	return resilient.NewResty(cfg.resilience(), breakers, resilient.Timeouts{Attempt: attempt, Call: cfg.callBudget(attempt)}).
 		SetResponseBodyLimit(maxReplyBytes).
 		SetHeader("Accept", "application/json")
 }
 
 // BreakerStates reports each upstream host's breaker: "closed", "half-open" or "open".
-func (c *Client) BreakerStates() map[string]string { return c.breakers.states() }
+func (c *Client) BreakerStates() map[string]string { return c.breakers.States() }
 
 // Close releases idle connections.
 func (c *Client) Close() { c.transport.CloseIdleConnections() }
@@ -155,7 +131,7 @@ type exchange struct {
 // (wrapped) when the caller gave up; bridge.ErrUnavailable (+ ErrBreakerOpen) when there was
 // no answer; bridge.ErrRejected for a 4xx; bridge.ErrMalformedReply for any other status.
 func (c *Client) send(ctx context.Context, s *siteConn, x exchange) ([]byte, error) {
-	if err := callerErr(ctx); err != nil {
+	if err := resilient.CallerErr(ctx); err != nil {
 		return nil, fmt.Errorf("oracle %s site %s: %w", x.op, s.name, err)
 	}
 	rc := c.calls
@@ -180,7 +156,7 @@ func (c *Client) send(ctx context.Context, s *siteConn, x exchange) ([]byte, err
 	switch {
 	case status == http.StatusOK:
 		return resp.Body(), nil
-	case transientStatus(status):
+	case resilient.TransientStatus(status):
 		return nil, fmt.Errorf("oracle %s site %s: HTTP %d: %w", x.op, s.name, status, bridge.ErrUnavailable)
 	case status >= 400 && status < 500:
 		return nil, fmt.Errorf("oracle %s site %s: HTTP %d: %w", x.op, s.name, status, bridge.ErrRejected)
@@ -190,7 +166,7 @@ func (c *Client) send(ctx context.Context, s *siteConn, x exchange) ([]byte, err
 
 // unavailable classifies a failure without an answer.
 func (c *Client) unavailable(ctx context.Context, op, site string, err error) error {
-	if cerr := callerErr(ctx); cerr != nil {
+	if cerr := resilient.CallerErr(ctx); cerr != nil {
 		return fmt.Errorf("oracle %s site %s: %w", op, site, cerr)
 	}
 	if errors.Is(err, resty.ErrResponseBodyTooLarge) {
@@ -201,11 +177,3 @@ func (c *Client) unavailable(ctx context.Context, op, site string, err error) er
 	}
 	return fmt.Errorf("oracle %s site %s: %w: %w", op, site, bridge.ErrUnavailable, err)
 }
-
-// discardRestyLogger silences resty: errors are returned, and its debug output could show
-// the session header.
-type discardRestyLogger struct{}
-
-func (discardRestyLogger) Errorf(string, ...any) {}
-func (discardRestyLogger) Warnf(string, ...any)  {}
-func (discardRestyLogger) Debugf(string, ...any) {}

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"sort"
 	"time"
+
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/resilient"
 )
 
 // Config is everything the adapter needs; zero values take the defaults below.
@@ -119,10 +121,24 @@ func (c Config) validate() error {
 	return nil
 }
 
+// resilience is the shared HTTP stack's share of the config. The CRM's breaker counts
+// transport failures, timeouts, 408, 429 and 5xx (resilient.TransientStatus).
+func (c Config) resilience() resilient.Config {
+	return resilient.Config{
+		Name:               "crm",
+		Retries:            c.Retries,
+		BackoffMin:         c.BackoffMin,
+		BackoffMax:         c.BackoffMax,
+		BreakerFailures:    c.BreakerFailures,
+		BreakerOpenFor:     c.BreakerOpenFor,
+		BreakerHalfOpenMax: c.BreakerHalfOpenMax,
+	}
+}
+
 // callBudget is resty's whole-call timeout for an ordinary call: every attempt plus the
 // longest waits between them.
 func (c Config) callBudget(attempt time.Duration) time.Duration {
-	return time.Duration(c.Retries+1)*attempt + time.Duration(c.Retries)*c.BackoffMax
+	return c.resilience().CallBudget(attempt)
 }
 
 // pollAttempt is one long-poll attempt: the server may hold it for PollWait.
