@@ -8,7 +8,10 @@ import (
 )
 
 // This file is the routing API's behaviour: what the mock answers, given the world. The
-// HTTP side (decoding, faults, long-poll waiting) is in api_handlers.go.
+// HTTP side (decoding, faults, long-poll waiting) is in api_handlers.go. Each operation is
+// split in two: the gate (session token and site, Oracle-shaped) and the evaluation on an
+// admitted site (the ...OfLocked functions), which the generic webhook facade
+// (generic.go) shares, so both facades answer from one world by one set of rules.
 
 type authenticateRequest struct {
 	Site     string `json:"site,omitempty"` // used only when the path has no site
@@ -141,12 +144,9 @@ func (s *Server) gateLocked(token, siteName string, now time.Time) (*site, strin
 	if !ok || !now.Before(tok.expires) {
 		return nil, CodeAuthenticationFailed
 	}
-	if siteName == "" {
-		return nil, CodeMissingSiteName
-	}
-	st := s.w.sites[siteName]
-	if st == nil {
-		return nil, CodeUnknownSite
+	st, code := s.siteGateLocked(siteName)
+	if code != "" {
+		return nil, code
 	}
 	if tok.site != siteName {
 		return nil, CodeAuthenticationFailed
@@ -154,25 +154,47 @@ func (s *Server) gateLocked(token, siteName string, now time.Time) (*site, strin
 	return st, ""
 }
 
+// siteGateLocked is the site half of the gate: empty → MISSING_SITE_NAME, unknown →
+// UNKNOWN_SITE.
+func (s *Server) siteGateLocked(siteName string) (*site, string) {
+	if siteName == "" {
+		return nil, CodeMissingSiteName
+	}
+	st := s.w.sites[siteName]
+	if st == nil {
+		return nil, CodeUnknownSite
+	}
+	return st, ""
+}
+
 // chatRoutedLocked answers chatRouted, replaying the first answer for a known transactionId.
 func (s *Server) chatRoutedLocked(token, siteName string, req chatRoutedRequest, now time.Time) chatRoutedResponse {
 	st, code := s.gateLocked(token, siteName, now)
-	if st != nil && req.TransactionID != "" {
-		if first, ok := st.routes[req.TransactionID]; ok {
+	return s.idempotentRouteLocked(st, code, req.TransactionID, req, now)
+}
+
+// idempotentRouteLocked answers a route request under an idempotency key (chatRouted's
+// transactionId, the generic facade's Idempotency-Key; one namespace per site, as one CRM
+// keeps one): a known key replays the first answer; otherwise the request is evaluated and
+// counted in RouteEvaluations. st is nil and gateCode set when the gate refused the
+// request.
+func (s *Server) idempotentRouteLocked(st *site, gateCode, key string, req chatRoutedRequest, now time.Time) chatRoutedResponse {
+	if st != nil && key != "" {
+		if first, ok := st.routes[key]; ok {
 			return first
 		}
 	}
-	if req.TransactionID != "" {
-		s.w.routeEvals[req.TransactionID]++
+	if key != "" {
+		s.w.routeEvals[key]++
 	}
-	if code != "" {
-		// Not remembered: the request was not admitted, so a later authenticated retry
-		// with the same transactionId is evaluated afresh.
-		return chatRoutedResponse{ResultCode: code, ChatID: req.ChatID, AgentAccountID: req.AgentAccountID}
+	if gateCode != "" {
+		// Not remembered: the request was not admitted, so a later admitted retry with the
+		// same key is evaluated afresh.
+		return chatRoutedResponse{ResultCode: gateCode, ChatID: req.ChatID, AgentAccountID: req.AgentAccountID}
 	}
 	resp := s.routeLocked(st, req, now)
-	if req.TransactionID != "" {
-		st.routes[req.TransactionID] = resp
+	if key != "" {
+		st.routes[key] = resp
 	}
 	return resp
 }
@@ -248,6 +270,10 @@ func (s *Server) engagementLocked(token, siteName, chatID string, now time.Time)
 	if code != "" {
 		return engagementResponse{ResultCode: code}
 	}
+	return engagementOfLocked(st, chatID)
+}
+
+func engagementOfLocked(st *site, chatID string) engagementResponse {
 	if chatID == "" {
 		return engagementResponse{ResultCode: CodeMissingParameters}
 	}
@@ -269,6 +295,10 @@ func (s *Server) agentSessionLocked(token, siteName, accountID string, now time.
 	if code != "" {
 		return agentSessionResponse{ResultCode: code}
 	}
+	return s.agentSessionOfLocked(st, accountID, now)
+}
+
+func (s *Server) agentSessionOfLocked(st *site, accountID string, now time.Time) agentSessionResponse {
 	if accountID == "" {
 		return agentSessionResponse{ResultCode: CodeMissingParameters}
 	}
@@ -302,6 +332,10 @@ func (s *Server) waitingLocked(token, siteName, queueID, state string, now time.
 	if code != "" {
 		return waitingResponse{ResultCode: code, Engagements: []waitingElement{}}
 	}
+	return waitingOfLocked(st, queueID, state, now)
+}
+
+func waitingOfLocked(st *site, queueID, state string, now time.Time) waitingResponse {
 	if queueID == "" {
 		return waitingResponse{ResultCode: CodeMissingParameters, Engagements: []waitingElement{}}
 	}
@@ -343,6 +377,10 @@ func (s *Server) pollLocked(token, siteName string, afterSeq int64, now time.Tim
 	if code != "" {
 		return pollResponse{ResultCode: code, Events: []Event{}}, true
 	}
+	return s.pollOfLocked(st, afterSeq)
+}
+
+func (s *Server) pollOfLocked(st *site, afterSeq int64) (pollResponse, bool) {
 	resp := pollResponse{ResultCode: CodeSuccess, LastSeq: s.seqs[st.name], Events: []Event{}}
 	for _, ev := range st.events {
 		if ev.Seq > afterSeq {

@@ -11,27 +11,39 @@ import (
 // headerSession carries the session token from authenticate on every other call.
 const headerSession = "X-UQ-Session"
 
-// api wraps a routing API handler: it counts the call, then applies an injected fault if
-// one matches. The fault is applied before the request is evaluated, so a faulted chatRouted
-// changes nothing in the world and is not remembered for replay.
+// api wraps a routing API handler (see faultable).
 func (s *Server) api(op string, h echo.HandlerFunc) echo.HandlerFunc {
+	return s.faultable(op, oracleCodeField, h)
+}
+
+// faultable wraps a handler of either facade: it counts the call under op, then applies an
+// injected fault for op if one matches, so one fault hits the operation whichever facade
+// serves it. codeField is the facade's name for the result code in a faulted body. A fault
+// is applied before the request is evaluated, so a faulted chatRouted changes nothing in the
+// world and is not remembered for replay; LoseAnswer is the exception by design (evaluated,
+// then the answer is lost).
+func (s *Server) faultable(op, codeField string, h echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		s.mu.Lock()
 		s.w.calls[op]++
 		f, faulted := s.takeFaultLocked(op)
 		s.mu.Unlock()
-		if faulted {
-			if done, err := s.applyFault(c, f); done {
-				return err
-			}
+		if !faulted {
+			return h(c)
+		}
+		if done, err := s.applyFault(c, f, codeField); done {
+			return err
+		}
+		if f.LoseAnswer {
+			return s.loseAnswer(c, h)
 		}
 		return h(c)
 	}
 }
 
-// applyFault acts out f. done is false when the request should then be answered normally
-// (a delay-only fault).
-func (s *Server) applyFault(c echo.Context, f Fault) (done bool, err error) {
+// applyFault acts out f. done is false when the request should then be evaluated (a
+// delay-only fault, or LoseAnswer).
+func (s *Server) applyFault(c echo.Context, f Fault, codeField string) (done bool, err error) {
 	ctx := c.Request().Context()
 	if f.DelayMS > 0 {
 		if !s.sleep(ctx, time.Duration(f.DelayMS)*time.Millisecond) {
@@ -40,11 +52,11 @@ func (s *Server) applyFault(c echo.Context, f Fault) (done bool, err error) {
 	}
 	switch {
 	case f.ResultCode != "":
-		return true, c.JSON(http.StatusOK, map[string]string{"resultCode": f.ResultCode})
+		return true, c.JSON(http.StatusOK, map[string]string{codeField: f.ResultCode})
 	case f.HTTPStatus != 0:
 		return true, c.JSON(f.HTTPStatus, faultStatusBody(f.HTTPStatus))
 	case f.Malformed:
-		return true, c.Blob(http.StatusOK, echo.MIMEApplicationJSON, []byte(malformedBody))
+		return true, c.Blob(http.StatusOK, echo.MIMEApplicationJSON, malformedBody(codeField))
 	case f.Hang:
 		select {
 		case <-ctx.Done():
@@ -56,6 +68,25 @@ func (s *Server) applyFault(c echo.Context, f Fault) (done bool, err error) {
 	}
 	return false, nil
 }
+
+// loseAnswer evaluates the request as usual, then closes the connection instead of
+// answering: the CRM acted, and the client never hears about it (a reply lost on the way
+// back). Whatever the handler answered, error included, is discarded.
+func (s *Server) loseAnswer(c echo.Context, h echo.HandlerFunc) error {
+	resp := c.Response()
+	writer := resp.Writer
+	resp.Writer = &discardWriter{header: http.Header{}}
+	_ = h(c) // the answer is what gets lost
+	resp.Writer = writer
+	return s.drop(c)
+}
+
+// discardWriter is a ResponseWriter that forgets everything written to it.
+type discardWriter struct{ header http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.header }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(int)             {}
 
 // sleep waits d (real time); false if the client went away or the server closed first.
 func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
@@ -158,25 +189,38 @@ func (s *Server) handlePoll(c echo.Context) error {
 	if req.WaitSeconds != nil && *req.WaitSeconds < wait.Seconds() {
 		wait = time.Duration(*req.WaitSeconds * float64(time.Second))
 	}
+	siteName, tok := siteOf(c, req.Site), token(c)
+	resp, ok := s.longPoll(c.Request().Context(), wait, func(now time.Time) (pollResponse, bool) {
+		return s.pollLocked(tok, siteName, req.AfterSeq, now)
+	})
+	if !ok {
+		return nil // the client left
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// longPoll evaluates a poll (under the lock) until it is ready, waking whenever an event is
+// appended, and gives up after wait (real time) or when the server closes, answering the
+// last evaluation (the timeout marker). ok is false when the client left first.
+func (s *Server) longPoll(ctx context.Context, wait time.Duration, evaluate func(now time.Time) (pollResponse, bool)) (resp pollResponse, ok bool) {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
-	siteName := siteOf(c, req.Site)
 	for {
 		now := s.begin()
-		resp, ready := s.pollLocked(token(c), siteName, req.AfterSeq, now)
+		resp, ready := evaluate(now)
 		wake := s.wake
 		s.mu.Unlock()
 		if ready {
-			return c.JSON(http.StatusOK, resp)
+			return resp, true
 		}
 		select {
 		case <-wake:
 		case <-deadline.C:
-			return c.JSON(http.StatusOK, resp)
+			return resp, true
 		case <-s.closed:
-			return c.JSON(http.StatusOK, resp)
-		case <-c.Request().Context().Done():
-			return nil
+			return resp, true
+		case <-ctx.Done():
+			return resp, false
 		}
 	}
 }

@@ -80,9 +80,20 @@ func (c *ControlClient) SetPresence(ctx context.Context, site, accountID, presen
 
 // CreateChat puts a new customer chat in a queue and returns its id.
 func (c *ControlClient) CreateChat(ctx context.Context, site, queueID, customerName string) (string, error) {
+	return c.CreateChatWith(ctx, site, NewChat{QueueID: queueID, CustomerName: customerName})
+}
+
+// CreateChatWith creates a chat as described (e.g. with a polling customer) and returns its
+// id.
+func (c *ControlClient) CreateChatWith(ctx context.Context, site string, nc NewChat) (string, error) {
 	var resp createChatResponse
-	err := c.do(ctx, http.MethodPost, sitePath(site, "chats"), createChatRequest{QueueID: queueID, CustomerName: customerName}, &resp)
+	err := c.do(ctx, http.MethodPost, sitePath(site, "chats"), nc, &resp)
 	return resp.ChatID, err
+}
+
+// CustomerHeartbeat is a polling customer's chat client polling.
+func (c *ControlClient) CustomerHeartbeat(ctx context.Context, site, chatID string) error {
+	return c.do(ctx, http.MethodPost, sitePath(site, "chats", chatID, "customer-heartbeat"), nil, nil)
 }
 
 // Respond answers an offer as the offered agent: accept, decline or ignore.

@@ -349,32 +349,75 @@ func (s *Server) SetPresence(siteName, accountID, presence string) error {
 	return nil
 }
 
-// CreateChat puts a new customer chat in a queue (WAITING) and returns its id.
+// NewChat is a customer chat to create.
+type NewChat struct {
+	QueueID      string `json:"queueId"`
+	CustomerName string `json:"customerName"`
+	// CustomerPolls turns the customer's presence on: the customer's chat client must poll
+	// (CustomerHeartbeat) like the agent console does, and a customer who stops goes
+	// through the agents' absent logic (AbsentInterval, AbsentRetryCount) and is then lost:
+	// the chat is CONCLUDED with PARTICIPANT_LEFT. Off, the customer never goes missing.
+	CustomerPolls bool `json:"customerPolls,omitempty"`
+}
+
+// CreateChat puts a new customer chat in a queue (WAITING) and returns its id. The
+// customer does not poll (see CreateChatWith).
 func (s *Server) CreateChat(siteName, queueID, customerName string) (string, error) {
+	return s.CreateChatWith(siteName, NewChat{QueueID: queueID, CustomerName: customerName})
+}
+
+// CreateChatWith puts a new customer chat in a queue (WAITING) and returns its id. With
+// CustomerPolls the creation counts as the customer's first poll.
+func (s *Server) CreateChatWith(siteName string, nc NewChat) (string, error) {
 	now := s.begin()
 	defer s.mu.Unlock()
 	st, err := s.siteLocked(siteName)
 	if err != nil {
 		return "", err
 	}
-	if queueID == "" {
+	if nc.QueueID == "" {
 		return "", invalid("queueId", "queueId is required")
 	}
-	if st.queues[queueID] == nil {
-		return "", controlErr(ErrNotFound, "queueId", "unknown queue %q", queueID)
+	if st.queues[nc.QueueID] == nil {
+		return "", controlErr(ErrNotFound, "queueId", "unknown queue %q", nc.QueueID)
 	}
 	s.w.nextChat++
 	c := &chat{
 		id:           strconv.FormatInt(s.w.nextChat, 10),
-		queueID:      queueID,
-		customerName: customerName,
+		queueID:      nc.QueueID,
+		customerName: nc.CustomerName,
 		state:        StateWaiting,
 		createdAt:    now,
 		waitingSince: now,
 	}
+	if nc.CustomerPolls {
+		c.customerPolls = true
+		c.customerLastPoll = now
+	}
 	st.chats[c.id] = c
 	st.chatOrder = append(st.chatOrder, c.id)
 	return c.id, nil
+}
+
+// CustomerHeartbeat is the customer's chat client polling: it restores an ABSENT customer to
+// ACTIVE. Only chats created with CustomerPolls have a polling customer; a concluded chat
+// has none left.
+func (s *Server) CustomerHeartbeat(siteName, chatID string) error {
+	now := s.begin()
+	defer s.mu.Unlock()
+	_, c, err := s.chatLocked(siteName, chatID)
+	if err != nil {
+		return err
+	}
+	if !c.customerPolls {
+		return controlErr(ErrConflict, "chatId", "chat %q was not created with customerPolls", chatID)
+	}
+	if c.state == StateConcluded {
+		return controlErr(ErrConflict, "chatId", "chat %q is already concluded (%s)", chatID, c.endReason)
+	}
+	c.customerLastPoll = now
+	c.customerMissed = 0
+	return nil
 }
 
 // Respond is the offered agent's answer to the toast: accept (ACTIVE, EngagementAccepted),
@@ -452,16 +495,17 @@ func (s *Server) Advance(d time.Duration) {
 	s.mu.Unlock()
 }
 
-// Calls is how many requests the routing API received for op (OpChatRouted, ...),
-// including requests answered by an injected fault.
+// Calls is how many requests the server received for op (OpChatRouted, ...) on either
+// facade, including requests answered by an injected fault.
 func (s *Server) Calls(op string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.calls[op]
 }
 
-// RouteEvaluations is how many chatRouted requests with this transactionId the server
-// evaluated, i.e. answered other than by replaying the first answer or by a fault.
+// RouteEvaluations is how many route requests with this transactionId (routing API) or
+// Idempotency-Key (generic facade) the server evaluated, i.e. answered other than by
+// replaying the first answer or by a fault.
 func (s *Server) RouteEvaluations(transactionID string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

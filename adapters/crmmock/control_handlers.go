@@ -33,11 +33,6 @@ type setPresenceRequest struct {
 	Presence string `json:"presence"`
 }
 
-type createChatRequest struct {
-	QueueID      string `json:"queueId"`
-	CustomerName string `json:"customerName"`
-}
-
 type createChatResponse struct {
 	ChatID string `json:"chatId"`
 }
@@ -193,15 +188,22 @@ func (s *Server) handleSetPresence(c echo.Context) error {
 }
 
 func (s *Server) handleCreateChat(c echo.Context) error {
-	var req createChatRequest
+	var req NewChat
 	if err := requiredBody(c, &req); err != nil {
 		return err
 	}
-	id, err := s.CreateChat(param(c, "site"), req.QueueID, req.CustomerName)
+	id, err := s.CreateChatWith(param(c, "site"), req)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, createChatResponse{ChatID: id})
+}
+
+func (s *Server) handleCustomerHeartbeat(c echo.Context) error {
+	if err := s.CustomerHeartbeat(param(c, "site"), param(c, "chatId")); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, okBody)
 }
 
 func (s *Server) handleRespond(c echo.Context) error {

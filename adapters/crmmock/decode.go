@@ -119,7 +119,16 @@ func handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status, body := errorBody(err)
+	var (
+		status int
+		body   any
+		ae     *apiError
+	)
+	if errors.As(err, &ae) { // the generic facade's own shape
+		status, body = ae.Status, apiErrorBody{Error: ae.Code, Field: ae.Field, Reason: ae.Reason}
+	} else {
+		status, body = errorBody(err)
+	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)
 		return

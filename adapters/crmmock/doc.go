@@ -1,5 +1,6 @@
 // Package crmmock is a faithful mock of the Oracle-like CRM chat server (ORACLE.md): it
-// serves the JSON routing API the bridge's CRM adapter speaks, over real HTTP, and a
+// serves the JSON routing API the bridge's CRM adapter speaks (adapters/oracle), a second,
+// generic webhook API over the same world (adapters/webhookcrm), both over real HTTP, and a
 // control plane that seeds and drives the world. Use it in-process (New + httptest) or
 // standalone (mediabar-bridge mock-crm), from Go (Server methods, ControlClient) or any
 // language (the /control/v1 HTTP API).
@@ -54,8 +55,49 @@
 // A transactionId makes chatRouted idempotent: the first answer of an admitted request
 // (token and site valid) is remembered per site and every replay gets it verbatim, whatever
 // its body says and whatever happened since. transactionId is optional; without one every
-// request is evaluated. RouteEvaluations counts the evaluated (non-replayed, non-faulted)
-// requests per transactionId, so tests can prove "exactly one pop".
+// request is evaluated. RouteEvaluations counts the evaluated requests per transactionId
+// (not the replayed ones, nor those a fault answered, except loseAnswer, which evaluates),
+// so tests can prove "exactly one pop".
+//
+// # Generic webhook API
+//
+// A second wire protocol for the same world, so one simulator serves both CRM adapters. It
+// is deliberately not Oracle-shaped: a static API key (Options.APIKey) in
+// "Authorization: Bearer <key>", snake_case JSON, an Idempotency-Key header, real HTTP
+// statuses for protocol problems, and the CRM's verdict, verbatim, as "result" in a 200.
+//
+//	POST /crm/v1/sites/{site}/routes                 {chat_id, agent_id, queue_id}
+//	     + Idempotency-Key: <key>
+//	     → {result, chat_id, agent_id, engagement_state, offer_expires_in_seconds}
+//	GET  /crm/v1/sites/{site}/chats/{chatId}
+//	     → {result, chat_id, state, end_reason, agent_id}
+//	GET  /crm/v1/sites/{site}/agents/{agentId}
+//	     → {result, agent_id, logged_in, session_id, presence, missed_intervals,
+//	        seconds_to_disconnect, status_type, status_name, active_sessions, max_sessions}
+//	GET  /crm/v1/sites/{site}/queues/{queueId}/waiting
+//	     → {result, chats: [{chat_id, queue_id, customer_name, waiting_seconds}]}
+//	GET  /crm/v1/sites/{site}/events?after=N&wait=S
+//	     → {result, timeout, last_seq, events: [{seq, type, chat_id, agent_id, cause,
+//	        end_reason, presence, missed_intervals, seconds_to_disconnect, status_type,
+//	        status_name, at}]}
+//
+// A missing or wrong key is 401 with {"error": "unauthorized", "field": "Authorization",
+// "reason"}; a request that cannot be read is 400 with {"error": "invalid_request", "field",
+// "reason"}: a body that is not one JSON object, a field of the wrong type, an unknown field
+// (camelCase names are the other facade's), a missing or bad Idempotency-Key (required on
+// routes; at most 255 printable ASCII characters), a negative or non-numeric after or wait.
+// Everything else is the CRM's verdict with 200, decided by exactly the routing API's
+// rules: the site (empty → MISSING_SITE_NAME, unknown → UNKNOWN_SITE), then the
+// operation's own checks (a route's are chatRouted's, above; an empty field is
+// MISSING_PARAMETERS). The Idempotency-Key plays the transactionId: one key space per site,
+// shared by both facades, the first answer replayed, RouteEvaluations counted by key. The
+// events call long-polls like events/poll (wait defaults to, and is capped at,
+// MaxPollWait).
+//
+// Operations are named like the routing API's (routes → chatRouted, chats → engagement,
+// agents → agentSession, waiting → waiting, events → poll): Calls counts both facades
+// together and an injected fault for an op hits it on both, answered in each facade's own
+// spelling ({"result": ...} here). A fault is applied before the key is checked.
 //
 // # Events
 //
@@ -94,6 +136,14 @@
 //     END_USER_CONCLUDED, ENDED_USER_CANCEL and ENDED_USER_DEFLECTED count as ended by the
 //     customer (chatRouted: END_USER_ABANDONED_ENGAGEMENT), the others as ended otherwise
 //     (CHAT_ID_UNKNOWN). Each end emits EngagementConcluded with the endReason.
+//   - Polling customer (opt-in: a chat created with "customerPolls": true). The customer's
+//     chat client polls (CustomerHeartbeat) like the agent console, and a customer who
+//     stops goes through the same absent logic: ABSENT one AbsentInterval after the last
+//     poll, still ABSENT for AbsentRetryCount more intervals, then lost: the chat (in any
+//     state) is CONCLUDED with PARTICIPANT_LEFT (EngagementConcluded) and counts as ended by
+//     the customer (chatRouted: END_USER_ABANDONED_ENGAGEMENT). The ABSENT stages show in
+//     the state dump only (customerPresence, customerMissedIntervals): the feed has no
+//     customer presence event. Chats created without it never lose their customer.
 //   - Logout requeues the agent's chats (EngagementRequeued, cause AGENT_LOGGED_OFF), then
 //     AgentLoggedOff.
 //
@@ -111,7 +161,8 @@
 //	POST   /control/v1/sites/{site}/agents/{id}/heartbeat
 //	PUT    /control/v1/sites/{site}/agents/{id}/status      {statusName}
 //	PUT    /control/v1/sites/{site}/agents/{id}/presence    {presence}
-//	POST   /control/v1/sites/{site}/chats                   {queueId, customerName} → {chatId}
+//	POST   /control/v1/sites/{site}/chats                   {queueId, customerName, customerPolls?} → {chatId}
+//	POST   /control/v1/sites/{site}/chats/{chatId}/customer-heartbeat
 //	POST   /control/v1/sites/{site}/chats/{chatId}/respond  {action: accept|decline|ignore}
 //	POST   /control/v1/sites/{site}/chats/{chatId}/abandon
 //	POST   /control/v1/sites/{site}/chats/{chatId}/conclude {reason}
@@ -122,16 +173,24 @@
 //
 // # Faults
 //
-// InjectFault makes routing API calls fail: a result code (UNKNOWN_ERROR,
+// InjectFault makes calls of either facade fail: a result code (UNKNOWN_ERROR,
 // RNW_API_EXCEPTION, or any other, e.g. one the client does not know), an HTTP status, a
-// delay, a hang (held until the client gives up), a malformed 200 body, or a dropped TCP
-// connection; for one op or all, for Count requests or until cleared, for Percent of them.
-// A fault is applied before the request is evaluated: a faulted chatRouted changes nothing
-// and is not remembered for replay. Calls counts every request received, faulted or not.
+// delay, a hang (held until the client gives up), a malformed 200 body, a dropped TCP
+// connection, or a lost answer; for one op or all, for Count requests or until cleared, for
+// Percent of them. A fault is applied before the request is evaluated: a faulted
+// chatRouted changes nothing and is not remembered for replay. The exception is
+// loseAnswer: the request is evaluated (and remembered) as usual, then the connection is
+// closed instead of answering, as when an answer is lost on the way back. Calls counts
+// every request received, faulted or not.
+//
+// Note for clients: net/http silently resends a GET, or a request carrying an
+// Idempotency-Key, that fails on a reused keep-alive connection, so a drop or lost answer
+// on those may show as a second call rather than an error.
 //
 // # Defaults
 //
-// Sites {"demo"}, user "bridge" with password "bridge", token TTL 1 h, AbsentInterval
+// Sites {"demo"}, user "bridge" with password "bridge", API key DefaultAPIKey
+// ("bridge-api-key"), token TTL 1 h, AbsentInterval
 // 120 s, AbsentRetryCount 2, OfferTimeout 60 s, QueueTimeout 1800 s, MaxPollWait 30 s.
 // Reset keeps the issued session tokens and the event numbering, and clears everything else.
 package crmmock

@@ -7,9 +7,10 @@ import (
 	"strings"
 )
 
-// Fault makes routing API calls fail the way a real server or network can. Exactly one
-// effect (ResultCode, HTTPStatus, Hang, Malformed or Drop) may be set; DelayMS may be set
-// alone (answer normally, late) or together with an effect (wait, then fail).
+// Fault makes routing API calls fail the way a real server or network can, on both facades
+// (an op names the operation, whichever facade serves it). Exactly one effect (ResultCode,
+// HTTPStatus, Hang, Malformed, Drop or LoseAnswer) may be set; DelayMS may be set alone
+// (answer normally, late) or together with an effect (wait, then fail).
 type Fault struct {
 	// Op is the operation it applies to (OpChatRouted, ...); "" or "*" means every API op.
 	Op string `json:"op"`
@@ -24,8 +25,12 @@ type Fault struct {
 	Hang bool `json:"hang,omitempty"`
 	// Malformed answers HTTP 200 with a body that is not valid JSON.
 	Malformed bool `json:"malformed,omitempty"`
-	// Drop closes the TCP connection without answering.
+	// Drop closes the TCP connection without answering (the request is not evaluated).
 	Drop bool `json:"drop,omitempty"`
+	// LoseAnswer evaluates the request as usual (a route is made and remembered for
+	// replay), then closes the TCP connection instead of answering: the answer is lost on
+	// the way back.
+	LoseAnswer bool `json:"loseAnswer,omitempty"`
 	// Count is how many requests the fault affects before it is removed; 0 = until cleared.
 	Count int `json:"count,omitempty"`
 	// Percent is the chance (1-100) that a matching request is affected; 0 = every one.
@@ -47,16 +52,16 @@ func (f Fault) validate() (Fault, error) {
 		return f, invalid("op", "unknown op %q (want one of %s, or \"*\")", f.Op, strings.Join(apiOps, ", "))
 	}
 	effects := 0
-	for _, set := range []bool{f.ResultCode != "", f.HTTPStatus != 0, f.Hang, f.Malformed, f.Drop} {
+	for _, set := range []bool{f.ResultCode != "", f.HTTPStatus != 0, f.Hang, f.Malformed, f.Drop, f.LoseAnswer} {
 		if set {
 			effects++
 		}
 	}
 	switch {
 	case effects > 1:
-		return f, invalid("resultCode", "set only one of resultCode, httpStatus, hang, malformed, drop")
+		return f, invalid("resultCode", "set only one of resultCode, httpStatus, hang, malformed, drop, loseAnswer")
 	case effects == 0 && f.DelayMS <= 0:
-		return f, invalid("op", "fault has no effect: set resultCode, httpStatus, delayMs, hang, malformed or drop")
+		return f, invalid("op", "fault has no effect: set resultCode, httpStatus, delayMs, hang, malformed, drop or loseAnswer")
 	case f.HTTPStatus != 0 && (f.HTTPStatus < 100 || f.HTTPStatus > 599):
 		return f, invalid("httpStatus", "httpStatus %d is not an HTTP status", f.HTTPStatus)
 	case f.DelayMS < 0:
@@ -115,5 +120,6 @@ func faultStatusBody(status int) map[string]string {
 	return map[string]string{"error": "injected fault: " + http.StatusText(status)}
 }
 
-// malformedBody is what a Malformed fault answers: JSON cut short.
-const malformedBody = `{"resultCode":"SUCC`
+// malformedBody is what a Malformed fault answers: JSON cut short, in the facade's own
+// spelling so that only the cut makes it unreadable.
+func malformedBody(codeField string) []byte { return []byte(`{"` + codeField + `":"SUCC`) }

@@ -3,8 +3,11 @@ package crmmock
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -99,4 +102,78 @@ func roundTrip[T any](t *testing.T, req T, decode func([]byte) (T, error)) {
 	if !bytes.Equal(a, data) {
 		t.Fatalf("round trip changed %s into %s", data, a)
 	}
+}
+
+// The generic facade's route decoders, through the whole handler: a body and an
+// Idempotency-Key are either accepted (200 with a "result") or refused (400 with the
+// field at fault and a reason); never a panic, never a 5xx.
+func FuzzGenericRouteRequest(f *testing.F) {
+	for _, seed := range []struct{ key, body string }{
+		{"k1", `{"chat_id":"1001","agent_id":"a1","queue_id":"sales"}`},
+		{"k2", `{"chatId":"1001"}`}, {"k3", `{"chat_id":1001}`}, {"", `{}`}, {"k 4", `{}`},
+		{"k5", ``}, {"k6", `null`}, {"k7", `{"chat_id":"\u0000"} {}`}, {"ключ", `{}`},
+	} {
+		f.Add(seed.key, []byte(seed.body))
+	}
+	srv := New(Options{Clock: NewManualClock(t0), TickInterval: -1})
+	f.Cleanup(srv.Close)
+	if err := srv.CreateQueue("demo", Queue{ID: "sales", External: true}); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, key string, data []byte) {
+		req, err := decodeGenericRoute(data)
+		if err == nil {
+			roundTrip(t, req, decodeGenericRoute)
+		}
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, "/crm/v1/sites/demo/routes", bytes.NewReader(data))
+		r.Header.Set("Authorization", "Bearer "+DefaultAPIKey)
+		r.Header[HeaderIdempotencyKey] = []string{key} // as sent, even if no client would
+		srv.ServeHTTP(rec, r)
+		var body map[string]any
+		if jerr := json.Unmarshal(rec.Body.Bytes(), &body); jerr != nil {
+			t.Fatalf("answer %q is not JSON: %v", rec.Body.Bytes(), jerr)
+		}
+		_, keyErr := decodeIdempotencyKey(r.Header)
+		switch {
+		case err == nil && keyErr == nil && (rec.Code != http.StatusOK || body["result"] == nil):
+			t.Fatalf("accepted request answered %d %v", rec.Code, body)
+		case (err != nil || keyErr != nil) && (rec.Code != http.StatusBadRequest || body["reason"] == "" || body["error"] != "invalid_request"):
+			t.Fatalf("refused request (%v, %v) answered %d %v", err, keyErr, rec.Code, body)
+		}
+	})
+}
+
+func FuzzIdempotencyKey(f *testing.F) {
+	for _, seed := range []string{"tx-1", "", "a b", "ключ", strings.Repeat("k", 300), "\x7f"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		got, err := decodeIdempotencyKey(http.Header{HeaderIdempotencyKey: {key}})
+		if err != nil {
+			return
+		}
+		if got != key || len(got) == 0 || len(got) > maxIdempotencyKey || strings.ContainsFunc(got, func(r rune) bool { return r <= ' ' || r > '~' }) {
+			t.Fatalf("decodeIdempotencyKey accepted %q as %q", key, got)
+		}
+	})
+}
+
+func FuzzEventsQuery(f *testing.F) {
+	for _, seed := range [][2]string{{"12", "0.5"}, {"", ""}, {"-1", ""}, {"", "-3"}, {"1e3", "NaN"}, {"9223372036854775808", "Inf"}} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, after, wait string) {
+		q, err := decodeEventsQuery(after, wait)
+		if err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || (ae.Field != "after" && ae.Field != "wait") {
+				t.Fatalf("decodeEventsQuery(%q, %q) = %v, want a 400 naming after or wait", after, wait, err)
+			}
+			return
+		}
+		if q.After < 0 || (q.Wait != nil && (*q.Wait < 0 || math.IsNaN(*q.Wait) || math.IsInf(*q.Wait, 0))) {
+			t.Fatalf("decodeEventsQuery(%q, %q) accepted %+v", after, wait, q)
+		}
+	})
 }

@@ -24,6 +24,14 @@ func (s *Server) routes() *echo.Echo {
 	e.POST("/uq/v1/:site/events/poll", s.api(OpPoll, s.handlePoll))
 	e.POST("/uq/v1/events/poll", s.api(OpPoll, s.handlePoll))
 
+	// The generic webhook facade: the same world and operations (and faults, by op name)
+	// under a second, non-Oracle protocol (doc.go, "Generic webhook API").
+	e.POST("/crm/v1/sites/:site/routes", s.generic(OpChatRouted, s.handleGenericRoute))
+	e.GET("/crm/v1/sites/:site/chats/:chatId", s.generic(OpEngagement, s.handleGenericChat))
+	e.GET("/crm/v1/sites/:site/agents/:agentId", s.generic(OpAgentSession, s.handleGenericAgent))
+	e.GET("/crm/v1/sites/:site/queues/:queueId/waiting", s.generic(OpWaiting, s.handleGenericWaiting))
+	e.GET("/crm/v1/sites/:site/events", s.generic(OpPoll, s.handleGenericEvents))
+
 	// The control plane (tests, demo, customers' own test rigs).
 	c := e.Group("/control/v1")
 	c.POST("/reset", s.handleReset)
@@ -40,6 +48,7 @@ func (s *Server) routes() *echo.Echo {
 	c.PUT("/sites/:site/agents/:accountId/status", s.handleSetStatus)
 	c.PUT("/sites/:site/agents/:accountId/presence", s.handleSetPresence)
 	c.POST("/sites/:site/chats", s.handleCreateChat)
+	c.POST("/sites/:site/chats/:chatId/customer-heartbeat", s.handleCustomerHeartbeat)
 	c.POST("/sites/:site/chats/:chatId/respond", s.handleRespond)
 	c.POST("/sites/:site/chats/:chatId/abandon", s.handleAbandon)
 	c.POST("/sites/:site/chats/:chatId/conclude", s.handleConclude)

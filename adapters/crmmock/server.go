@@ -15,6 +15,9 @@ type Options struct {
 	Sites []string
 	// Users maps userName to the password authenticate accepts. Default {"bridge": "bridge"}.
 	Users map[string]string
+	// APIKey is the bearer key the generic webhook facade (/crm/v1) accepts. Default
+	// DefaultAPIKey.
+	APIKey string
 	// TokenTTL is the lifetime of a session token, on the mock clock. Default 1h.
 	TokenTTL time.Duration
 	// AbsentInterval is ABSENT_INTERVAL: an agent without a presence poll for this long is
@@ -47,6 +50,9 @@ func (o Options) withDefaults() Options {
 	if len(o.Users) == 0 {
 		o.Users = map[string]string{"bridge": "bridge"}
 	}
+	if o.APIKey == "" {
+		o.APIKey = DefaultAPIKey
+	}
 	if o.TokenTTL <= 0 {
 		o.TokenTTL = time.Hour
 	}
@@ -73,6 +79,9 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
+
+// DefaultAPIKey is the generic facade's API key when Options.APIKey is empty.
+const DefaultAPIKey = "bridge-api-key"
 
 // maxEventsPerSite bounds each site's event log; older events are dropped.
 const maxEventsPerSite = 10_000
@@ -125,7 +134,8 @@ func New(opts Options) *Server {
 	return s
 }
 
-// ServeHTTP serves the routing API (/uq/v1/...) and the control plane (/control/v1/...).
+// ServeHTTP serves the routing API (/uq/v1/...), the generic webhook API (/crm/v1/...) and
+// the control plane (/control/v1/...).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.echo.ServeHTTP(w, r)
 }

@@ -10,9 +10,9 @@ type State struct {
 	Now    time.Time   `json:"now"`
 	Sites  []SiteState `json:"sites"`
 	Faults []Fault     `json:"faults"`
-	// Calls counts requests received per routing API op.
+	// Calls counts requests received per op, on both facades (faulted ones included).
 	Calls map[string]int `json:"calls"`
-	// RouteEvaluations counts evaluated chatRouted requests per transactionId.
+	// RouteEvaluations counts evaluated route requests per transactionId / Idempotency-Key.
 	RouteEvaluations map[string]int `json:"routeEvaluations"`
 }
 
@@ -57,6 +57,12 @@ type ChatState struct {
 	CreatedAt      time.Time `json:"createdAt"`
 	OfferExpiresAt time.Time `json:"offerExpiresAt,omitzero"`
 	EndedAt        time.Time `json:"endedAt,omitzero"`
+	// The polling customer (chats created with customerPolls): presence ACTIVE or ABSENT
+	// while the chat lasts, missed intervals, last poll.
+	CustomerPolls           bool      `json:"customerPolls,omitempty"`
+	CustomerPresence        string    `json:"customerPresence,omitempty"`
+	CustomerMissedIntervals int       `json:"customerMissedIntervals,omitempty"`
+	CustomerLastPoll        time.Time `json:"customerLastPoll,omitzero"`
 }
 
 // Dump returns a snapshot of the whole mock (after firing the timers due now).
@@ -124,6 +130,11 @@ func (s *Server) Dump() State {
 				CreatedAt:      c.createdAt.UTC(),
 				OfferExpiresAt: c.offerExpires.UTC(),
 				EndedAt:        c.endedAt.UTC(),
+
+				CustomerPolls:           c.customerPolls,
+				CustomerPresence:        c.customerPresence(),
+				CustomerMissedIntervals: c.customerMissed,
+				CustomerLastPoll:        c.customerLastPoll.UTC(),
 			})
 		}
 		out.Sites = append(out.Sites, ss)

@@ -275,6 +275,7 @@ func TestInjectFaultValidation(t *testing.T) {
 		{Fault{Op: "nosuch", ResultCode: "X"}, "op"},
 		{Fault{Op: OpPoll}, "op"},
 		{Fault{ResultCode: "X", Drop: true}, "resultCode"},
+		{Fault{Drop: true, LoseAnswer: true}, "resultCode"},
 		{Fault{HTTPStatus: 42}, "httpStatus"},
 		{Fault{DelayMS: -1, Drop: true}, "delayMs"},
 		{Fault{Drop: true, Count: -1}, "count"},

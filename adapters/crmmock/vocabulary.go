@@ -103,7 +103,8 @@ var endReasons = map[string]bool{
 	EndFailNoAgentsAvail:  false,
 }
 
-// Operations of the routing API, as named by Calls, RouteEvaluations and Fault.Op.
+// Operations, as named by Calls and Fault.Op. The generic facade's calls are named after the
+// routing API operation they correspond to (see doc.go), so one name covers both facades.
 const (
 	OpAuthenticate = "authenticate"
 	OpChatRouted   = "chatRouted"

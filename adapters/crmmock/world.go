@@ -63,6 +63,23 @@ type chat struct {
 	waitingSince time.Time // last time the chat (re)entered WAITING
 	offerExpires time.Time // while OFFERED
 	endedAt      time.Time
+	// The customer's side, for chats created with customer polling on (NewChat): the chat
+	// widget polls like the agent console, and the same absent logic applies (lostAt).
+	customerPolls    bool
+	customerLastPoll time.Time
+	customerMissed   int // missed intervals since customerLastPoll
+}
+
+// customerPresence is the polling customer's presence while the chat lasts: ACTIVE or
+// ABSENT; "" when the customer does not poll or the chat is over.
+func (c *chat) customerPresence() string {
+	switch {
+	case !c.customerPolls || c.state == StateConcluded:
+		return ""
+	case c.customerMissed > 0:
+		return PresenceAbsent
+	}
+	return PresenceActive
 }
 
 func newWorld(siteNames []string) *world {
@@ -247,6 +264,8 @@ func (s *Server) fireTimersLocked(now time.Time) {
 			s.offerTimeoutLocked(t.site, t.chat, t.due)
 		case timerQueue:
 			s.concludeLocked(t.site, t.chat, EndQueueTimeout, t.due)
+		case timerCustomer:
+			s.missCustomerIntervalLocked(t.site, t.chat, t.due)
 		}
 	}
 }
@@ -257,6 +276,7 @@ const (
 	timerPresence timerKind = iota + 1 // an agent misses one more presence interval
 	timerOffer                         // an offer times out
 	timerQueue                         // a waiting customer's queue timeout
+	timerCustomer                      // a polling customer misses one more interval
 )
 
 // timer is one due timer.
@@ -290,6 +310,10 @@ func (s *Server) nextTimerLocked(now time.Time) (timer, bool) {
 		}
 		for _, id := range st.chatOrder {
 			c := st.chats[id]
+			if c.customerPolls && c.state != StateConcluded {
+				due := c.customerLastPoll.Add(time.Duration(c.customerMissed+1) * s.opts.AbsentInterval)
+				consider(timer{kind: timerCustomer, due: due, site: st, chat: c})
+			}
 			switch c.state {
 			case StateOffered:
 				consider(timer{kind: timerOffer, due: c.offerExpires, site: st, chat: c})
@@ -327,6 +351,26 @@ func (s *Server) disconnectLocked(st *site, a *agent, at time.Time) {
 		At:              at,
 	})
 	s.tearDownLocked(st, a, CauseAgentDisconnected, at)
+}
+
+// missCustomerIntervalLocked is the agent's absent logic applied to a polling customer:
+// ABSENT for the interval that made it absent and AbsentRetryCount more, then lost. The feed
+// has no event for a customer's presence (the real one has none), so the ABSENT stages show
+// only in the state dump; losing the customer ends the chat.
+//
+// The end reason is PARTICIPANT_LEFT: of ORACLE.md's verbatim reasons it is the one for a
+// participant who is gone without ending the chat. ENDED_USER_CANCEL is the customer
+// leaving on purpose ("user cancel"), IDLE_TIMEOUT a chat still connected but silent, and
+// QUEUE_TIMEOUT a customer who waited too long. The customer did leave, though, so a later
+// chatRouted for the chat answers END_USER_ABANDONED_ENGAGEMENT, as for any chat the
+// customer left before the pop, rather than CHAT_ID_UNKNOWN.
+func (s *Server) missCustomerIntervalLocked(st *site, c *chat, at time.Time) {
+	c.customerMissed++
+	if c.customerMissed <= s.opts.AbsentRetryCount {
+		return
+	}
+	s.concludeLocked(st, c, EndParticipantLeft, at)
+	c.byCustomer = true
 }
 
 func (s *Server) offerTimeoutLocked(st *site, c *chat, at time.Time) {
