@@ -1,0 +1,198 @@
+package webhookcrm
+
+// The port methods (bridge.CRM).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/resilient"
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
+)
+
+const codeSuccess = string(bridgeerr.Success)
+
+// CodeError is a CRM answer whose result has no place in the method's return values
+// (PollEvents). Code is verbatim. It wraps bridge.ErrUnavailable for the CRM's own failures
+// (UNKNOWN_ERROR, RNW_API_EXCEPTION) and bridge.ErrRejected for every other code.
+type CodeError struct {
+	Op, Site, Code string
+}
+
+func (e *CodeError) Error() string {
+	return fmt.Sprintf("webhookcrm %s site %s: result %s", e.Op, e.Site, e.Code)
+}
+
+func (e *CodeError) Unwrap() error {
+	switch bridgeerr.Code(e.Code) {
+	case bridgeerr.UnknownError, bridgeerr.RNWAPIException:
+		return bridge.ErrUnavailable
+	}
+	return bridge.ErrRejected
+}
+
+// RouteChat routes req.ChatID to req.AgentAccountID under the Idempotency-Key
+// req.TransactionID. The whole call, including the resolution below, stays within
+// Config.PopBudget; each HTTP attempt within Config.CallTimeout.
+//
+// The route is idempotent by key, so it is only ever repeated under the same key: 5xx and
+// 429 answers (the CRM did not act) are retried at once. When the route gets no answer at
+// all (timeout, dropped connection) the CRM may or may not have acted, so the chat is read
+// first: OFFERED or ACTIVE to this agent means the route landed; otherwise the route is
+// replayed under the same key, which the CRM answers with its first answer if it had one.
+// An open breaker fails at once.
+func (c *Client) RouteChat(ctx context.Context, req bridge.RouteRequest) (bridge.RouteResult, error) {
+	ctx = resilient.MarkCaller(ctx)
+	s, err := c.site("route", req.Site)
+	if err != nil {
+		return bridge.RouteResult{}, err
+	}
+	if req.TransactionID == "" {
+		// Without a key the route could not be retried or resolved safely.
+		return bridge.RouteResult{}, fmt.Errorf("webhookcrm route site %s chat %s: no TransactionID for the Idempotency-Key: %w", s.name, req.ChatID, bridge.ErrRejected)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.PopBudget)
+	defer cancel()
+
+	res, err := c.routeOnce(ctx, s, req)
+	for round := 0; round < c.cfg.Retries && outcomeUnknown(ctx, err); round++ {
+		c.log.Info("crm route outcome unknown, reading the chat",
+			"site", s.name, "chat_id", req.ChatID, "agent_account_id", req.AgentAccountID,
+			"transaction_id", req.TransactionID, "round", round+1)
+		chat, cerr := c.chat(ctx, s, req.ChatID)
+		if cerr != nil {
+			if !outcomeUnknown(ctx, cerr) {
+				return bridge.RouteResult{}, fmt.Errorf("resolve route of chat %s: %w", req.ChatID, cerr)
+			}
+			continue // still blind: read again next round
+		}
+		if chat.Code == codeSuccess && chat.AgentAccountID == req.AgentAccountID &&
+			(chat.State == bridge.EngagementOffered || chat.State == bridge.EngagementActive) {
+			// OfferExpiresIn is unknown here: the chat read does not carry it.
+			return bridge.RouteResult{Code: codeSuccess, EngagementState: chat.State}, nil
+		}
+		res, err = c.routeOnce(ctx, s, req)
+	}
+	return res, err
+}
+
+// outcomeUnknown: the last call got no usable answer, and trying again may still help.
+func outcomeUnknown(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() == nil &&
+		errors.Is(err, bridge.ErrUnavailable) && !errors.Is(err, bridge.ErrBreakerOpen)
+}
+
+// routeOnce sends the route once (retryablehttp may repeat it on 5xx/429, never on a
+// transport failure — see RouteChat).
+func (c *Client) routeOnce(ctx context.Context, s *siteConn, req bridge.RouteRequest) (bridge.RouteResult, error) {
+	body, err := c.send(resilient.WithoutTransportRetry(ctx), s, exchange{
+		op:             "route",
+		method:         http.MethodPost,
+		path:           "/routes",
+		body:           routeRequest{ChatID: req.ChatID, AgentID: req.AgentAccountID, QueueID: req.QueueID},
+		idempotencyKey: req.TransactionID,
+	})
+	if err != nil {
+		return bridge.RouteResult{}, err
+	}
+	r, err := decode[routeReply](body)
+	if err != nil {
+		return bridge.RouteResult{}, fmt.Errorf("webhookcrm route site %s chat %s: %w", s.name, req.ChatID, err)
+	}
+	return bridge.RouteResult{
+		Code:            r.Result,
+		EngagementState: r.EngagementState,
+		OfferExpiresIn:  r.OfferExpiresInSeconds.duration(),
+	}, nil
+}
+
+// Engagement reads one chat's state.
+func (c *Client) Engagement(ctx context.Context, site, chatID string) (bridge.Engagement, error) {
+	ctx = resilient.MarkCaller(ctx)
+	s, err := c.site("chat", site)
+	if err != nil {
+		return bridge.Engagement{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.resilience().CallBudget(c.cfg.CallTimeout))
+	defer cancel()
+	return c.chat(ctx, s, chatID)
+}
+
+func (c *Client) chat(ctx context.Context, s *siteConn, chatID string) (bridge.Engagement, error) {
+	body, err := c.send(ctx, s, exchange{op: "chat", method: http.MethodGet, path: "/chats/" + url.PathEscape(chatID)})
+	if err != nil {
+		return bridge.Engagement{}, err
+	}
+	r, err := decode[chatReply](body)
+	if err != nil {
+		return bridge.Engagement{}, fmt.Errorf("webhookcrm chat site %s chat %s: %w", s.name, chatID, err)
+	}
+	return bridge.Engagement{Code: r.Result, ChatID: r.ChatID, State: r.State, EndReason: r.EndReason, AgentAccountID: r.AgentID}, nil
+}
+
+// AgentSession reads an agent's CRM chat session.
+func (c *Client) AgentSession(ctx context.Context, site, accountID string) (bridge.CRMAgentSession, error) {
+	ctx = resilient.MarkCaller(ctx)
+	s, err := c.site("agent", site)
+	if err != nil {
+		return bridge.CRMAgentSession{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.resilience().CallBudget(c.cfg.CallTimeout))
+	defer cancel()
+	body, err := c.send(ctx, s, exchange{op: "agent", method: http.MethodGet, path: "/agents/" + url.PathEscape(accountID)})
+	if err != nil {
+		return bridge.CRMAgentSession{}, err
+	}
+	r, err := decode[agentReply](body)
+	if err != nil {
+		return bridge.CRMAgentSession{}, fmt.Errorf("webhookcrm agent site %s agent %s: %w", s.name, accountID, err)
+	}
+	return bridge.CRMAgentSession{
+		Code:                r.Result,
+		LoggedIn:            r.LoggedIn,
+		SessionID:           r.SessionID,
+		Presence:            r.Presence,
+		MissedIntervals:     r.MissedIntervals,
+		SecondsToDisconnect: r.SecondsToDisconnect.int(),
+		StatusType:          r.StatusType,
+		StatusName:          r.StatusName,
+		ActiveSessions:      r.ActiveSessions,
+		MaxSessions:         r.MaxSessions,
+	}, nil
+}
+
+// PollEvents long-polls the site's event feed for events after afterSeq. The CRM's timeout
+// marker is an empty slice with a nil error. A result other than SUCCESS is a *CodeError.
+func (c *Client) PollEvents(ctx context.Context, site string, afterSeq int64) ([]bridge.CRMEvent, error) {
+	ctx = resilient.MarkCaller(ctx)
+	s, err := c.site("events", site)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.resilience().CallBudget(c.cfg.pollAttempt()))
+	defer cancel()
+	after := strconv.FormatInt(max(afterSeq, 0), 10) // the API has no negative sequence numbers
+	body, err := c.send(ctx, s, exchange{
+		op:     "events",
+		method: http.MethodGet,
+		path:   "/events",
+		query:  url.Values{"after": {after}, "wait": {c.cfg.pollWaitSeconds()}},
+		poll:   true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r, events, err := decodeEvents(body)
+	if err != nil {
+		return nil, fmt.Errorf("webhookcrm events site %s: %w", s.name, err)
+	}
+	if r.Result != codeSuccess {
+		return nil, &CodeError{Op: "events", Site: s.name, Code: r.Result}
+	}
+	return events, nil
+}

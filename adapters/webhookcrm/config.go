@@ -1,0 +1,159 @@
+package webhookcrm
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"time"
+
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/resilient"
+)
+
+// Config is everything the adapter needs; zero values take the defaults below.
+type Config struct {
+	// Sites maps the CRM site name (as in /crm/v1/sites/{site}/...) to its endpoint and key.
+	Sites map[string]Site
+	// CallTimeout bounds one HTTP attempt (default 2s).
+	CallTimeout time.Duration
+	// PopBudget bounds a whole RouteChat, including the resolution after a timeout
+	// (default 5s). It must leave room for at least one attempt.
+	PopBudget time.Duration
+	// Retries is how many times a call is repeated after a transient failure, and how many
+	// rounds RouteChat spends resolving an unknown outcome (default 2; negative: none).
+	Retries int
+	// BackoffMin and BackoffMax bound the jittered wait between retries (defaults 50ms, 1s).
+	BackoffMin, BackoffMax time.Duration
+	// BreakerFailures consecutive failures open a host's breaker (default 5).
+	BreakerFailures uint32
+	// BreakerOpenFor is how long an open breaker fails fast before probing (default 10s).
+	BreakerOpenFor time.Duration
+	// BreakerHalfOpenMax is how many probes a half-open breaker lets through (default 1).
+	BreakerHalfOpenMax uint32
+	// PollWait is the wait asked of the events long-poll (default 25s). A poll attempt may
+	// take PollWait + CallTimeout.
+	PollWait time.Duration
+}
+
+// Site is one CRM site's endpoint and the bridge's API key there.
+type Site struct {
+	BaseURL string // scheme://host[:port], without /crm/v1
+	APIKey  string // sent as "Authorization: Bearer <key>"; never logged
+}
+
+// String hides the API key, so a Site (and a Config holding it) can be logged or printed.
+func (s Site) String() string {
+	return fmt.Sprintf("{BaseURL:%s APIKey:%s}", s.BaseURL, redacted(s.APIKey))
+}
+
+// GoString hides the API key from %#v too.
+func (s Site) GoString() string {
+	return fmt.Sprintf("webhookcrm.Site{BaseURL:%q, APIKey:%q}", s.BaseURL, redacted(s.APIKey))
+}
+
+func redacted(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return "<redacted>"
+}
+
+// Defaults.
+const (
+	DefaultCallTimeout        = 2 * time.Second
+	DefaultPopBudget          = 5 * time.Second
+	DefaultRetries            = 2
+	DefaultBackoffMin         = 50 * time.Millisecond
+	DefaultBackoffMax         = time.Second
+	DefaultBreakerFailures    = 5
+	DefaultBreakerOpenFor     = 10 * time.Second
+	DefaultBreakerHalfOpenMax = 1
+	DefaultPollWait           = 25 * time.Second
+)
+
+// withDefaults fills zero values.
+func (c Config) withDefaults() Config {
+	setDuration := func(d *time.Duration, def time.Duration) {
+		if *d <= 0 {
+			*d = def
+		}
+	}
+	setDuration(&c.CallTimeout, DefaultCallTimeout)
+	setDuration(&c.PopBudget, DefaultPopBudget)
+	setDuration(&c.BackoffMin, DefaultBackoffMin)
+	setDuration(&c.BackoffMax, DefaultBackoffMax)
+	setDuration(&c.BreakerOpenFor, DefaultBreakerOpenFor)
+	setDuration(&c.PollWait, DefaultPollWait)
+	switch {
+	case c.Retries == 0:
+		c.Retries = DefaultRetries
+	case c.Retries < 0:
+		c.Retries = 0
+	}
+	if c.BreakerFailures == 0 {
+		c.BreakerFailures = DefaultBreakerFailures
+	}
+	if c.BreakerHalfOpenMax == 0 {
+		c.BreakerHalfOpenMax = DefaultBreakerHalfOpenMax
+	}
+	return c
+}
+
+// validate reports the first bad field by name. It never quotes an API key.
+func (c Config) validate() error {
+	if len(c.Sites) == 0 {
+		return errors.New("webhookcrm config: sites: at least one site is required")
+	}
+	names := make([]string, 0, len(c.Sites))
+	for name := range c.Sites {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		s := c.Sites[name]
+		if name == "" {
+			return errors.New("webhookcrm config: sites: empty site name")
+		}
+		u, err := url.Parse(s.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("webhookcrm config: sites.%s.base_url: %q is not an http(s) URL", name, s.BaseURL)
+		}
+		if s.APIKey == "" {
+			return fmt.Errorf("webhookcrm config: sites.%s.api_key: required", name)
+		}
+		for i := 0; i < len(s.APIKey); i++ {
+			if b := s.APIKey[i]; b < 0x21 || b > 0x7e {
+				return fmt.Errorf("webhookcrm config: sites.%s.api_key: only printable ASCII without spaces (it goes in a header)", name)
+			}
+		}
+	}
+	if c.BackoffMin > c.BackoffMax {
+		return fmt.Errorf("webhookcrm config: backoff_min %s exceeds backoff_max %s", c.BackoffMin, c.BackoffMax)
+	}
+	if c.PopBudget < c.CallTimeout {
+		return fmt.Errorf("webhookcrm config: pop_budget %s is shorter than call_timeout %s: a pop could never finish one attempt", c.PopBudget, c.CallTimeout)
+	}
+	return nil
+}
+
+// resilience is the shared HTTP stack's share of the config. The breaker counts transport
+// failures, timeouts, 408, 429 and 5xx (resilient.TransientStatus).
+func (c Config) resilience() resilient.Config {
+	return resilient.Config{
+		Name:               "crm",
+		Retries:            c.Retries,
+		BackoffMin:         c.BackoffMin,
+		BackoffMax:         c.BackoffMax,
+		BreakerFailures:    c.BreakerFailures,
+		BreakerOpenFor:     c.BreakerOpenFor,
+		BreakerHalfOpenMax: c.BreakerHalfOpenMax,
+	}
+}
+
+// pollAttempt is one long-poll attempt: the server may hold it for PollWait.
+func (c Config) pollAttempt() time.Duration { return c.PollWait + c.CallTimeout }
+
+// pollWaitSeconds is the wait query parameter (PollWait, at millisecond precision).
+func (c Config) pollWaitSeconds() string {
+	return fmt.Sprintf("%g", float64(c.PollWait.Milliseconds())/1000)
+}

@@ -1,0 +1,133 @@
+package webhookcrm
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+)
+
+func TestDecodeRouteReply(t *testing.T) {
+	tests := []struct {
+		name    string
+		give    string
+		want    routeReply
+		wantErr error
+	}{
+		{
+			name: "offered",
+			give: `{"result":"SUCCESS","chat_id":"7","agent_id":"A1","engagement_state":"OFFERED","offer_expires_in_seconds":60}`,
+			want: routeReply{Result: "SUCCESS", ChatID: "7", AgentID: "A1", EngagementState: "OFFERED", OfferExpiresInSeconds: 60},
+		},
+		{
+			name: "business code, unknown fields ignored",
+			give: ` {"result":"AGENT_ABSENT","chat_id":"7","extra":{"x":[1,2]}}`,
+			want: routeReply{Result: "AGENT_ABSENT", ChatID: "7"},
+		},
+		{name: "fractional seconds", give: `{"result":"SUCCESS","offer_expires_in_seconds":1.5}`, want: routeReply{Result: "SUCCESS", OfferExpiresInSeconds: 1.5}},
+		{name: "empty", give: ``, wantErr: bridge.ErrMalformedReply},
+		{name: "cut short", give: `{"result":"SUCC`, wantErr: bridge.ErrMalformedReply},
+		{name: "no result", give: `{"chat_id":"7"}`, wantErr: bridge.ErrMalformedReply},
+		{name: "the other protocol's resultCode", give: `{"resultCode":"SUCCESS"}`, wantErr: bridge.ErrMalformedReply},
+		{name: "empty result", give: `{"result":""}`, wantErr: bridge.ErrMalformedReply},
+		{name: "array", give: `[{"result":"SUCCESS"}]`, wantErr: bridge.ErrMalformedReply},
+		{name: "null", give: `null`, wantErr: bridge.ErrMalformedReply},
+		{name: "html error page", give: `<html>502</html>`, wantErr: bridge.ErrMalformedReply},
+		{name: "numeric id", give: `{"result":"SUCCESS","chat_id":7}`, wantErr: bridge.ErrMalformedReply},
+		{name: "negative seconds", give: `{"result":"SUCCESS","offer_expires_in_seconds":-1}`, wantErr: bridge.ErrMalformedReply},
+		{name: "huge seconds", give: `{"result":"SUCCESS","offer_expires_in_seconds":1e300}`, wantErr: bridge.ErrMalformedReply},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decode[routeReply]([]byte(tt.give))
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("decode(%q) error = %v, want %v", tt.give, err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("decode(%q) mismatch (-want +got):\n%s", tt.give, diff)
+			}
+		})
+	}
+}
+
+func TestDecodeEvents(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name    string
+		give    string
+		want    []bridge.CRMEvent
+		wantErr error
+	}{
+		{
+			name: "events mapped to the core's names",
+			give: `{"result":"SUCCESS","last_seq":2,"events":[
+				{"seq":1,"type":"EngagementConcluded","chat_id":"7","agent_id":"A1","end_reason":"PARTICIPANT_LEFT","at":"2030-01-02T03:04:05Z"},
+				{"seq":2,"type":"AgentConnectionStateChanged","agent_id":"A1","presence":"ABSENT","missed_intervals":1,"seconds_to_disconnect":239.6,"at":"2030-01-02T03:04:05Z"}]}`,
+			want: []bridge.CRMEvent{
+				{Seq: 1, Type: "EngagementConcluded", ChatID: "7", AgentAccountID: "A1", EndReason: "PARTICIPANT_LEFT", At: at},
+				{Seq: 2, Type: "AgentConnectionStateChanged", AgentAccountID: "A1", Presence: "ABSENT", MissedIntervals: 1, SecondsToDisconnect: 240, At: at},
+			},
+		},
+		{name: "timeout marker", give: `{"result":"SUCCESS","timeout":true,"last_seq":9,"events":[]}`, want: []bridge.CRMEvent{}},
+		{name: "bad time", give: `{"result":"SUCCESS","events":[{"seq":1,"at":"yesterday"}]}`, wantErr: bridge.ErrMalformedReply},
+		{name: "events not a list", give: `{"result":"SUCCESS","events":{}}`, wantErr: bridge.ErrMalformedReply},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, got, err := decodeEvents([]byte(tt.give))
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("decodeEvents error = %v, want %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("decodeEvents mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Every reply the CRM sends goes through decode: whatever the bytes, it never panics, and
+// what it accepts carries a result and sane numbers.
+func FuzzDecodeReplies(f *testing.F) {
+	for _, seed := range []string{
+		`{"result":"SUCCESS","chat_id":"7","agent_id":"A1","engagement_state":"OFFERED","offer_expires_in_seconds":60}`,
+		`{"result":"SUCCESS","logged_in":true,"session_id":"S1","presence":"ABSENT","missed_intervals":1,"seconds_to_disconnect":240,"max_sessions":1}`,
+		`{"result":"SUCCESS","timeout":true,"last_seq":9,"events":[]}`,
+		`{"result":"SUCCESS","last_seq":1,"events":[{"seq":1,"type":"EngagementOffered","chat_id":"1","agent_id":"A1","at":"2030-01-02T03:04:05Z"}]}`,
+		`{"result":"SUCCESS","events":[{"at":null,"seconds_to_disconnect":null}]}`,
+		`{"result":"SUCC`, `{"offer_expires_in_seconds":1e308}`, ``, `null`, `{"result":7}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		check := func(name, result string, err error) bool {
+			t.Helper()
+			if err != nil {
+				if !errors.Is(err, bridge.ErrMalformedReply) {
+					t.Fatalf("decode %s (%q) error = %v, want ErrMalformedReply", name, body, err)
+				}
+				return false
+			}
+			if result == "" {
+				t.Fatalf("decode %s (%q) accepted a reply without result", name, body)
+			}
+			return true
+		}
+		if r, err := decode[routeReply](body); check("route", r.Result, err) && r.OfferExpiresInSeconds.duration() < 0 {
+			t.Fatalf("decode route (%q): offer expiry %v < 0", body, r.OfferExpiresInSeconds.duration())
+		}
+		r, err := decode[chatReply](body)
+		check("chat", r.Result, err)
+		if a, err := decode[agentReply](body); check("agent", a.Result, err) && a.SecondsToDisconnect.int() < 0 {
+			t.Fatalf("decode agent (%q): seconds to disconnect %d < 0", body, a.SecondsToDisconnect.int())
+		}
+		e, events, err := decodeEvents(body)
+		if check("events", e.Result, err) {
+			if events == nil || (e.Timeout && len(events) != 0) {
+				t.Fatalf("decodeEvents(%q) = %+v, %v: nil slice, or a timeout marker with events", body, e, events)
+			}
+		}
+	})
+}
