@@ -1,6 +1,7 @@
 package acdmock
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -70,6 +71,20 @@ func (s *Server) handleRoute() echo.HandlerFunc {
 	}
 }
 
+func (s *Server) handleAccept() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var req acceptRequest
+		id := c.Param("id")
+		return s.serveACD(c, KindAccept, &req,
+			func(call *Call) { call.InteractionID, call.RoutingID, call.AgentID = id, req.RoutingID, req.AgentID },
+			func(w *world, call *Call) (int, any, error) {
+				resp, err := w.accept(id, req)
+				call.RoutingID = cmp.Or(resp.RoutingID, call.RoutingID)
+				return http.StatusOK, resp, err
+			})
+	}
+}
+
 func (s *Server) handleAgentState() echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var req stateRequest
@@ -98,8 +113,8 @@ func (s *Server) serveACD(c echo.Context, kind string, req any, describe func(*C
 	key := c.Request().Header.Get(HeaderIdempotencyKey)
 	route := c.Request().Method + " " + c.Request().URL.Path
 
-	s.mu.Lock()
-	call := Call{Kind: kind, IdempotencyKey: key, At: s.opts.Now()}
+	s.lock()
+	call := Call{Kind: kind, IdempotencyKey: key, At: s.nowLocked()}
 	describe(&call)
 	status, reply, stored := s.answerLocked(key, route, decodeErr, &call, apply)
 	call.Status = status
@@ -107,9 +122,7 @@ func (s *Server) serveACD(c echo.Context, kind string, req any, describe func(*C
 		s.replies[key] = storedReply{route: route, status: status, body: reply, interactionID: call.InteractionID}
 	}
 	s.calls = append(s.calls, call)
-	s.queueEventsLocked()
-	s.mu.Unlock()
-	s.signal()
+	s.unlock()
 	return c.JSONBlob(status, reply)
 }
 

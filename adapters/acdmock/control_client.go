@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // ControlClient drives a simulator over /control/v1. Its errors are *Error with the same
@@ -69,6 +70,28 @@ func (c *ControlClient) Revoke(ctx context.Context, interactionID string) error 
 // Abandon mirrors Server.Abandon.
 func (c *ControlClient) Abandon(ctx context.Context, interactionID, stage string) error {
 	return c.do(ctx, http.MethodPost, "/control/v1/interactions/"+url.PathEscape(interactionID)+"/abandon", abandonRequest{Stage: stage}, nil)
+}
+
+// Accept mirrors Server.Accept.
+func (c *ControlClient) Accept(ctx context.Context, interactionID, routingID string) error {
+	return c.do(ctx, http.MethodPost, "/control/v1/interactions/"+url.PathEscape(interactionID)+"/accept", controlAcceptRequest{RoutingID: routingID}, nil)
+}
+
+// Advance mirrors Server.Advance and returns the simulated clock after it.
+func (c *ControlClient) Advance(ctx context.Context, d time.Duration) (time.Time, error) {
+	var resp advanceResponse
+	err := c.do(ctx, http.MethodPost, "/control/v1/clock/advance", advanceRequest{Duration: d.String()}, &resp)
+	return resp.Now, err
+}
+
+// Agent mirrors Server.Agent; a missing agent is (zero, false, nil).
+func (c *ControlClient) Agent(ctx context.Context, id string) (AgentView, bool, error) {
+	var v AgentView
+	err := c.do(ctx, http.MethodGet, "/control/v1/agents/"+url.PathEscape(id), nil, &v)
+	if errors.Is(err, ErrNotFound) {
+		return AgentView{}, false, nil
+	}
+	return v, err == nil, err
 }
 
 // SetDown mirrors Server.SetDown.

@@ -1,6 +1,7 @@
 package acdmock
 
 import (
+	"cmp"
 	"io"
 	"net/http"
 
@@ -32,6 +33,7 @@ func (s *Server) handleAddQueue() echo.HandlerFunc {
 		if err := s.AddQueue(q); err != nil {
 			return err
 		}
+		q.Strategy = cmp.Or(q.Strategy, StrategyLongestIdle)
 		return c.JSON(http.StatusCreated, q)
 	}
 }
@@ -46,6 +48,16 @@ func (s *Server) handleAddAgent() echo.HandlerFunc {
 			return err
 		}
 		return c.JSON(http.StatusCreated, a)
+	}
+}
+
+func (s *Server) handleAgent() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		v, ok := s.Agent(c.Param("id"))
+		if !ok {
+			return fail(ErrNotFound, "id", "no agent "+c.Param("id"))
+		}
+		return c.JSON(http.StatusOK, v)
 	}
 }
 
@@ -127,6 +139,36 @@ func (s *Server) handleAbandon() echo.HandlerFunc {
 			return err
 		}
 		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+func (s *Server) handleControlAccept() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var req controlAcceptRequest
+		if err := bindJSON(c, &req); err != nil {
+			return err
+		}
+		if err := s.Accept(c.Request().Context(), c.Param("id"), req.RoutingID); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+func (s *Server) handleAdvance() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxBody+1))
+		if err != nil {
+			return fail(ErrBadRequest, "body", "unreadable: "+err.Error())
+		}
+		d, err := decodeAdvance(body)
+		if err != nil {
+			return err
+		}
+		if err := s.Advance(c.Request().Context(), d); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, advanceResponse{Now: s.Now().UTC()})
 	}
 }
 

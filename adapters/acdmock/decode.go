@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // maxBody bounds a request body; the simulator is a test tool but it must not fall over.
@@ -31,6 +32,37 @@ func decodeRequest(body []byte, v any) error {
 	}
 	if dec.More() {
 		return fail(ErrBadRequest, "body", "trailing data after the JSON object")
+	}
+	return nil
+}
+
+// maxAdvance bounds one clock advance: far beyond any test, well inside time.Time's range.
+const maxAdvance = 366 * 24 * time.Hour
+
+// decodeAdvance reads {"duration": "90s"}: a Go duration from 0 ("0s" only fires the timers
+// already due) to maxAdvance.
+func decodeAdvance(body []byte) (time.Duration, error) {
+	var req advanceRequest
+	if err := decodeRequest(body, &req); err != nil {
+		return 0, err
+	}
+	if req.Duration == "" {
+		return 0, fail(ErrBadRequest, "duration", `required (a Go duration, e.g. "90s")`)
+	}
+	d, err := time.ParseDuration(req.Duration)
+	if err != nil {
+		return 0, fail(ErrBadRequest, "duration", `not a Go duration (e.g. "90s"): `+err.Error())
+	}
+	return d, checkAdvance(d)
+}
+
+// checkAdvance refuses a clock move backwards or beyond maxAdvance.
+func checkAdvance(d time.Duration) error {
+	switch {
+	case d < 0:
+		return fail(ErrInvalid, "duration", "must not be negative (the clock never goes back)")
+	case d > maxAdvance:
+		return fail(ErrInvalid, "duration", fmt.Sprintf("longer than %s", maxAdvance))
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ func (s *Server) routes(e *echo.Echo) {
 	acd.POST("/interactions/:id/requeue", s.handleRequeue())
 	acd.POST("/interactions/:id/complete", s.handleComplete())
 	acd.POST("/interactions/:id/route", s.handleRoute())
+	acd.POST("/interactions/:id/accept", s.handleAccept()) // not yet called by the bridge
 	acd.PUT("/agents/:id/state", s.handleAgentState())
 
 	// The control API (tests, demos, customers' test rigs).
@@ -23,12 +24,15 @@ func (s *Server) routes(e *echo.Echo) {
 	ctl.POST("/reset", s.handleReset())
 	ctl.POST("/queues", s.handleAddQueue())
 	ctl.POST("/agents", s.handleAddAgent())
+	ctl.GET("/agents/:id", s.handleAgent())
 	ctl.PUT("/agents/:id/ready", s.handleSetReady())
 	ctl.POST("/interactions", s.handleControlCreate())
 	ctl.GET("/interactions/:id", s.handleInteraction())
 	ctl.POST("/interactions/:id/route-to", s.handleRouteTo())
 	ctl.POST("/interactions/:id/revoke", s.handleRevoke())
 	ctl.POST("/interactions/:id/abandon", s.handleAbandon())
+	ctl.POST("/interactions/:id/accept", s.handleControlAccept())
+	ctl.POST("/clock/advance", s.handleAdvance())
 	ctl.PUT("/down", s.handleSetDown())
 	ctl.GET("/calls", s.handleCalls())
 	ctl.GET("/applied", s.handleApplied())

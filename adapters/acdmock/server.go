@@ -1,7 +1,3 @@
-// Package acdmock is the ACD simulator: the /acd/v1 REST API the bridge calls, the signed
-// webhooks the bridge receives, and a control API (Go and /control/v1 over HTTP) to drive and
-// inspect it. Customers test their bridge deployment with it, so its behaviour follows the
-// ACD contract, not the convenience of our own tests.
 package acdmock
 
 import (
@@ -26,13 +22,22 @@ type Options struct {
 	WebhookRetries int
 	// WebhookBackoff is the first retry delay, doubled per retry up to 30 times it (default 200ms).
 	WebhookBackoff time.Duration
-	// AlertingTimeout is reserved; the simulator does not time out offers yet.
+	// AlertingTimeout takes back an offer nobody moved on (requeue, complete, accept, route)
+	// this long after its interaction.routed (interaction.revoked, reason alerting_timeout)
+	// and routes the interaction again. 0 (the default; negative: 0) never times out.
 	AlertingTimeout time.Duration
+	// TickInterval is how often (real time) a background goroutine fires due timers, so that
+	// they fire even when nobody calls; only started with an AlertingTimeout. Default 200ms;
+	// negative: no ticker (timers fire on calls and Advance only).
+	TickInterval time.Duration
 	// Site is the CRM site of interactions created without one.
 	Site string
 	// HTTPClient sends webhooks (default: a client with a 5s timeout).
 	HTTPClient *http.Client
-	Now        func() time.Time
+	// Now is the real time (default time.Now). The simulated clock is Now plus whatever
+	// Advance added; webhook signatures use Now itself, so that an advanced clock stays
+	// inside the bridge's replay window.
+	Now func() time.Time
 }
 
 // Server is the simulator, an http.Handler. Close stops its webhook sender.
@@ -41,6 +46,7 @@ type Server struct {
 	http *echo.Echo
 
 	mu         sync.Mutex
+	offset     time.Duration // added to opts.Now by Advance: the simulated clock
 	world      *world
 	generation uint64 // bumped by Reset so late deliveries do not touch the new world
 	down       bool
@@ -88,8 +94,12 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	opts.AlertingTimeout = max(opts.AlertingTimeout, 0)
+	if opts.TickInterval == 0 {
+		opts.TickInterval = 200 * time.Millisecond
+	}
 	s := &Server{opts: opts, replies: map[string]storedReply{}, wake: make(chan struct{}, 1)}
-	s.world = newWorld(opts.Now, opts.Site)
+	s.world = s.newWorld()
 	s.stop, s.cancel = context.WithCancel(context.Background())
 	s.http = echo.New()
 	s.http.HideBanner, s.http.HidePort = true, true
@@ -97,7 +107,49 @@ func New(opts Options) *Server {
 	s.routes(s.http)
 	s.wg.Add(1)
 	go s.sendLoop()
+	if opts.AlertingTimeout > 0 && opts.TickInterval > 0 {
+		s.wg.Add(1)
+		go s.tickLoop()
+	}
 	return s
+}
+
+func (s *Server) newWorld() *world {
+	return newWorld(s.nowLocked, s.opts.Site, s.opts.AlertingTimeout)
+}
+
+// nowLocked is the simulated clock; s.mu must be held.
+func (s *Server) nowLocked() time.Time { return s.opts.Now().Add(s.offset) }
+
+// tickLoop fires due timers every TickInterval until Close.
+func (s *Server) tickLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.opts.TickInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.lock()
+			s.unlock()
+		case <-s.stop.Done():
+			return
+		}
+	}
+}
+
+// lock takes s.mu and fires the timers due by now, so that every call sees the world as it
+// is at its time, whether or not the ticker ran.
+func (s *Server) lock() {
+	s.mu.Lock()
+	s.world.fireDue(s.nowLocked())
+}
+
+// unlock queues the webhooks caused under the lock, releases it and wakes the sender.
+func (s *Server) unlock() []*delivery {
+	ds := s.queueEventsLocked()
+	s.mu.Unlock()
+	s.signal()
+	return ds
 }
 
 // ServeHTTP serves /acd/v1 and /control/v1.
@@ -120,11 +172,11 @@ func (s *Server) Close() {
 }
 
 // Reset forgets everything: queues, agents, interactions, calls, idempotency keys, webhooks
-// (undelivered ones are dropped), and ends a SetDown.
+// (undelivered ones are dropped), and ends a SetDown. The clock keeps its time.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.world = newWorld(s.opts.Now, s.opts.Site)
+	s.world = s.newWorld()
 	s.generation++
 	s.down = false
 	s.calls, s.deliveries, s.nEvent = nil, nil, 0
@@ -173,16 +225,54 @@ func (s *Server) RouteTo(ctx context.Context, interactionID, agentID, routeType 
 	return id, err
 }
 
-// Revoke takes the newest open routing back (interaction.revoked) and routes the interaction
-// again, to another agent when one is available.
+// Revoke takes the newest open routing back (interaction.revoked, reason revoked) and, when
+// no other leg faces the customer, routes the interaction again, to another agent when one
+// is available.
 func (s *Server) Revoke(ctx context.Context, interactionID string) error {
 	return s.apply(ctx, func(w *world) error { return w.revoke(interactionID) })
 }
 
 // Abandon: the customer left at stage queued, routing or alerting ("" infers it from the
-// state). Sends interaction.abandoned; open routings stay open until completed.
+// state). Sends interaction.abandoned and frees the capacity of the withdrawn offers; their
+// routings stay open until the agent completes them. A stage that contradicts the state
+// (queued while offered, routing/alerting while not offered, or nothing to infer because the
+// agent already has the chat) is ErrConflict.
 func (s *Server) Abandon(ctx context.Context, interactionID, stage string) error {
 	return s.apply(ctx, func(w *world) error { return w.abandon(interactionID, stage) })
+}
+
+// Accept marks a routing answered, as POST /acd/v1/interactions/{id}/accept does for the
+// bridge: it is connected and its alerting timer stops. routingID "" means the newest offer.
+func (s *Server) Accept(ctx context.Context, interactionID, routingID string) error {
+	return s.apply(ctx, func(w *world) error { return w.controlAccept(interactionID, routingID) })
+}
+
+// Advance moves the simulated clock forward by d and fires every timer that became due, in
+// due order, each at its own time (one big Advance yields what living through it would).
+// d = 0 only fires the timers already due; d < 0 or beyond a year is ErrInvalid.
+func (s *Server) Advance(ctx context.Context, d time.Duration) error {
+	if err := checkAdvance(d); err != nil {
+		return err
+	}
+	return s.apply(ctx, func(*world) error {
+		s.offset += d
+		s.world.fireDue(s.nowLocked())
+		return nil
+	})
+}
+
+// Now returns the simulated clock: Options.Now plus every Advance.
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nowLocked()
+}
+
+// Agent returns the state of one agent.
+func (s *Server) Agent(id string) (AgentView, bool) {
+	s.lock()
+	defer s.unlock()
+	return s.world.agentView(id)
 }
 
 // SetDown makes every /acd/v1 call answer 503 without applying it, until SetDown(false).
@@ -216,15 +306,15 @@ func (s *Server) Applied(kind, interactionID string) int {
 
 // Interaction returns the state of one interaction.
 func (s *Server) Interaction(id string) (InteractionView, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	return s.world.view(id)
 }
 
 // Webhooks returns every webhook event, oldest first, with its delivery so far.
 func (s *Server) Webhooks() []WebhookDelivery {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	out := make([]WebhookDelivery, 0, len(s.deliveries))
 	for _, d := range s.deliveries {
 		rec := *d.rec
@@ -236,20 +326,20 @@ func (s *Server) Webhooks() []WebhookDelivery {
 
 // Flush waits until every webhook event so far was delivered or given up.
 func (s *Server) Flush(ctx context.Context) error {
-	s.mu.Lock()
+	s.lock()
+	s.queueEventsLocked()
 	ds := slices.Clone(s.deliveries)
 	s.mu.Unlock()
+	s.signal()
 	return waitAll(ctx, ds)
 }
 
-// apply runs op on the world under the lock, queues the webhooks it caused, and with a
-// non-nil ctx waits for their delivery.
+// apply runs op on the world under the lock (after the timers due), queues the webhooks it
+// caused, and with a non-nil ctx waits for their delivery.
 func (s *Server) apply(ctx context.Context, op func(w *world) error) error {
-	s.mu.Lock()
+	s.lock()
 	err := op(s.world)
-	ds := s.queueEventsLocked()
-	s.mu.Unlock()
-	s.signal()
+	ds := s.unlock()
 	if err != nil || ctx == nil {
 		return err
 	}
@@ -274,13 +364,12 @@ func (s *Server) queueEventsLocked() []*delivery {
 	ds := make([]*delivery, 0, len(events))
 	for _, e := range events {
 		s.nEvent++
-		now := s.opts.Now()
 		rec := &WebhookDelivery{
 			EventID: "evt_" + strconv.Itoa(s.nEvent), Type: e.typ, InteractionID: e.interactionID,
-			RoutingID: e.routingID, AgentID: e.agentID, CreatedAt: now,
+			RoutingID: e.routingID, AgentID: e.agentID, CreatedAt: e.at,
 		}
 		d := &delivery{rec: rec, generation: s.generation, done: make(chan struct{})}
-		body, err := acdapi.Build(e.typ, now, e.data)
+		body, err := acdapi.Build(e.typ, e.at, e.data)
 		rec.Body = body
 		switch {
 		case err != nil:

@@ -480,6 +480,12 @@ func TestACDBadInput(t *testing.T) {
 		{"route to a not-ready agent", http.MethodPost, "/acd/v1/interactions/i1/route", "k", `{"fromAgentId":"a1","routeType":"consult","targetAgentId":"a2"}`, 409, "targetAgentId"},
 		{"bad agent state", http.MethodPut, "/acd/v1/agents/a1/state", "k", `{"state":"busy"}`, 422, "state"},
 		{"unknown agent", http.MethodPut, "/acd/v1/agents/zz/state", "k", `{"state":"ready"}`, 404, "id"},
+		{"accept without agent", http.MethodPost, "/acd/v1/interactions/i1/accept", "k", `{"routingId":"r1"}`, 400, "agentId"},
+		{"accept by the wrong agent", http.MethodPost, "/acd/v1/interactions/i1/accept", "k", `{"routingId":"r1","agentId":"a2"}`, 422, "agentId"},
+		{"accept unknown routing", http.MethodPost, "/acd/v1/interactions/i1/accept", "k", `{"routingId":"r9","agentId":"a1"}`, 404, "routingId"},
+		{"accept unknown interaction", http.MethodPost, "/acd/v1/interactions/i9/accept", "k", `{"agentId":"a1"}`, 404, "id"},
+		{"accept unknown field", http.MethodPost, "/acd/v1/interactions/i1/accept", "k", `{"agentId":"a1","when":"now"}`, 400, "when"},
+		{"accept without idempotency key", http.MethodPost, "/acd/v1/interactions/i1/accept", "", `{"agentId":"a1"}`, 400, acdmock.HeaderIdempotencyKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -587,6 +593,18 @@ func TestControlBadInput(t *testing.T) {
 		{"revoke unknown", http.MethodPost, "/control/v1/interactions/i9/revoke", ``, 404, "id"},
 		{"applied without kind", http.MethodGet, "/control/v1/applied?id=i1", ``, 400, "kind"},
 		{"down not a bool", http.MethodPut, "/control/v1/down", `{"down":"yes"}`, 400, "down"},
+		{"queue unknown strategy", http.MethodPost, "/control/v1/queues", `{"id":"q9","strategy":"random"}`, 422, "strategy"},
+		{"agent view unknown", http.MethodGet, "/control/v1/agents/zz", ``, 404, "id"},
+		{"abandon queued while offered", http.MethodPost, "/control/v1/interactions/i1/abandon", `{"stage":"queued"}`, 409, "stage"},
+		{"accept unknown interaction", http.MethodPost, "/control/v1/interactions/i9/accept", ``, 404, "id"},
+		{"accept unknown routing", http.MethodPost, "/control/v1/interactions/i1/accept", `{"routingId":"r9"}`, 404, "routingId"},
+		{"accept routing not a string", http.MethodPost, "/control/v1/interactions/i1/accept", `{"routingId":1}`, 400, "routingId"},
+		{"advance without duration", http.MethodPost, "/control/v1/clock/advance", `{}`, 400, "duration"},
+		{"advance not a duration", http.MethodPost, "/control/v1/clock/advance", `{"duration":"soon"}`, 400, "duration"},
+		{"advance a number", http.MethodPost, "/control/v1/clock/advance", `{"duration":90}`, 400, "duration"},
+		{"advance backwards", http.MethodPost, "/control/v1/clock/advance", `{"duration":"-1s"}`, 422, "duration"},
+		{"advance too far", http.MethodPost, "/control/v1/clock/advance", `{"duration":"9000h"}`, 422, "duration"},
+		{"advance unknown field", http.MethodPost, "/control/v1/clock/advance", `{"duration":"1s","jump":true}`, 400, "jump"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

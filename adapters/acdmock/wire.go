@@ -21,6 +21,11 @@ const (
 	KindComplete   = string(bridge.ACDComplete)
 	KindRoute      = string(bridge.ACDRoute)
 	KindAgentState = string(bridge.ACDAgentState)
+	// KindAccept is POST /acd/v1/interactions/{id}/accept: the bridge reports that the agent
+	// took the offer. The bridge's ACD contract has no such call yet (bridge.ACDCallKind has
+	// no word for it); the simulator accepts it so that AlertingTimeout can tell an answered
+	// offer from an unanswered one. See the package documentation.
+	KindAccept = "accept"
 )
 
 // Route types (acdapi.Routed.RouteType).
@@ -36,17 +41,37 @@ const (
 	StateQueued    = "queued"    // waiting in a queue for an agent
 	StateRouting   = "routing"   // routed; interaction.routed not yet acknowledged by the bridge
 	StateAlerting  = "alerting"  // the bridge acknowledged interaction.routed
-	StateConnected = "connected" // the agent asked to route it on (so they had it)
+	StateConnected = "connected" // the agent has the chat: accepted, or asked to route it on
 	StateCompleted = "completed"
 	StateAbandoned = "abandoned"
 	StateRequeued  = "requeued" // routing only: given back to the queue
-	StateRevoked   = "revoked"  // routing only: taken back with Revoke
+	StateRevoked   = "revoked"  // routing only: taken back (Revoke, or AlertingTimeout)
 )
 
-// Queue is an ACD queue.
+// Routing strategies (Queue.Strategy): which ready agent with spare capacity gets the next
+// interaction of the queue.
+const (
+	// StrategyLongestIdle (the default) prefers agents with no work, then the least loaded;
+	// among equals, the one idle longest (who last took or finished work, or became ready,
+	// earliest).
+	StrategyLongestIdle = "longest_idle"
+	// StrategyRoundRobin takes the queue's agents in the order they were added, each
+	// routing going to the next available agent after the one the queue routed to last,
+	// whatever their load or idleness.
+	StrategyRoundRobin = "round_robin"
+)
+
+// Revoke reasons (acdapi.Revoked.Reason, RoutingView.Reason).
+const (
+	ReasonRevoked         = "revoked"          // Revoke (control)
+	ReasonAlertingTimeout = "alerting_timeout" // nobody moved the offer on within AlertingTimeout
+)
+
+// Queue is an ACD queue. Strategy "" means StrategyLongestIdle.
 type Queue struct {
-	ID   string `json:"id"`
-	Name string `json:"name,omitempty"`
+	ID       string `json:"id"`
+	Name     string `json:"name,omitempty"`
+	Strategy string `json:"strategy,omitempty"`
 }
 
 // Agent is an ACD agent. Capacity 0 means 1.
@@ -56,6 +81,18 @@ type Agent struct {
 	Queues       []string `json:"queues"`
 	Capacity     int      `json:"capacity,omitempty"`
 	Ready        bool     `json:"ready"`
+}
+
+// AgentView is the simulator's state of one agent: Load is how many routings hold a share of
+// its capacity (an offer withdrawn because the customer abandoned holds none).
+type AgentView struct {
+	ID           string   `json:"id"`
+	CRMAccountID string   `json:"crmAccountId,omitempty"`
+	Queues       []string `json:"queues"`
+	Capacity     int      `json:"capacity"`
+	Ready        bool     `json:"ready"`
+	Reason       string   `json:"reason,omitempty"`
+	Load         int      `json:"load"`
 }
 
 // Call is one /acd/v1 request the simulator received, applied or not.
@@ -79,17 +116,21 @@ type Call struct {
 	At             time.Time `json:"at"`
 }
 
-// RoutingView is one routing (agent leg) of an interaction.
+// RoutingView is one routing (agent leg) of an interaction. FromRoutingID names the leg that
+// asked for a transfer, conference or consult. AlertingUntil is when AlertingTimeout takes
+// the offer back, while that timer runs.
 type RoutingView struct {
-	RoutingID   string    `json:"routingId"`
-	AgentID     string    `json:"agentId"`
-	QueueID     string    `json:"queueId"`
-	RouteType   string    `json:"routeType"`
-	State       string    `json:"state"`
-	Reason      string    `json:"reason,omitempty"`
-	Disposition string    `json:"disposition,omitempty"`
-	RoutedAt    time.Time `json:"routedAt"`
-	EndedAt     time.Time `json:"endedAt,omitzero"`
+	RoutingID     string    `json:"routingId"`
+	AgentID       string    `json:"agentId"`
+	QueueID       string    `json:"queueId"`
+	RouteType     string    `json:"routeType"`
+	FromRoutingID string    `json:"fromRoutingId,omitempty"`
+	State         string    `json:"state"`
+	Reason        string    `json:"reason,omitempty"`
+	Disposition   string    `json:"disposition,omitempty"`
+	RoutedAt      time.Time `json:"routedAt"`
+	AlertingUntil time.Time `json:"alertingUntil,omitzero"`
+	EndedAt       time.Time `json:"endedAt,omitzero"`
 }
 
 // InteractionView is the simulator's state of one interaction. AgentID and RoutingID name the
@@ -196,6 +237,18 @@ func (r *routeRequest) validate() error {
 	return optionalIDs(field{"routingId", r.RoutingID}, field{"targetAgentId", r.TargetAgentID}, field{"targetQueueId", r.TargetQueueID})
 }
 
+type acceptRequest struct {
+	RoutingID string `json:"routingId"`
+	AgentID   string `json:"agentId"`
+}
+
+func (r *acceptRequest) validate() error {
+	if err := required(field{"agentId", r.AgentID}); err != nil {
+		return err
+	}
+	return optionalIDs(field{"routingId", r.RoutingID})
+}
+
 type stateRequest struct {
 	State  string `json:"state"`
 	Reason string `json:"reason"`
@@ -235,6 +288,19 @@ type routeToResponse struct {
 
 type abandonRequest struct {
 	Stage string `json:"stage,omitempty"`
+}
+
+// controlAcceptRequest names the routing to mark answered; "" means the newest offer.
+type controlAcceptRequest struct {
+	RoutingID string `json:"routingId,omitempty"`
+}
+
+type advanceRequest struct {
+	Duration string `json:"duration"` // Go duration: "90s", "2m30s"; "0s" fires what is due
+}
+
+type advanceResponse struct {
+	Now time.Time `json:"now"`
 }
 
 type downRequest struct {

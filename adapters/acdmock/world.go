@@ -10,24 +10,37 @@ import (
 	"github.com/mediabar-bridge/mediabar-bridge/bridge/acdapi"
 )
 
+// maxFirings bounds the timers one evaluation fires, so that a huge Advance over a tiny
+// AlertingTimeout cannot hold the lock for ever; the rest fire on the next evaluation.
+const maxFirings = 10_000
+
 // world is the simulated ACD: queues, agents, interactions and their routings. It is plain
 // data guarded by Server.mu; operations record the webhook events they cause in events, which
 // the server turns into deliveries after the operation (never sending while locked).
 type world struct {
-	now         func() time.Time
-	defaultSite string
+	now             func() time.Time // the simulated clock
+	at              time.Time        // while a timer fires: its due time, "now" for what it causes
+	alertingTimeout time.Duration
+	defaultSite     string
 
-	queues       map[string]*Queue
+	queues       map[string]*queueState
 	agents       map[string]*agentState
 	interactions map[string]*interaction
 	routings     map[string]*routing
-	waiting      []waitEntry // FIFO across queues
+	offers       map[string]*routing // routings whose alerting timer runs
+	waiting      []waitEntry         // FIFO across queues
 
 	seq          uint64 // orders idleness; a counter, not the clock, so ties never happen
 	nInteraction int
 	nRouting     int
+	nAgent       int
 
 	events []event
+}
+
+type queueState struct {
+	Queue
+	lastRR int // round robin: joined of the agent the queue routed to last
 }
 
 type agentState struct {
@@ -36,6 +49,7 @@ type agentState struct {
 	load     int
 	idleSeq  uint64 // when the agent last took or finished work or became ready
 	capacity int
+	joined   int // order of AddAgent (round robin)
 }
 
 type interaction struct {
@@ -50,35 +64,52 @@ type interaction struct {
 type routing struct {
 	RoutingView
 	interactionID string
+	seq           int  // creation order: breaks ties between timers due at the same time
+	released      bool // the agent's share of capacity was given back
 }
 
 func (r *routing) open() bool {
 	return r.State == StateRouting || r.State == StateAlerting || r.State == StateConnected
 }
 
+// offered: routed to the agent, not yet answered.
+func (r *routing) offered() bool { return r.State == StateRouting || r.State == StateAlerting }
+
 type waitEntry struct {
 	interactionID, queueID, routeType string
 	exclude                           string // hard exclusion: the agent routing it on
+	fromRoutingID                     string // the leg that asked for a transfer, conference or consult
 }
 
 type event struct {
 	typ                               string
 	data                              any
 	interactionID, routingID, agentID string
+	at                                time.Time
 }
 
-func newWorld(now func() time.Time, defaultSite string) *world {
+func newWorld(now func() time.Time, defaultSite string, alertingTimeout time.Duration) *world {
 	return &world{
-		now:          now,
-		defaultSite:  defaultSite,
-		queues:       map[string]*Queue{},
-		agents:       map[string]*agentState{},
-		interactions: map[string]*interaction{},
-		routings:     map[string]*routing{},
+		now:             now,
+		alertingTimeout: alertingTimeout,
+		defaultSite:     defaultSite,
+		queues:          map[string]*queueState{},
+		agents:          map[string]*agentState{},
+		interactions:    map[string]*interaction{},
+		routings:        map[string]*routing{},
+		offers:          map[string]*routing{},
 	}
 }
 
 func (w *world) next() uint64 { w.seq++; return w.seq }
+
+// clock is the time of what happens now: the due time of a firing timer, else the clock.
+func (w *world) clock() time.Time {
+	if !w.at.IsZero() {
+		return w.at
+	}
+	return w.now()
+}
 
 func (w *world) addQueue(q Queue) error {
 	if err := required(field{"id", q.ID}); err != nil {
@@ -87,7 +118,11 @@ func (w *world) addQueue(q Queue) error {
 	if _, ok := w.queues[q.ID]; ok {
 		return fail(ErrConflict, "id", fmt.Sprintf("queue %q already exists", q.ID))
 	}
-	w.queues[q.ID] = &q
+	q.Strategy = cmp.Or(q.Strategy, StrategyLongestIdle)
+	if q.Strategy != StrategyLongestIdle && q.Strategy != StrategyRoundRobin {
+		return fail(ErrInvalid, "strategy", fmt.Sprintf("%q is not one of longest_idle, round_robin", q.Strategy))
+	}
+	w.queues[q.ID] = &queueState{Queue: q}
 	return nil
 }
 
@@ -110,7 +145,8 @@ func (w *world) addAgent(a Agent) error {
 		}
 	}
 	a.Queues = slices.Clone(a.Queues)
-	st := &agentState{Agent: a, capacity: max(a.Capacity, 1), idleSeq: w.next()}
+	w.nAgent++
+	st := &agentState{Agent: a, capacity: max(a.Capacity, 1), idleSeq: w.next(), joined: w.nAgent}
 	w.agents[a.ID] = st
 	w.dispatch()
 	return nil
@@ -154,7 +190,7 @@ func (w *world) create(req createRequest) (string, error) {
 	w.nInteraction++
 	in := &interaction{
 		id: "i" + strconv.Itoa(w.nInteraction), chatID: req.ChatID, site: site,
-		queueID: req.QueueID, customerName: req.CustomerName, createdAt: w.now(),
+		queueID: req.QueueID, customerName: req.CustomerName, createdAt: w.clock(),
 	}
 	w.interactions[in.id] = in
 	w.waiting = append(w.waiting, waitEntry{interactionID: in.id, queueID: in.queueID, routeType: RouteLead})
@@ -172,13 +208,16 @@ func (w *world) dispatch() {
 			continue
 		}
 		w.waiting = slices.Delete(w.waiting, i, i+1)
-		w.assign(w.interactions[e.interactionID], a, e.queueID, e.routeType)
+		if q := w.queues[e.queueID]; q.Strategy == StrategyRoundRobin {
+			q.lastRR = a.joined
+		}
+		w.assign(w.interactions[e.interactionID], a, e.queueID, e.routeType, e.fromRoutingID)
 	}
 }
 
-// pickAgent chooses a ready agent of the queue with spare capacity: idle agents first, longest
-// idle first, then the least loaded; the agent who last gave this interaction back only when
-// nobody else can take it.
+// pickAgent chooses, by the queue's strategy, a ready agent of the queue with spare capacity
+// who does not already have the interaction; the agent who last gave this interaction back
+// (requeue, revoke, alerting timeout) only when nobody else can take it now.
 func (w *world) pickAgent(e waitEntry) *agentState {
 	in := w.interactions[e.interactionID]
 	var cands []*agentState
@@ -188,30 +227,43 @@ func (w *world) pickAgent(e waitEntry) *agentState {
 		}
 		cands = append(cands, a)
 	}
+	if others := slices.DeleteFunc(slices.Clone(cands), func(a *agentState) bool { return a.ID == in.avoid }); len(others) > 0 {
+		cands = others
+	}
 	if len(cands) == 0 {
 		return nil
+	}
+	if q := w.queues[e.queueID]; q.Strategy == StrategyRoundRobin {
+		slices.SortFunc(cands, func(x, y *agentState) int { return cmp.Compare(x.joined, y.joined) })
+		for _, a := range cands {
+			if a.joined > q.lastRR {
+				return a
+			}
+		}
+		return cands[0] // wrap around
 	}
 	slices.SortFunc(cands, func(x, y *agentState) int {
 		return cmp.Or(cmp.Compare(x.load, y.load), cmp.Compare(x.idleSeq, y.idleSeq), cmp.Compare(x.ID, y.ID))
 	})
-	for _, a := range cands {
-		if a.ID != in.avoid {
-			return a
-		}
-	}
 	return cands[0]
 }
 
-func (w *world) assign(in *interaction, a *agentState, queueID, routeType string) *routing {
+// assign routes the interaction to the agent: a new routing, interaction.routed, and the
+// alerting timer when AlertingTimeout is on.
+func (w *world) assign(in *interaction, a *agentState, queueID, routeType, fromRoutingID string) *routing {
 	w.nRouting++
-	r := &routing{interactionID: in.id, RoutingView: RoutingView{
+	r := &routing{interactionID: in.id, seq: w.nRouting, RoutingView: RoutingView{
 		RoutingID: "r" + strconv.Itoa(w.nRouting), AgentID: a.ID, QueueID: queueID,
-		RouteType: routeType, State: StateRouting, RoutedAt: w.now(),
+		RouteType: routeType, FromRoutingID: fromRoutingID, State: StateRouting, RoutedAt: w.clock(),
 	}}
 	in.routings = append(in.routings, r)
 	w.routings[r.RoutingID] = r
 	a.load++
 	a.idleSeq = w.next()
+	if w.alertingTimeout > 0 {
+		r.AlertingUntil = r.RoutedAt.Add(w.alertingTimeout)
+		w.offers[r.RoutingID] = r
+	}
 	var queueName string
 	if q, ok := w.queues[queueID]; ok {
 		queueName = q.Name
@@ -225,16 +277,46 @@ func (w *world) assign(in *interaction, a *agentState, queueID, routeType string
 	return r
 }
 
-// end closes a routing and frees its agent's capacity.
-func (w *world) end(r *routing, state, reason string) {
-	r.State, r.Reason, r.EndedAt = state, reason, w.now()
+// stopTimer ends a routing's alerting timer, if it runs.
+func (w *world) stopTimer(r *routing) {
+	delete(w.offers, r.RoutingID)
+	r.AlertingUntil = time.Time{}
+}
+
+// connect marks a routing answered: the agent has the chat, the alerting timer stops.
+func (w *world) connect(r *routing) {
+	r.State = StateConnected
+	w.stopTimer(r)
+}
+
+// release gives the routing's share of its agent's capacity back, once.
+func (w *world) release(r *routing) {
+	if r.released {
+		return
+	}
+	r.released = true
 	if a, ok := w.agents[r.AgentID]; ok && a.load > 0 {
 		a.load--
 		a.idleSeq = w.next()
 	}
 }
 
-func (w *world) emit(e event) { w.events = append(w.events, e) }
+// end closes a routing and frees its agent's capacity. A conference or consult still waiting
+// in a queue for an agent needs the agent who asked for it, so it is dropped with that leg;
+// a waiting transfer stays (a blind transfer).
+func (w *world) end(r *routing, state, reason string) {
+	r.State, r.Reason, r.EndedAt = state, reason, w.clock()
+	w.stopTimer(r)
+	w.release(r)
+	w.waiting = slices.DeleteFunc(w.waiting, func(e waitEntry) bool {
+		return e.fromRoutingID == r.RoutingID && e.routeType != RouteTransfer
+	})
+}
+
+func (w *world) emit(e event) {
+	e.at = w.clock()
+	w.events = append(w.events, e)
+}
 
 func (w *world) interaction(id string) (*interaction, error) {
 	in, ok := w.interactions[id]
@@ -262,6 +344,21 @@ func (in *interaction) newestOpen() *routing {
 	return nil
 }
 
+func (in *interaction) newestOffered() *routing {
+	for _, r := range slices.Backward(in.routings) {
+		if r.offered() {
+			return r
+		}
+	}
+	return nil
+}
+
+// withCustomer reports whether an open leg faces the customer: any but a consult, which the
+// customer does not see.
+func (in *interaction) withCustomer() bool {
+	return slices.ContainsFunc(in.routings, func(r *routing) bool { return r.open() && r.RouteType != RouteConsult })
+}
+
 func (w *world) isWaiting(id string) bool {
 	return slices.ContainsFunc(w.waiting, func(e waitEntry) bool { return e.interactionID == id })
 }
@@ -270,8 +367,16 @@ func (w *world) unqueue(id string) {
 	w.waiting = slices.DeleteFunc(w.waiting, func(e waitEntry) bool { return e.interactionID == id })
 }
 
-// routingOf finds the routing a requeue/complete/route call names: by routingId when given,
-// else the agent's newest routing of the interaction.
+// backToQueue queues the interaction again when no leg faces the customer any more and it
+// is not already waiting (a blind transfer, say).
+func (w *world) backToQueue(in *interaction, queueID string) {
+	if !in.withCustomer() && !w.isWaiting(in.id) {
+		w.waiting = append(w.waiting, waitEntry{interactionID: in.id, queueID: queueID, routeType: RouteLead})
+	}
+}
+
+// routingOf finds the routing a requeue/complete/route/accept call names: by routingId when
+// given, else the agent's newest routing of the interaction.
 func (in *interaction) routingOf(routingID, agentID, agentField string) (*routing, error) {
 	if routingID != "" {
 		for _, r := range in.routings {
@@ -317,9 +422,7 @@ func (w *world) requeue(id string, req requeueRequest) (statusResponse, error) {
 	}
 	w.end(r, StateRequeued, req.ReasonCode)
 	in.avoid = r.AgentID
-	if in.newestOpen() == nil && !w.isWaiting(id) {
-		w.waiting = append(w.waiting, waitEntry{interactionID: id, queueID: r.QueueID, routeType: RouteLead})
-	}
+	w.backToQueue(in, r.QueueID)
 	w.dispatch()
 	return statusResponse{Status: "requeued", RoutingID: r.RoutingID}, nil
 }
@@ -351,6 +454,77 @@ func (w *world) complete(id string, req completeRequest) (statusResponse, error)
 	return statusResponse{Status: "completed", RoutingID: r.RoutingID}, nil
 }
 
+// accept: the bridge reports the agent took the offer (KindAccept).
+func (w *world) accept(id string, req acceptRequest) (statusResponse, error) {
+	if err := req.validate(); err != nil {
+		return statusResponse{}, err
+	}
+	in, err := w.interaction(id)
+	if err != nil {
+		return statusResponse{}, err
+	}
+	r, err := in.routingOf(req.RoutingID, req.AgentID, "agentId")
+	if err != nil {
+		return statusResponse{}, err
+	}
+	if err := w.answer(in, r); err != nil {
+		return statusResponse{}, err
+	}
+	return statusResponse{Status: "accepted", RoutingID: r.RoutingID}, nil
+}
+
+// controlAccept marks a routing answered (by id, or the newest offer) for a test rig.
+func (w *world) controlAccept(id, routingID string) error {
+	if err := optionalIDs(field{"routingId", routingID}); err != nil {
+		return err
+	}
+	in, err := w.interaction(id)
+	if err != nil {
+		return err
+	}
+	if routingID == "" {
+		if err := in.closed(); err != nil {
+			return err
+		}
+		r := in.newestOffered()
+		if r == nil {
+			return fail(ErrConflict, "routingId", fmt.Sprintf("interaction %s is not being offered to an agent", id))
+		}
+		return w.answer(in, r)
+	}
+	i := slices.IndexFunc(in.routings, func(r *routing) bool { return r.RoutingID == routingID })
+	if i < 0 {
+		return fail(ErrNotFound, "routingId", fmt.Sprintf("interaction %s has no routing %q", id, routingID))
+	}
+	return w.answer(in, in.routings[i])
+}
+
+// answer: the agent has the chat. Answering a connected routing again changes nothing.
+func (w *world) answer(in *interaction, r *routing) error {
+	if err := in.closed(); err != nil {
+		return err
+	}
+	if !r.open() {
+		return fail(ErrConflict, "routingId", fmt.Sprintf("routing %s already ended (%s)", r.RoutingID, r.State))
+	}
+	w.connect(r)
+	return nil
+}
+
+// closed refuses an answer for an interaction that is over.
+func (in *interaction) closed() error {
+	switch in.terminal {
+	case StateCompleted:
+		return fail(ErrConflict, "", fmt.Sprintf("interaction %s is already completed", in.id))
+	case StateAbandoned:
+		return fail(ErrConflict, "", fmt.Sprintf("the customer abandoned interaction %s", in.id))
+	}
+	return nil
+}
+
+// route is a transfer, conference or consult from an agent's leg to an agent or a queue. The
+// asking leg becomes connected and stays open: the bridge completes it (after a transfer
+// target accepted, or when the first agent is done).
 func (w *world) route(id string, req routeRequest) (statusResponse, error) {
 	if err := req.validate(); err != nil {
 		return statusResponse{}, err
@@ -373,9 +547,10 @@ func (w *world) route(id string, req routeRequest) (statusResponse, error) {
 		if _, ok := w.queues[req.TargetQueueID]; !ok {
 			return statusResponse{}, fail(ErrNotFound, "targetQueueId", fmt.Sprintf("no queue %q", req.TargetQueueID))
 		}
-		from.State = StateConnected
+		w.connect(from)
 		before := len(in.routings)
-		w.waiting = append(w.waiting, waitEntry{interactionID: id, queueID: req.TargetQueueID, routeType: req.RouteType, exclude: req.FromAgentID})
+		w.waiting = append(w.waiting, waitEntry{interactionID: id, queueID: req.TargetQueueID, routeType: req.RouteType,
+			exclude: req.FromAgentID, fromRoutingID: from.RoutingID})
 		w.dispatch()
 		if len(in.routings) > before {
 			return statusResponse{Status: "routed", RoutingID: in.routings[len(in.routings)-1].RoutingID}, nil
@@ -395,8 +570,8 @@ func (w *world) route(id string, req routeRequest) (statusResponse, error) {
 	case a.load >= a.capacity:
 		return statusResponse{}, fail(ErrConflict, "targetAgentId", fmt.Sprintf("agent %q has no free capacity", a.ID))
 	}
-	from.State = StateConnected
-	r := w.assign(in, a, from.QueueID, req.RouteType)
+	w.connect(from)
+	r := w.assign(in, a, from.QueueID, req.RouteType, from.RoutingID)
 	return statusResponse{Status: "routed", RoutingID: r.RoutingID}, nil
 }
 
@@ -433,7 +608,7 @@ func (w *world) routeTo(id, agentID, routeType string) (string, error) {
 		return "", fail(ErrConflict, "agentId", fmt.Sprintf("agent %q already has interaction %s", agentID, id))
 	}
 	w.unqueue(id)
-	return w.assign(in, a, in.queueID, routeType).RoutingID, nil
+	return w.assign(in, a, in.queueID, routeType, "").RoutingID, nil
 }
 
 // revoke takes the newest open routing back and routes the interaction again.
@@ -446,18 +621,44 @@ func (w *world) revoke(id string) error {
 	if r == nil || in.terminal != "" {
 		return fail(ErrConflict, "id", fmt.Sprintf("interaction %s has no open routing to revoke", id))
 	}
-	w.end(r, StateRevoked, "revoked")
-	in.avoid = r.AgentID
-	w.emit(event{typ: acdapi.TypeRevoked, interactionID: id, routingID: r.RoutingID, agentID: r.AgentID,
-		data: acdapi.Revoked{InteractionID: id, RoutingID: r.RoutingID, AgentID: r.AgentID, Reason: "revoked"}})
-	if in.newestOpen() == nil && !w.isWaiting(id) {
-		w.waiting = append(w.waiting, waitEntry{interactionID: id, queueID: r.QueueID, routeType: RouteLead})
-	}
-	w.dispatch()
+	w.takeBack(in, r, ReasonRevoked)
 	return nil
 }
 
-// abandon: the customer left. Open routings stay open: the agent still completes them.
+// takeBack ends a routing as revoked (interaction.revoked) and, when no other leg faces the
+// customer, routes the interaction again, to another agent when one is available.
+func (w *world) takeBack(in *interaction, r *routing, reason string) {
+	w.end(r, StateRevoked, reason)
+	in.avoid = r.AgentID
+	w.emit(event{typ: acdapi.TypeRevoked, interactionID: in.id, routingID: r.RoutingID, agentID: r.AgentID,
+		data: acdapi.Revoked{InteractionID: in.id, RoutingID: r.RoutingID, AgentID: r.AgentID, Reason: reason}})
+	w.backToQueue(in, r.QueueID)
+	w.dispatch()
+}
+
+// fireDue takes back, in due order, every offer whose alerting timer expired by now. Each
+// fires at its own due time, so one big Advance yields what living through it would.
+func (w *world) fireDue(now time.Time) {
+	defer func() { w.at = time.Time{} }()
+	for range maxFirings {
+		var due *routing
+		for _, r := range w.offers {
+			if !r.AlertingUntil.After(now) && (due == nil || r.AlertingUntil.Before(due.AlertingUntil) ||
+				(r.AlertingUntil.Equal(due.AlertingUntil) && r.seq < due.seq)) {
+				due = r
+			}
+		}
+		if due == nil {
+			return
+		}
+		w.at = due.AlertingUntil
+		w.takeBack(w.interactions[due.interactionID], due, ReasonAlertingTimeout)
+	}
+}
+
+// abandon: the customer left at stage queued, routing or alerting. The offers are withdrawn
+// at once (their agents' capacity is free again) but stay open until the agent completes
+// them; a leg the agent already has (connected) is the CRM's business: the chat ends there.
 func (w *world) abandon(id, stage string) error {
 	in, err := w.interaction(id)
 	if err != nil {
@@ -466,20 +667,25 @@ func (w *world) abandon(id, stage string) error {
 	if in.terminal != "" {
 		return fail(ErrConflict, "id", fmt.Sprintf("interaction %s is already %s", id, in.terminal))
 	}
-	r := in.newestOpen()
+	r, c := in.newestOffered(), in.newestOpen()
 	if stage == "" {
 		switch {
-		case r == nil:
-			stage = acdapi.StageQueued
-		case r.State == StateRouting:
+		case r != nil && r.State == StateRouting:
 			stage = acdapi.StageRouting
-		default:
+		case r != nil:
 			stage = acdapi.StageAlerting
+		case c != nil:
+			return fail(ErrConflict, "stage", fmt.Sprintf("agent %q already has interaction %s (routing %s connected): the customer leaving ends the chat, it is not an abandon", c.AgentID, id, c.RoutingID))
+		default:
+			stage = acdapi.StageQueued
 		}
 	}
 	data := acdapi.Abandoned{InteractionID: id, Stage: stage}
 	switch stage {
 	case acdapi.StageQueued:
+		if r != nil {
+			return fail(ErrConflict, "stage", fmt.Sprintf("interaction %s is being offered to agent %q (routing %s): the stage is routing or alerting", id, r.AgentID, r.RoutingID))
+		}
 	case acdapi.StageRouting, acdapi.StageAlerting:
 		if r == nil {
 			return fail(ErrConflict, "stage", fmt.Sprintf("interaction %s is not being offered to an agent", id))
@@ -489,8 +695,15 @@ func (w *world) abandon(id, stage string) error {
 		return fail(ErrInvalid, "stage", fmt.Sprintf("%q is not one of queued, routing, alerting", stage))
 	}
 	w.unqueue(id)
+	for _, o := range in.routings {
+		if o.offered() {
+			w.stopTimer(o)
+			w.release(o)
+		}
+	}
 	in.terminal, in.abandonStage = StateAbandoned, stage
 	w.emit(event{typ: acdapi.TypeAbandoned, interactionID: id, routingID: data.RoutingID, agentID: data.AgentID, data: data})
+	w.dispatch() // the freed capacity may take waiting work
 	return nil
 }
 
@@ -526,4 +739,13 @@ func (w *world) view(id string) (InteractionView, bool) {
 		v.State = StateQueued
 	}
 	return v, true
+}
+
+func (w *world) agentView(id string) (AgentView, bool) {
+	a, ok := w.agents[id]
+	if !ok {
+		return AgentView{}, false
+	}
+	return AgentView{ID: a.ID, CRMAccountID: a.CRMAccountID, Queues: slices.Clone(a.Queues), Capacity: a.capacity,
+		Ready: a.Ready, Reason: a.reason, Load: a.load}, true
 }
