@@ -100,7 +100,11 @@ type Client struct {
 
 // CRM is the CRM chat server: the client policy shared by all sites, and the sites.
 type CRM struct {
-	Client Client `yaml:"client" json:"client"`
+	// Adapter is the CRM's wire protocol: "oracle" (the Oracle B2C Service style JSON
+	// routing API, with user_name/password sessions) or "webhook" (the generic webhook CRM
+	// protocol, with a bearer api_key).
+	Adapter string `yaml:"adapter" json:"adapter"`
+	Client  Client `yaml:"client" json:"client"`
 	// PopBudget bounds a whole pop, retries included.
 	PopBudget Duration `yaml:"pop_budget" json:"pop_budget"`
 	// AuthTokenRefresh: re-authenticate this long before the CRM session token expires.
@@ -127,6 +131,9 @@ type Site struct {
 	UserName string `yaml:"user_name" json:"user_name"`
 	Password Secret `yaml:"password" json:"password"`
 	AppID    string `yaml:"app_id" json:"app_id"`
+	// APIKey is the bearer key of the webhook adapter (user_name, password and app_id are
+	// the oracle adapter's).
+	APIKey Secret `yaml:"api_key" json:"api_key"`
 	// AutoAccept: a popped chat is active at once, no Accept button.
 	AutoAccept bool `yaml:"auto_accept" json:"auto_accept"`
 	// AllowDecline shows Decline on an offer.

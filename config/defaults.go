@@ -52,6 +52,7 @@ func Default() Config {
 			AuthTokenRefresh: Duration(60 * time.Second),
 			PollWait:         Duration(25 * time.Second),
 			EventsLockTTL:    Duration(10 * time.Second),
+			Adapter:          AdapterOracle,
 			IntakeEvery:      Duration(2 * time.Second),
 			IntakeRemember:   Duration(24 * time.Hour),
 			Sites:            []Site{demoSite()},

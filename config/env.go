@@ -24,6 +24,7 @@ import (
 //	MBB_POP_WORKERS             pop.workers                integer
 //	MBB_CRM_<SITE>_BASE_URL     crm.sites[].base_url       per configured site
 //	MBB_CRM_<SITE>_PASSWORD     crm.sites[].password       secret; per configured site
+//	MBB_CRM_<SITE>_API_KEY      crm.sites[].api_key        secret; per configured site
 //
 // <SITE> is the site name upper-cased with every character other than A-Z and 0-9 replaced
 // by "_" (site "eu-west.1" → MBB_CRM_EU_WEST_1_PASSWORD). Only sites present in the config
@@ -93,6 +94,7 @@ var siteEnvOverrides = []struct {
 }{
 	{"BASE_URL", "base_url", false, "the site's CRM base URL", func(s *Site, v string) { s.BaseURL = v }},
 	{"PASSWORD", "password", true, "the site's CRM API password", func(s *Site, v string) { s.Password = Secret(v) }},
+	{"API_KEY", "api_key", true, "the site's webhook CRM API key", func(s *Site, v string) { s.APIKey = Secret(v) }},
 }
 
 // EnvVars lists every environment override, in the order they apply, for documentation.

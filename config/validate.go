@@ -225,7 +225,16 @@ func (v *validator) client(prefix string, c Client) {
 	v.positiveInt(prefix+".breaker_half_open_max", int64(c.BreakerHalfOpenMax))
 }
 
+// CRM adapters.
+const (
+	AdapterOracle  = "oracle"
+	AdapterWebhook = "webhook"
+)
+
 func (v *validator) crm(c CRM) {
+	if c.Adapter != AdapterOracle && c.Adapter != AdapterWebhook {
+		v.add("crm.adapter", "must be %q or %q, got %q", AdapterOracle, AdapterWebhook, c.Adapter)
+	}
 	v.client("crm.client", c.Client)
 	v.positive("crm.pop_budget", c.PopBudget)
 	if c.PopBudget > 0 && c.Client.CallTimeout > 0 && c.PopBudget < c.Client.CallTimeout {
@@ -252,11 +261,11 @@ func (v *validator) crm(c CRM) {
 			names[s.Name] = i
 			envKeys[siteEnvKey(s.Name)] = i
 		}
-		v.site(p, s)
+		v.site(p, s, c.Adapter)
 	}
 }
 
-func (v *validator) site(p string, s Site) {
+func (v *validator) site(p string, s Site, adapter string) {
 	switch {
 	case s.Name == "":
 		v.add(p+".name", "is required")
@@ -264,14 +273,21 @@ func (v *validator) site(p string, s Site) {
 		v.add(p+".name", "must be letters, digits, '_', '-' or '.', got %q", s.Name)
 	}
 	v.httpURL(p+".base_url", s.BaseURL)
-	if s.UserName == "" {
-		v.add(p+".user_name", "is required")
-	}
-	if !s.Password.IsSet() {
-		v.add(p+".password", "is required")
-	}
-	if s.AppID == "" {
-		v.add(p+".app_id", "is required")
+	switch adapter {
+	case AdapterOracle:
+		if s.UserName == "" {
+			v.add(p+".user_name", "is required with crm.adapter %s", adapter)
+		}
+		if !s.Password.IsSet() {
+			v.add(p+".password", "is required with crm.adapter %s", adapter)
+		}
+		if s.AppID == "" {
+			v.add(p+".app_id", "is required with crm.adapter %s", adapter)
+		}
+	case AdapterWebhook:
+		if !s.APIKey.IsSet() {
+			v.add(p+".api_key", "is required with crm.adapter %s", adapter)
+		}
 	}
 	if len(s.Queues) == 0 {
 		v.add(p+".queues", "at least one queue is required")

@@ -64,6 +64,8 @@ func TestValidate(t *testing.T) {
 		{"poll wait", func(c *Config) { c.CRM.PollWait = 0 }, "crm.poll_wait"},
 		{"events lock ttl", func(c *Config) { c.CRM.EventsLockTTL = 0 }, "crm.events_lock_ttl"},
 		{"intake every", func(c *Config) { c.CRM.IntakeEvery = 0 }, "crm.intake_every"},
+		{"unknown adapter", func(c *Config) { c.CRM.Adapter = "soap" }, "crm.adapter"},
+		{"webhook adapter without an api key", func(c *Config) { c.CRM.Adapter = AdapterWebhook }, "crm.sites[0].api_key"},
 		{"reconciler every", func(c *Config) { c.Reconciler.Every = 0 }, "reconciler.every"},
 		{"stuck after within the lease", func(c *Config) { c.Reconciler.StuckAfter = c.Pop.LeaseTTL }, "reconciler.stuck_after"},
 		{"offer deadline", func(c *Config) { c.Reconciler.OfferDeadline = -1 }, "reconciler.offer_deadline"},
@@ -189,5 +191,16 @@ func TestValidateAcceptsValidVariants(t *testing.T) {
 				t.Errorf("Validate() = %v, want nil", err)
 			}
 		})
+	}
+}
+
+// The webhook adapter needs an API key and none of the oracle adapter's credentials.
+func TestWebhookAdapterSiteCredentials(t *testing.T) {
+	c := Default()
+	c.CRM.Adapter = AdapterWebhook
+	c.CRM.Sites[0].UserName, c.CRM.Sites[0].Password, c.CRM.Sites[0].AppID = "", "", ""
+	c.CRM.Sites[0].APIKey = "a-webhook-crm-key"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate() = %v", err)
 	}
 }

@@ -436,3 +436,35 @@ func testUnconfiguredSite(t *testing.T, target Target) {
 		t.Errorf("the CRM received %d requests, want none", n)
 	}
 }
+
+// testWaitingChats: intake sees exactly the chats still waiting in a queue, oldest first;
+// a chat offered to an agent is no longer waiting. Adapters that cannot list waiting chats
+// (no bridge.ChatLister) skip it, and intake stays off with them.
+func testWaitingChats(t *testing.T, target Target) {
+	w := newWorld(t, target)
+	lister, ok := w.crm.(bridge.ChatLister)
+	if !ok {
+		t.Skipf("%T does not list waiting chats (bridge.ChatLister): intake is not available with it", w.crm)
+	}
+	ctx := context.Background()
+	first, second, offered := w.chat("Q1"), w.chat("Q1"), w.chat("Q1")
+	w.chat("Q3") // another queue
+	w.route(pop(offered, "A1", "Q1"), "SUCCESS")
+	got, err := lister.WaitingChats(ctx, Site, "Q1")
+	if err != nil {
+		t.Fatalf("WaitingChats = %v", err)
+	}
+	var ids []string
+	for _, c := range got {
+		ids = append(ids, c.ChatID)
+		if c.QueueID != "Q1" || c.CustomerName != "Carol" || c.Waiting < 0 {
+			t.Errorf("waiting chat = %+v", c)
+		}
+	}
+	if want := []string{first, second}; !cmp.Equal(ids, want) {
+		t.Errorf("waiting chats = %v, want %v (the offered one and the other queue's left out)", ids, want)
+	}
+	if _, err := lister.WaitingChats(ctx, "elsewhere", "Q1"); !errors.Is(err, bridge.ErrRejected) {
+		t.Errorf("WaitingChats for an unconfigured site = %v, want ErrRejected", err)
+	}
+}

@@ -11,7 +11,9 @@
 //     budget; an open breaker fails without sending (bridge.ErrBreakerOpen) and recovers;
 //   - the caller's own cancellation is ctx.Err(), not ErrUnavailable, and never trips the
 //     breaker;
-//   - a reply that cannot be read is bridge.ErrMalformedReply.
+//   - a reply that cannot be read is bridge.ErrMalformedReply;
+//   - an adapter that lists waiting chats (bridge.ChatLister, needed for intake) lists
+//     exactly the chats still waiting in the queue.
 //
 // Use it from the adapter's package:
 //
@@ -102,6 +104,7 @@ func Run(t *testing.T, target Target) {
 		{"malformed reply", testMalformedReply},
 		{"poll timeout marker", testPollTimeoutMarker},
 		{"unconfigured site", testUnconfiguredSite},
+		{"waiting chats for intake", testWaitingChats},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, target) })

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/resilient"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
@@ -32,14 +31,6 @@ func (e *CodeError) Unwrap() error {
 		return bridge.ErrUnavailable
 	}
 	return bridge.ErrRejected
-}
-
-// WaitingChat is a chat waiting in an external queue (intake creates ACD interactions for them).
-type WaitingChat struct {
-	ChatID       string
-	QueueID      string
-	CustomerName string
-	Waiting      time.Duration
 }
 
 // RouteChat pops req.ChatID to req.AgentAccountID. The whole call, including the resolution
@@ -247,7 +238,7 @@ func (c *Client) PollEvents(ctx context.Context, site string, afterSeq int64) ([
 
 // WaitingChats lists the chats waiting in an (external) queue. A result code other than
 // SUCCESS is a *CodeError.
-func (c *Client) WaitingChats(ctx context.Context, site, queueID string) ([]WaitingChat, error) {
+func (c *Client) WaitingChats(ctx context.Context, site, queueID string) ([]bridge.WaitingChat, error) {
 	ctx = resilient.MarkCaller(ctx)
 	s, err := c.site("waitingChats", site)
 	if err != nil {
@@ -278,9 +269,9 @@ func (c *Client) WaitingChats(ctx context.Context, site, queueID string) ([]Wait
 	if r.ResultCode != codeSuccess {
 		return nil, &CodeError{Op: "waitingChats", Site: s.name, Code: r.ResultCode}
 	}
-	chats := make([]WaitingChat, 0, len(r.Engagements))
+	chats := make([]bridge.WaitingChat, 0, len(r.Engagements))
 	for _, e := range r.Engagements {
-		chats = append(chats, WaitingChat{
+		chats = append(chats, bridge.WaitingChat{
 			ChatID:       e.ChatID,
 			QueueID:      e.QueueID,
 			CustomerName: e.CustomerName,

@@ -230,7 +230,7 @@ func TestWaitingChats(t *testing.T) {
 	if err != nil {
 		t.Fatalf("WaitingChats(Q1) error = %v", err)
 	}
-	want := []oracle.WaitingChat{
+	want := []bridge.WaitingChat{
 		{ChatID: first, QueueID: "Q1", CustomerName: "Carol", Waiting: 40 * time.Second},
 		{ChatID: second, QueueID: "Q1", CustomerName: "Carol", Waiting: 10 * time.Second},
 	}

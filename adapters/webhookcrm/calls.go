@@ -196,3 +196,31 @@ func (c *Client) PollEvents(ctx context.Context, site string, afterSeq int64) ([
 	}
 	return events, nil
 }
+
+// WaitingChats lists the chats waiting in a queue (intake; implements bridge.ChatLister). A
+// result other than SUCCESS is a *CodeError.
+func (c *Client) WaitingChats(ctx context.Context, site, queueID string) ([]bridge.WaitingChat, error) {
+	ctx = resilient.MarkCaller(ctx)
+	s, err := c.site("waiting", site)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.resilience().CallBudget(c.cfg.CallTimeout))
+	defer cancel()
+	body, err := c.send(ctx, s, exchange{op: "waiting", method: http.MethodGet, path: "/queues/" + url.PathEscape(queueID) + "/waiting"})
+	if err != nil {
+		return nil, err
+	}
+	r, err := decode[waitingReply](body)
+	if err != nil {
+		return nil, fmt.Errorf("webhookcrm waiting site %s queue %s: %w", s.name, queueID, err)
+	}
+	if r.Result != string(bridgeerr.Success) {
+		return nil, &CodeError{Op: "waiting", Site: s.name, Code: r.Result}
+	}
+	chats := make([]bridge.WaitingChat, 0, len(r.Chats))
+	for _, w := range r.Chats {
+		chats = append(chats, bridge.WaitingChat{ChatID: w.ChatID, QueueID: w.QueueID, CustomerName: w.CustomerName, Waiting: w.WaitingSeconds.duration()})
+	}
+	return chats, nil
+}

@@ -80,10 +80,23 @@ type errorReply struct {
 	Reason string `json:"reason"`
 }
 
-func (r routeReply) result() string  { return r.Result }
-func (r chatReply) result() string   { return r.Result }
-func (r agentReply) result() string  { return r.Result }
-func (r eventsReply) result() string { return r.Result }
+func (r routeReply) result() string   { return r.Result }
+func (r chatReply) result() string    { return r.Result }
+func (r agentReply) result() string   { return r.Result }
+func (r eventsReply) result() string  { return r.Result }
+func (r waitingReply) result() string { return r.Result }
+
+type waitingReply struct {
+	Result string        `json:"result"`
+	Chats  []waitingChat `json:"chats"`
+}
+
+type waitingChat struct {
+	ChatID         string      `json:"chat_id"`
+	QueueID        string      `json:"queue_id"`
+	CustomerName   string      `json:"customer_name"`
+	WaitingSeconds wireSeconds `json:"waiting_seconds"`
+}
 
 // reply is any decoded 200 answer: all of them carry a result.
 type reply interface{ result() string }

@@ -97,6 +97,7 @@ func FuzzDecodeReplies(f *testing.F) {
 		`{"result":"SUCCESS","timeout":true,"last_seq":9,"events":[]}`,
 		`{"result":"SUCCESS","last_seq":1,"events":[{"seq":1,"type":"EngagementOffered","chat_id":"1","agent_id":"A1","at":"2030-01-02T03:04:05Z"}]}`,
 		`{"result":"SUCCESS","events":[{"at":null,"seconds_to_disconnect":null}]}`,
+		`{"result":"SUCCESS","chats":[{"chat_id":"7","queue_id":"q","customer_name":"Ann","waiting_seconds":12}]}`,
 		`{"result":"SUCC`, `{"offer_expires_in_seconds":1e308}`, ``, `null`, `{"result":7}`,
 	} {
 		f.Add([]byte(seed))
@@ -122,6 +123,13 @@ func FuzzDecodeReplies(f *testing.F) {
 		check("chat", r.Result, err)
 		if a, err := decode[agentReply](body); check("agent", a.Result, err) && a.SecondsToDisconnect.int() < 0 {
 			t.Fatalf("decode agent (%q): seconds to disconnect %d < 0", body, a.SecondsToDisconnect.int())
+		}
+		if w, err := decode[waitingReply](body); check("waiting", w.Result, err) {
+			for _, c := range w.Chats {
+				if c.WaitingSeconds.duration() < 0 {
+					t.Fatalf("decode waiting (%q): negative wait %v", body, c.WaitingSeconds.duration())
+				}
+			}
 		}
 		e, events, err := decodeEvents(body)
 		if check("events", e.Result, err) {

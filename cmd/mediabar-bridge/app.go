@@ -19,6 +19,7 @@ import (
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/httpapi"
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/metrics"
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/oracle"
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/webhookcrm"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge/acdapi"
 	"github.com/mediabar-bridge/mediabar-bridge/config"
@@ -30,7 +31,7 @@ type app struct {
 	cfg      config.Config
 	log      *slog.Logger
 	store    *sessions.Store
-	crm      *oracle.Client
+	crm      crmAdapter
 	acd      *acd.Client
 	svc      *bridge.Service
 	api      *httpapi.API
@@ -53,18 +54,7 @@ func newApp(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger) (*ap
 	})
 
 	// Adapters.
-	sites := map[string]oracle.Site{}
-	for _, s := range cfg.CRM.Sites {
-		sites[s.Name] = oracle.Site{BaseURL: s.BaseURL, UserName: s.UserName, Password: s.Password.Value(), AppID: s.AppID}
-	}
-	cc := cfg.CRM.Client
-	crm, err := oracle.New(oracle.Config{
-		Sites: sites, CallTimeout: time.Duration(cc.CallTimeout), PopBudget: time.Duration(cfg.CRM.PopBudget),
-		Retries: cc.Retries, BackoffMin: time.Duration(cc.BackoffMin), BackoffMax: time.Duration(cc.BackoffMax),
-		BreakerFailures: cc.BreakerFailures, BreakerOpenFor: time.Duration(cc.BreakerOpenFor),
-		BreakerHalfOpenMax: cc.BreakerHalfOpenMax, TokenRefresh: time.Duration(cfg.CRM.AuthTokenRefresh),
-		PollWait: time.Duration(cfg.CRM.PollWait),
-	}, log.With("upstream", "crm"))
+	crm, err := newCRMAdapter(cfg, log.With("upstream", "crm"))
 	if err != nil {
 		return nil, fmt.Errorf("crm adapter: %w", err)
 	}
@@ -115,7 +105,7 @@ func newApp(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger) (*ap
 	}
 	m := metrics.New()
 	svc, err := bridge.New(opts, bridge.Deps{CRM: crm, ACD: acdClient, Store: store, Work: store,
-		Events: store, Logger: log, Observer: m, Intake: oracleChats{crm}})
+		Events: store, Logger: log, Observer: m, Intake: crm})
 	if err != nil {
 		return nil, err
 	}
@@ -144,16 +134,43 @@ func consumerName() string {
 	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e6, 36)
 }
 
-// oracleChats lists waiting chats for intake through the Oracle adapter.
-type oracleChats struct{ c *oracle.Client }
+// crmAdapter is what the bridge needs of a CRM adapter: the core's ports, and its breakers
+// for /readyz. Both adapters (oracle, webhookcrm) provide it.
+type crmAdapter interface {
+	bridge.CRM
+	bridge.ChatLister
+	BreakerStates() map[string]string
+	Close()
+}
 
-func (o oracleChats) WaitingChats(ctx context.Context, site, queueID string) ([]bridge.WaitingChat, error) {
-	chats, err := o.c.WaitingChats(ctx, site, queueID)
-	out := make([]bridge.WaitingChat, 0, len(chats))
-	for _, c := range chats {
-		out = append(out, bridge.WaitingChat{ChatID: c.ChatID, QueueID: c.QueueID, CustomerName: c.CustomerName, Waiting: c.Waiting})
+// newCRMAdapter builds the adapter crm.adapter names, with the shared client policy.
+func newCRMAdapter(cfg config.Config, log *slog.Logger) (crmAdapter, error) {
+	cc := cfg.CRM.Client
+	switch cfg.CRM.Adapter {
+	case config.AdapterWebhook:
+		sites := map[string]webhookcrm.Site{}
+		for _, s := range cfg.CRM.Sites {
+			sites[s.Name] = webhookcrm.Site{BaseURL: s.BaseURL, APIKey: s.APIKey.Value()}
+		}
+		return webhookcrm.New(webhookcrm.Config{
+			Sites: sites, CallTimeout: time.Duration(cc.CallTimeout), PopBudget: time.Duration(cfg.CRM.PopBudget),
+			Retries: cc.Retries, BackoffMin: time.Duration(cc.BackoffMin), BackoffMax: time.Duration(cc.BackoffMax),
+			BreakerFailures: cc.BreakerFailures, BreakerOpenFor: time.Duration(cc.BreakerOpenFor),
+			BreakerHalfOpenMax: cc.BreakerHalfOpenMax, PollWait: time.Duration(cfg.CRM.PollWait),
+		}, log)
+	default:
+		sites := map[string]oracle.Site{}
+		for _, s := range cfg.CRM.Sites {
+			sites[s.Name] = oracle.Site{BaseURL: s.BaseURL, UserName: s.UserName, Password: s.Password.Value(), AppID: s.AppID}
+		}
+		return oracle.New(oracle.Config{
+			Sites: sites, CallTimeout: time.Duration(cc.CallTimeout), PopBudget: time.Duration(cfg.CRM.PopBudget),
+			Retries: cc.Retries, BackoffMin: time.Duration(cc.BackoffMin), BackoffMax: time.Duration(cc.BackoffMax),
+			BreakerFailures: cc.BreakerFailures, BreakerOpenFor: time.Duration(cc.BreakerOpenFor),
+			BreakerHalfOpenMax: cc.BreakerHalfOpenMax, TokenRefresh: time.Duration(cfg.CRM.AuthTokenRefresh),
+			PollWait: time.Duration(cfg.CRM.PollWait),
+		}, log)
 	}
-	return out, err
 }
 
 type readiness struct{ a *app }

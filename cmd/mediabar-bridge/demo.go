@@ -124,7 +124,8 @@ func startWorld(ctx context.Context, o worldOptions) (*world, error) {
 
 	// Mocks.
 	site := w.cfg.CRM.Sites[0]
-	w.crm = crmmock.New(crmmock.Options{Sites: []string{site.Name}, Users: map[string]string{site.UserName: site.Password.Value()}, Clock: o.crmClock})
+	w.crm = crmmock.New(crmmock.Options{Sites: []string{site.Name}, Users: map[string]string{site.UserName: site.Password.Value()},
+		APIKey: site.APIKey.Value(), Clock: o.crmClock})
 	closers = append(closers, w.crm.Close)
 	secret, err := acdapi.ParseSecret(w.cfg.ACD.WebhookSecrets[0].Value())
 	if err != nil {
@@ -135,7 +136,7 @@ func startWorld(ctx context.Context, o worldOptions) (*world, error) {
 	if err := seedCRM(w.crm, site.Name); err != nil {
 		return fail(err)
 	}
-	if err := seedACD(w.acd); err != nil {
+	if err := seedACD(w.acd, acdmock.StrategyLongestIdle); err != nil {
 		return fail(err)
 	}
 
@@ -172,6 +173,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	every := fs.Duration("chat-every", 3*time.Second, "a new customer chat this often (0 = none)")
 	runFor := fs.Duration("for", 0, "stop after this long (0 = until interrupted)")
 	logLevel := fs.String("log-level", "warn", "bridge log level (logs go to stderr)")
+	crmAdapter := fs.String("crm-adapter", config.AdapterOracle, "CRM protocol the bridge speaks to the mock CRM: oracle or webhook")
 	if err := fs.Parse(args); err != nil {
 		return &usageError{err.Error()}
 	}
@@ -189,8 +191,14 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	w, err := startWorld(ctx, worldOptions{listen: *listen, opsListen: *opsListen, crmListen: *crmListen,
 		acdListen: *acdListen, getenv: getenv, logger: newLogger(stderr, level),
 		keyPrefix: "mbb-demo-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":v1", dropKeys: true,
-		// New chats reach an agent within a second, not the production default of 2s.
-		tweak: func(c *config.Config) { c.CRM.IntakeEvery = config.Duration(500 * time.Millisecond) }})
+		tweak: func(c *config.Config) {
+			// New chats reach an agent within a second, not the production default of 2s.
+			c.CRM.IntakeEvery = config.Duration(500 * time.Millisecond)
+			c.CRM.Adapter = *crmAdapter
+			if *crmAdapter == config.AdapterWebhook {
+				c.CRM.Sites[0].APIKey = "DEMO-ONLY-webhook-crm-key" // the mock CRM is given the same
+			}
+		}})
 	if err != nil {
 		return err
 	}
@@ -208,8 +216,9 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
   mock CRM (API + /control/v1)          %s
   mock ACD (API + /control/v1)          %s
   redis                                 %s
+  CRM protocol                          %s
 agents logged in (CRM chat + media bar):
-`, w.bridgeURL, w.opsURL, w.crmURL, w.acdURL, w.redisDesc)
+`, w.bridgeURL, w.opsURL, w.crmURL, w.acdURL, w.redisDesc, w.cfg.CRM.Adapter)
 	for _, ag := range sim.agents {
 		fmt.Fprintf(stdout, "  %s (CRM account %s): curl -H 'Authorization: Bearer %s' %s/v1/mediabar/me\n", ag.acdID, ag.crmAccount, ag.token, w.bridgeURL)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+	"github.com/mediabar-bridge/mediabar-bridge/config"
 	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
 	"github.com/mediabar-bridge/mediabar-bridge/sessions"
 )
@@ -97,10 +98,21 @@ func TestScenarioChecksCanFail(t *testing.T) {
 	}
 }
 
+// The demo on each CRM adapter: customers start chats in the mock CRM, intake hands them to
+// the mock ACD, which routes them; the bridge pops them and agents complete them.
 func TestDemoRunsChatsThroughToComplete(t *testing.T) {
+	for _, adapter := range []string{config.AdapterOracle, config.AdapterWebhook} {
+		t.Run(adapter, func(t *testing.T) {
+			t.Parallel()
+			testDemo(t, adapter)
+		})
+	}
+}
+
+func testDemo(t *testing.T, adapter string) {
 	var out, errOut bytes.Buffer
 	args := []string{"demo", "--for", "9s", "--chat-every", "400ms", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
-		"--crm-listen", "127.0.0.1:0", "--acd-listen", "127.0.0.1:0"}
+		"--crm-listen", "127.0.0.1:0", "--acd-listen", "127.0.0.1:0", "--crm-adapter", adapter}
 	if err := run(context.Background(), args, testEnv(t), &out, &errOut); err != nil {
 		t.Fatalf("demo: %v\n%s", err, errOut.String())
 	}
@@ -113,7 +125,7 @@ func TestDemoRunsChatsThroughToComplete(t *testing.T) {
 	if completed == 0 || failed != 0 {
 		t.Errorf("demo summary %q: want some completed chats and no failed pops", m[0])
 	}
-	for _, want := range []string{"bridge (ACD webhooks, media-bar API)", "mock CRM", "mock ACD", "agent-1"} {
+	for _, want := range []string{"bridge (ACD webhooks, media-bar API)", "mock CRM", "mock ACD", "agent-1", "CRM protocol                          " + adapter + "\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)
 		}

@@ -47,9 +47,9 @@ func seedCRM(srv *crmmock.Server, site string) error {
 	return nil
 }
 
-func seedACD(srv *acdmock.Server) error {
+func seedACD(srv *acdmock.Server, strategy string) error {
 	for _, q := range demoQueues {
-		if err := srv.AddQueue(acdmock.Queue{ID: q.id, Name: q.name}); err != nil {
+		if err := srv.AddQueue(acdmock.Queue{ID: q.id, Name: q.name, Strategy: strategy}); err != nil {
 			return fmt.Errorf("seed acd queue %s: %w", q.id, err)
 		}
 	}
@@ -88,12 +88,13 @@ func runMockCRM(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	sites := fs.String("sites", def.Name, "comma-separated CRM site names")
 	user := fs.String("user", def.UserName, "API user name accepted by authenticate")
 	password := fs.String("password", def.Password.Value(), "API password accepted by authenticate (demo default)")
+	apiKey := fs.String("api-key", crmmock.DefaultAPIKey, "bearer key accepted by the generic webhook-CRM protocol (/crm/v1)")
 	seed := fs.Bool("seed", false, "create the demo queues (chat-sales, chat-support) and agents (acct-1..3)")
 	if err := fs.Parse(args); err != nil {
 		return &usageError{err.Error()}
 	}
 	names := strings.Split(*sites, ",")
-	srv := crmmock.New(crmmock.Options{Sites: names, Users: map[string]string{*user: *password}})
+	srv := crmmock.New(crmmock.Options{Sites: names, Users: map[string]string{*user: *password}, APIKey: *apiKey})
 	defer srv.Close()
 	if *seed {
 		for _, s := range names {
@@ -106,7 +107,7 @@ func runMockCRM(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "mock CRM listening on http://%s (API /uq/v1/{site}/..., control /control/v1/...), sites %s\n", ln.Addr(), *sites)
+	fmt.Fprintf(stdout, "mock CRM listening on http://%s (Oracle-style API /uq/v1/{site}/..., webhook-CRM API /crm/v1/sites/{site}/..., control /control/v1/...), sites %s\n", ln.Addr(), *sites)
 	return serveHandler(ctx, ln, srv)
 }
 
@@ -121,17 +122,25 @@ func runMockACD(ctx context.Context, args []string, getenv func(string) string, 
 	webhook := fs.String("webhook-url", "http://127.0.0.1:8080/v1/acd/events", "the bridge's webhook URL")
 	site := fs.String("site", "demo", "CRM site put in routed events")
 	seed := fs.Bool("seed", false, "create the demo queues and agents (agent-1..3, ready)")
+	alerting := fs.Duration("alerting-timeout", 0, "revoke a routing the bridge has not accepted, requeued or completed within this long (0 = never)")
+	strategy := fs.String("strategy", acdmock.StrategyLongestIdle, "routing strategy of the seeded queues: longest_idle or round_robin")
 	if err := fs.Parse(args); err != nil {
 		return &usageError{err.Error()}
+	}
+	if *strategy != acdmock.StrategyLongestIdle && *strategy != acdmock.StrategyRoundRobin {
+		return &usageError{fmt.Sprintf("--strategy must be %s or %s", acdmock.StrategyLongestIdle, acdmock.StrategyRoundRobin)}
+	}
+	if *alerting < 0 {
+		return &usageError{"--alerting-timeout must not be negative"}
 	}
 	secret, err := acdapi.ParseSecret(defSecret)
 	if err != nil {
 		return fmt.Errorf("webhook secret (MBB_ACD_WEBHOOK_SECRETS): %w", err)
 	}
-	srv := acdmock.New(acdmock.Options{WebhookURL: *webhook, WebhookSecret: secret, Site: *site})
+	srv := acdmock.New(acdmock.Options{WebhookURL: *webhook, WebhookSecret: secret, Site: *site, AlertingTimeout: *alerting})
 	defer srv.Close()
 	if *seed {
-		if err := seedACD(srv); err != nil {
+		if err := seedACD(srv, *strategy); err != nil {
 			return err
 		}
 	}

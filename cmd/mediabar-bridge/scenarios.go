@@ -79,6 +79,7 @@ func runScenarios(ctx context.Context, args []string, getenv func(string) string
 		err := s.run(sctx, h)
 		cancel()
 		h.crm.ClearFaults()
+		h.quiesce()
 		res := scenarioResult{Name: s.name, Passed: err == nil, Detail: "ok"}
 		if err != nil {
 			res.Detail = err.Error()
@@ -109,6 +110,7 @@ type harness struct {
 	clock   *crmmock.Clock
 	n       int
 	barrier *scAgent
+	agents  []*scAgent // every scenario agent, to be set not ready between scenarios
 }
 
 func newHarness(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*harness, error) {
@@ -185,6 +187,15 @@ func (h *harness) crmEventBarrier(ctx context.Context) error {
 	return err
 }
 
+// quiesce leaves no scenario agent ready in the ACD, so the next scenario's chats go only
+// where it routes them. (An agent turns ready again when its CRM side turns green, with
+// acd.ready_on_green; the ACD would then route new chats to it by itself.)
+func (h *harness) quiesce() {
+	for _, a := range h.agents {
+		_ = h.acd.SetAgentReady(a.acdID, false, "scenario over")
+	}
+}
+
 func (h *harness) close() {
 	h.stop()
 	<-h.done
@@ -232,6 +243,7 @@ func (h *harness) newAgent(ctx context.Context, s agentSetup) (*scAgent, error) 
 	if err := a.mb.login(ctx, httpapi.LoginRequest{AgentID: a.acdID, Site: h.site, CRMAccountID: a.account, CRMChatSessionID: sid}); err != nil {
 		return nil, fmt.Errorf("media-bar login: %w", err)
 	}
+	h.agents = append(h.agents, a)
 	return a, nil
 }
 
