@@ -46,50 +46,37 @@ type Config struct {
 	Transport http.RoundTripper
 }
 
-func (c Config) withDefaults() Config {
-	if c.CallTimeout <= 0 {
-		c.CallTimeout = 2 * time.Second
-	}
-	if c.Retries == 0 {
-		c.Retries = 2
-	}
-	c.Retries = max(c.Retries, 0)
-	if c.BackoffMin <= 0 {
-		c.BackoffMin = 100 * time.Millisecond
-	}
-	if c.BackoffMax <= 0 {
-		c.BackoffMax = time.Second
-	}
-	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
-	if c.BreakerFailures == 0 {
-		c.BreakerFailures = 5
-	}
-	if c.BreakerOpenFor <= 0 {
-		c.BreakerOpenFor = 10 * time.Second
-	}
-	if c.BreakerHalfOpenMax == 0 {
-		c.BreakerHalfOpenMax = 1
-	}
-	if c.Transport == nil {
-		c.Transport = http.DefaultTransport.(*http.Transport).Clone()
-	}
-	return c
+// defaults fill the zero values of Config's numbers.
+var defaults = resilient.Policy{
+	CallTimeout:        2 * time.Second,
+	Retries:            2,
+	BackoffMin:         100 * time.Millisecond,
+	BackoffMax:         time.Second,
+	BreakerFailures:    5,
+	BreakerOpenFor:     10 * time.Second,
+	BreakerHalfOpenMax: 1,
 }
 
-// resilience is the shared HTTP stack's share of the config. The ACD's breaker counts
+// policy is the config's numbers with the defaults filled in; a BackoffMax below
+// BackoffMin is raised to it.
+func (c Config) policy() resilient.Policy {
+	p := resilient.Policy{
+		CallTimeout: c.CallTimeout, Retries: c.Retries,
+		BackoffMin: c.BackoffMin, BackoffMax: c.BackoffMax,
+		BreakerFailures: c.BreakerFailures, BreakerOpenFor: c.BreakerOpenFor,
+		BreakerHalfOpenMax: c.BreakerHalfOpenMax,
+	}.WithDefaults(defaults)
+	p.BackoffMax = max(p.BackoffMax, p.BackoffMin)
+	return p
+}
+
+// resilience is the shared HTTP stack's share of the policy. The ACD's breaker counts
 // transport failures, timeouts and 5xx only: a 429 is the ACD's rate limiter answering, so
 // it is retried (after its Retry-After) but does not open the breaker.
-func (c Config) resilience() resilient.Config {
-	return resilient.Config{
-		Name:               "acd",
-		Retries:            c.Retries,
-		BackoffMin:         c.BackoffMin,
-		BackoffMax:         c.BackoffMax,
-		BreakerFailures:    c.BreakerFailures,
-		BreakerOpenFor:     c.BreakerOpenFor,
-		BreakerHalfOpenMax: c.BreakerHalfOpenMax,
-		BreakerCounts:      func(status int) bool { return status >= 500 },
-	}
+func resilience(p resilient.Policy) resilient.Config {
+	rc := p.Config("acd")
+	rc.BreakerCounts = func(status int) bool { return status >= 500 }
+	return rc
 }
 
 // Client calls the ACD.
@@ -104,7 +91,6 @@ var _ bridge.ACD = (*Client)(nil)
 
 // New builds a client for cfg.BaseURL.
 func New(cfg Config, logger *slog.Logger) (*Client, error) {
-	cfg = cfg.withDefaults()
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("acd client: base_url %q: want an absolute http(s) URL", cfg.BaseURL)
@@ -114,10 +100,15 @@ func New(cfg Config, logger *slog.Logger) (*Client, error) {
 	}
 	logger = logger.With("component", "acd_client")
 
-	brk := resilient.NewBreakers(cfg.resilience(), cfg.Transport, logger)
+	pol := cfg.policy()
+	transport := cfg.Transport
+	if transport == nil {
+		transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	brk := resilient.NewBreakers(resilience(pol), transport, logger)
 	// No per-attempt limit: CallTimeout bounds one Send, retries and backoff included. The
 	// final answer (a 5xx, a transport error) comes back to Send to classify.
-	rest := resilient.NewResty(cfg.resilience(), brk, resilient.Timeouts{Call: cfg.CallTimeout}).
+	rest := resilient.NewResty(resilience(pol), brk, resilient.Timeouts{Call: pol.CallTimeout}).
 		SetBaseURL(strings.TrimRight(cfg.BaseURL, "/")).
 		SetHeader("Content-Type", "application/json").
 		SetHeader("Accept", "application/json")

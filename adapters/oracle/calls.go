@@ -9,29 +9,15 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/crmcode"
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/resilient"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
-	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
 )
 
-// CodeError is a CRM answer whose result code has no place in the method's return values
-// (PollEvents, WaitingChats). Code is verbatim. It wraps bridge.ErrUnavailable for the CRM's
-// own failures (UNKNOWN_ERROR, RNW_API_EXCEPTION) and bridge.ErrRejected for every other code.
-type CodeError struct {
-	Op, Site, Code string
-}
-
-func (e *CodeError) Error() string {
-	return fmt.Sprintf("oracle %s site %s: result code %s", e.Op, e.Site, e.Code)
-}
-
-func (e *CodeError) Unwrap() error {
-	switch bridgeerr.Code(e.Code) {
-	case bridgeerr.UnknownError, bridgeerr.RNWAPIException:
-		return bridge.ErrUnavailable
-	}
-	return bridge.ErrRejected
-}
+// CodeError is a CRM answer whose result code has no place in the method's return values:
+// it wraps bridge.ErrUnavailable for the CRM's own failures (UNKNOWN_ERROR,
+// RNW_API_EXCEPTION) and bridge.ErrRejected for every other code (see crmcode.Error).
+type CodeError = crmcode.Error
 
 // RouteChat pops req.ChatID to req.AgentAccountID. The whole call, including the resolution
 // below, stays within Config.PopBudget; each HTTP attempt within Config.CallTimeout.
@@ -205,7 +191,7 @@ func (c *Client) PollEvents(ctx context.Context, site string, afterSeq int64) ([
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.callBudget(c.cfg.pollAttempt()))
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.callBudget(c.cfg.PollAttempt()))
 	defer cancel()
 	var events []bridge.CRMEvent
 	r, err := withSession(ctx, c, s, "poll", func(ctx context.Context, token string) (pollReply, error) {
@@ -231,7 +217,7 @@ func (c *Client) PollEvents(ctx context.Context, site string, afterSeq int64) ([
 		return nil, err
 	}
 	if r.ResultCode != codeSuccess {
-		return nil, &CodeError{Op: "poll", Site: s.name, Code: r.ResultCode}
+		return nil, &CodeError{Adapter: "oracle", Op: "poll", Site: s.name, Code: r.ResultCode}
 	}
 	return events, nil
 }
@@ -267,7 +253,7 @@ func (c *Client) WaitingChats(ctx context.Context, site, queueID string) ([]brid
 		return nil, err
 	}
 	if r.ResultCode != codeSuccess {
-		return nil, &CodeError{Op: "waitingChats", Site: s.name, Code: r.ResultCode}
+		return nil, &CodeError{Adapter: "oracle", Op: "waitingChats", Site: s.name, Code: r.ResultCode}
 	}
 	chats := make([]bridge.WaitingChat, 0, len(r.Engagements))
 	for _, e := range r.Engagements {

@@ -63,37 +63,46 @@ const (
 	DefaultPollWait           = 25 * time.Second
 )
 
+// defaults are the Default constants as the shared policy.
+var defaults = resilient.Policy{
+	CallTimeout:        DefaultCallTimeout,
+	PopBudget:          DefaultPopBudget,
+	Retries:            DefaultRetries,
+	BackoffMin:         DefaultBackoffMin,
+	BackoffMax:         DefaultBackoffMax,
+	BreakerFailures:    DefaultBreakerFailures,
+	BreakerOpenFor:     DefaultBreakerOpenFor,
+	BreakerHalfOpenMax: DefaultBreakerHalfOpenMax,
+	PollWait:           DefaultPollWait,
+}
+
+// settings is a Config with every default filled in: what the client runs on.
+type settings struct {
+	resilient.Policy
+	Sites        map[string]Site
+	TokenRefresh time.Duration
+}
+
 // withDefaults fills zero values.
-func (c Config) withDefaults() Config {
-	setDuration := func(d *time.Duration, def time.Duration) {
-		if *d <= 0 {
-			*d = def
-		}
+func (c Config) withDefaults() settings {
+	s := settings{
+		Policy: resilient.Policy{
+			CallTimeout: c.CallTimeout, PopBudget: c.PopBudget, Retries: c.Retries,
+			BackoffMin: c.BackoffMin, BackoffMax: c.BackoffMax,
+			BreakerFailures: c.BreakerFailures, BreakerOpenFor: c.BreakerOpenFor,
+			BreakerHalfOpenMax: c.BreakerHalfOpenMax, PollWait: c.PollWait,
+		}.WithDefaults(defaults),
+		Sites:        c.Sites,
+		TokenRefresh: c.TokenRefresh,
 	}
-	setDuration(&c.CallTimeout, DefaultCallTimeout)
-	setDuration(&c.PopBudget, DefaultPopBudget)
-	setDuration(&c.BackoffMin, DefaultBackoffMin)
-	setDuration(&c.BackoffMax, DefaultBackoffMax)
-	setDuration(&c.BreakerOpenFor, DefaultBreakerOpenFor)
-	setDuration(&c.TokenRefresh, DefaultTokenRefresh)
-	setDuration(&c.PollWait, DefaultPollWait)
-	switch {
-	case c.Retries == 0:
-		c.Retries = DefaultRetries
-	case c.Retries < 0:
-		c.Retries = 0
+	if s.TokenRefresh <= 0 {
+		s.TokenRefresh = DefaultTokenRefresh
 	}
-	if c.BreakerFailures == 0 {
-		c.BreakerFailures = DefaultBreakerFailures
-	}
-	if c.BreakerHalfOpenMax == 0 {
-		c.BreakerHalfOpenMax = DefaultBreakerHalfOpenMax
-	}
-	return c
+	return s
 }
 
 // validate reports the first bad field by name.
-func (c Config) validate() error {
+func (c settings) validate() error {
 	if len(c.Sites) == 0 {
 		return errors.New("oracle config: sites: at least one site is required")
 	}
@@ -115,34 +124,18 @@ func (c Config) validate() error {
 			return fmt.Errorf("oracle config: sites.%s.user_name: required", name)
 		}
 	}
-	if c.BackoffMin > c.BackoffMax {
-		return fmt.Errorf("oracle config: backoff_min %s exceeds backoff_max %s", c.BackoffMin, c.BackoffMax)
-	}
-	return nil
+	return c.Policy.Validate("oracle config")
 }
 
 // resilience is the shared HTTP stack's share of the config. The CRM's breaker counts
 // transport failures, timeouts, 408, 429 and 5xx (resilient.TransientStatus).
-func (c Config) resilience() resilient.Config {
-	return resilient.Config{
-		Name:               "crm",
-		Retries:            c.Retries,
-		BackoffMin:         c.BackoffMin,
-		BackoffMax:         c.BackoffMax,
-		BreakerFailures:    c.BreakerFailures,
-		BreakerOpenFor:     c.BreakerOpenFor,
-		BreakerHalfOpenMax: c.BreakerHalfOpenMax,
-	}
-}
+func (c settings) resilience() resilient.Config { return c.Config("crm") }
 
 // callBudget is resty's whole-call timeout for an ordinary call: every attempt plus the
 // longest waits between them.
-func (c Config) callBudget(attempt time.Duration) time.Duration {
+func (c settings) callBudget(attempt time.Duration) time.Duration {
 	return c.resilience().CallBudget(attempt)
 }
 
-// pollAttempt is one long-poll attempt: the server may hold it for PollWait.
-func (c Config) pollAttempt() time.Duration { return c.PollWait + c.CallTimeout }
-
 // pollWaitSeconds is what the poll asks of the server (PollWait, at millisecond precision).
-func (c Config) pollWaitSeconds() float64 { return float64(c.PollWait.Milliseconds()) / 1000 }
+func (c settings) pollWaitSeconds() float64 { return float64(c.PollWait.Milliseconds()) / 1000 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/crmcode"
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/resilient"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
@@ -17,24 +18,10 @@ import (
 
 const codeSuccess = string(bridgeerr.Success)
 
-// CodeError is a CRM answer whose result has no place in the method's return values
-// (PollEvents). Code is verbatim. It wraps bridge.ErrUnavailable for the CRM's own failures
-// (UNKNOWN_ERROR, RNW_API_EXCEPTION) and bridge.ErrRejected for every other code.
-type CodeError struct {
-	Op, Site, Code string
-}
-
-func (e *CodeError) Error() string {
-	return fmt.Sprintf("webhookcrm %s site %s: result %s", e.Op, e.Site, e.Code)
-}
-
-func (e *CodeError) Unwrap() error {
-	switch bridgeerr.Code(e.Code) {
-	case bridgeerr.UnknownError, bridgeerr.RNWAPIException:
-		return bridge.ErrUnavailable
-	}
-	return bridge.ErrRejected
-}
+// CodeError is a CRM answer whose result code has no place in the method's return values:
+// it wraps bridge.ErrUnavailable for the CRM's own failures (UNKNOWN_ERROR,
+// RNW_API_EXCEPTION) and bridge.ErrRejected for every other code (see crmcode.Error).
+type CodeError = crmcode.Error
 
 // RouteChat routes req.ChatID to req.AgentAccountID under the Idempotency-Key
 // req.TransactionID. The whole call, including the resolution below, stays within
@@ -174,7 +161,7 @@ func (c *Client) PollEvents(ctx context.Context, site string, afterSeq int64) ([
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.resilience().CallBudget(c.cfg.pollAttempt()))
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.resilience().CallBudget(c.cfg.PollAttempt()))
 	defer cancel()
 	after := strconv.FormatInt(max(afterSeq, 0), 10) // the API has no negative sequence numbers
 	body, err := c.send(ctx, s, exchange{
@@ -192,7 +179,7 @@ func (c *Client) PollEvents(ctx context.Context, site string, afterSeq int64) ([
 		return nil, fmt.Errorf("webhookcrm events site %s: %w", s.name, err)
 	}
 	if r.Result != codeSuccess {
-		return nil, &CodeError{Op: "events", Site: s.name, Code: r.Result}
+		return nil, &CodeError{Adapter: "webhookcrm", Op: "events", Site: s.name, Code: r.Result}
 	}
 	return events, nil
 }
@@ -216,7 +203,7 @@ func (c *Client) WaitingChats(ctx context.Context, site, queueID string) ([]brid
 		return nil, fmt.Errorf("webhookcrm waiting site %s queue %s: %w", s.name, queueID, err)
 	}
 	if r.Result != string(bridgeerr.Success) {
-		return nil, &CodeError{Op: "waiting", Site: s.name, Code: r.Result}
+		return nil, &CodeError{Adapter: "webhookcrm", Op: "waiting", Site: s.name, Code: r.Result}
 	}
 	chats := make([]bridge.WaitingChat, 0, len(r.Chats))
 	for _, w := range r.Chats {

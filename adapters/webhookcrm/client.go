@@ -44,7 +44,7 @@ const maxReplyBytes = 4 << 20
 
 // Client is the CRM adapter. It is safe for concurrent use.
 type Client struct {
-	cfg       Config
+	cfg       settings
 	log       *slog.Logger
 	sites     map[string]*siteConn
 	calls     *resty.Client // ordinary calls: attempt = CallTimeout
@@ -61,8 +61,8 @@ type siteConn struct {
 }
 
 // New builds the client. Nothing is sent until the first call.
-func New(cfg Config, logger *slog.Logger) (*Client, error) {
-	cfg = cfg.withDefaults()
+func New(config Config, logger *slog.Logger) (*Client, error) {
+	cfg := config.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func New(cfg Config, logger *slog.Logger) (*Client, error) {
 		transport: transport,
 	}
 	c.calls = newResty(cfg, breakers, cfg.CallTimeout)
-	c.polls = newResty(cfg, breakers, cfg.pollAttempt())
+	c.polls = newResty(cfg, breakers, cfg.PollAttempt())
 	for name, s := range cfg.Sites {
 		c.sites[name] = &siteConn{
 			name:          name,
@@ -96,7 +96,7 @@ func New(cfg Config, logger *slog.Logger) (*Client, error) {
 
 // newResty is the shared resilient stack with each attempt bounded by attempt and the whole
 // call by the budget that leaves room for every retry.
-func newResty(cfg Config, breakers *resilient.Breakers, attempt time.Duration) *resty.Client {
+func newResty(cfg settings, breakers *resilient.Breakers, attempt time.Duration) *resty.Client {
 	rc := cfg.resilience()
 	return resilient.NewResty(rc, breakers, resilient.Timeouts{Attempt: attempt, Call: rc.CallBudget(attempt)}).
 		SetResponseBodyLimit(maxReplyBytes).

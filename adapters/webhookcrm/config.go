@@ -71,36 +71,40 @@ const (
 	DefaultPollWait           = 25 * time.Second
 )
 
+// defaults are the Default constants as the shared policy.
+var defaults = resilient.Policy{
+	CallTimeout:        DefaultCallTimeout,
+	PopBudget:          DefaultPopBudget,
+	Retries:            DefaultRetries,
+	BackoffMin:         DefaultBackoffMin,
+	BackoffMax:         DefaultBackoffMax,
+	BreakerFailures:    DefaultBreakerFailures,
+	BreakerOpenFor:     DefaultBreakerOpenFor,
+	BreakerHalfOpenMax: DefaultBreakerHalfOpenMax,
+	PollWait:           DefaultPollWait,
+}
+
+// settings is a Config with every default filled in: what the client runs on.
+type settings struct {
+	resilient.Policy
+	Sites map[string]Site
+}
+
 // withDefaults fills zero values.
-func (c Config) withDefaults() Config {
-	setDuration := func(d *time.Duration, def time.Duration) {
-		if *d <= 0 {
-			*d = def
-		}
+func (c Config) withDefaults() settings {
+	return settings{
+		Policy: resilient.Policy{
+			CallTimeout: c.CallTimeout, PopBudget: c.PopBudget, Retries: c.Retries,
+			BackoffMin: c.BackoffMin, BackoffMax: c.BackoffMax,
+			BreakerFailures: c.BreakerFailures, BreakerOpenFor: c.BreakerOpenFor,
+			BreakerHalfOpenMax: c.BreakerHalfOpenMax, PollWait: c.PollWait,
+		}.WithDefaults(defaults),
+		Sites: c.Sites,
 	}
-	setDuration(&c.CallTimeout, DefaultCallTimeout)
-	setDuration(&c.PopBudget, DefaultPopBudget)
-	setDuration(&c.BackoffMin, DefaultBackoffMin)
-	setDuration(&c.BackoffMax, DefaultBackoffMax)
-	setDuration(&c.BreakerOpenFor, DefaultBreakerOpenFor)
-	setDuration(&c.PollWait, DefaultPollWait)
-	switch {
-	case c.Retries == 0:
-		c.Retries = DefaultRetries
-	case c.Retries < 0:
-		c.Retries = 0
-	}
-	if c.BreakerFailures == 0 {
-		c.BreakerFailures = DefaultBreakerFailures
-	}
-	if c.BreakerHalfOpenMax == 0 {
-		c.BreakerHalfOpenMax = DefaultBreakerHalfOpenMax
-	}
-	return c
 }
 
 // validate reports the first bad field by name. It never quotes an API key.
-func (c Config) validate() error {
+func (c settings) validate() error {
 	if len(c.Sites) == 0 {
 		return errors.New("webhookcrm config: sites: at least one site is required")
 	}
@@ -127,8 +131,8 @@ func (c Config) validate() error {
 			}
 		}
 	}
-	if c.BackoffMin > c.BackoffMax {
-		return fmt.Errorf("webhookcrm config: backoff_min %s exceeds backoff_max %s", c.BackoffMin, c.BackoffMax)
+	if err := c.Policy.Validate("webhookcrm config"); err != nil {
+		return err
 	}
 	if c.PopBudget < c.CallTimeout {
 		return fmt.Errorf("webhookcrm config: pop_budget %s is shorter than call_timeout %s: a pop could never finish one attempt", c.PopBudget, c.CallTimeout)
@@ -138,22 +142,9 @@ func (c Config) validate() error {
 
 // resilience is the shared HTTP stack's share of the config. The breaker counts transport
 // failures, timeouts, 408, 429 and 5xx (resilient.TransientStatus).
-func (c Config) resilience() resilient.Config {
-	return resilient.Config{
-		Name:               "crm",
-		Retries:            c.Retries,
-		BackoffMin:         c.BackoffMin,
-		BackoffMax:         c.BackoffMax,
-		BreakerFailures:    c.BreakerFailures,
-		BreakerOpenFor:     c.BreakerOpenFor,
-		BreakerHalfOpenMax: c.BreakerHalfOpenMax,
-	}
-}
-
-// pollAttempt is one long-poll attempt: the server may hold it for PollWait.
-func (c Config) pollAttempt() time.Duration { return c.PollWait + c.CallTimeout }
+func (c settings) resilience() resilient.Config { return c.Config("crm") }
 
 // pollWaitSeconds is the wait query parameter (PollWait, at millisecond precision).
-func (c Config) pollWaitSeconds() string {
+func (c settings) pollWaitSeconds() string {
 	return fmt.Sprintf("%g", float64(c.PollWait.Milliseconds())/1000)
 }
