@@ -1,9 +1,13 @@
-// Package crmcode is what the CRM adapters (oracle, webhookcrm) share about a CRM result
-// code that comes back as an error.
+// Package crmcode is what the CRM adapters (oracle, webhookcrm) share, whatever their wire
+// protocol: the error for a CRM result code that has no place in a method's return values,
+// and the resolution of a route whose answer never arrived.
 package crmcode
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
@@ -29,4 +33,42 @@ func (e *Error) Unwrap() error {
 		return bridge.ErrUnavailable
 	}
 	return bridge.ErrRejected
+}
+
+// OutcomeUnknown: the last call got no usable answer, and trying again may still help (not
+// when the breaker is open, nor when the caller's budget is spent).
+func OutcomeUnknown(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() == nil &&
+		errors.Is(err, bridge.ErrUnavailable) && !errors.Is(err, bridge.ErrBreakerOpen)
+}
+
+// ResolveRoute sends a route and, when its outcome is unknown (timeout, dropped connection),
+// settles it without ever routing the chat blindly a second time: it reads the chat, and
+// only if the chat is not with the agent does it replay the route with the same transaction
+// id, which the CRM answers from its first evaluation. It gives up after rounds rounds or
+// when ctx (the pop budget) ends, returning the last error.
+//
+// route must send req once with its TransactionID (no transport-level retry); read must read
+// req.ChatID's state.
+func ResolveRoute(ctx context.Context, log *slog.Logger, req bridge.RouteRequest, rounds int,
+	route func(context.Context) (bridge.RouteResult, error), read func(context.Context) (bridge.Engagement, error)) (bridge.RouteResult, error) {
+	res, err := route(ctx)
+	for round := 0; round < rounds && OutcomeUnknown(ctx, err); round++ {
+		log.Info("crm route outcome unknown, reading the chat", "site", req.Site, "chat_id", req.ChatID,
+			"agent_account_id", req.AgentAccountID, "transaction_id", req.TransactionID, "round", round+1)
+		eng, rerr := read(ctx)
+		if rerr != nil {
+			if !OutcomeUnknown(ctx, rerr) {
+				return bridge.RouteResult{}, fmt.Errorf("resolve route of chat %s: %w", req.ChatID, rerr)
+			}
+			continue // still blind: do not replay, read again next round
+		}
+		if eng.Code == string(bridgeerr.Success) && eng.AgentAccountID == req.AgentAccountID &&
+			(eng.State == bridge.EngagementOffered || eng.State == bridge.EngagementActive) {
+			// OfferExpiresIn is unknown here: the read does not carry it.
+			return bridge.RouteResult{Code: string(bridgeerr.Success), EngagementState: eng.State}, nil
+		}
+		res, err = route(ctx)
+	}
+	return res, err
 }

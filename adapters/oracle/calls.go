@@ -4,7 +4,6 @@ package oracle
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -36,36 +35,13 @@ func (c *Client) RouteChat(ctx context.Context, req bridge.RouteRequest) (bridge
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.PopBudget)
 	defer cancel()
 
-	res, err := c.routeOnce(ctx, s, req)
-	for round := 0; round < c.cfg.Retries && outcomeUnknown(ctx, err); round++ {
-		c.log.Info("crm pop outcome unknown, reading the engagement",
-			"site", s.name, "chat_id", req.ChatID, "agent_account_id", req.AgentAccountID,
-			"transaction_id", req.TransactionID, "round", round+1)
-		eng, eerr := c.engagement(ctx, s, req.ChatID)
-		if eerr != nil {
-			if !outcomeUnknown(ctx, eerr) {
-				return bridge.RouteResult{}, fmt.Errorf("resolve pop of chat %s: %w", req.ChatID, eerr)
-			}
-			continue // still blind: do not replay, read again next round
-		}
-		if eng.Code == codeSuccess && eng.AgentAccountID == req.AgentAccountID &&
-			(eng.State == bridge.EngagementOffered || eng.State == bridge.EngagementActive) {
-			// OfferExpiresIn is unknown here: the engagement read does not carry it.
-			return bridge.RouteResult{Code: codeSuccess, EngagementState: eng.State}, nil
-		}
-		res, err = c.routeOnce(ctx, s, req)
-	}
-	return res, err
-}
-
-// outcomeUnknown: the last call got no usable answer, and trying again may still help.
-func outcomeUnknown(ctx context.Context, err error) bool {
-	return err != nil && ctx.Err() == nil &&
-		errors.Is(err, bridge.ErrUnavailable) && !errors.Is(err, bridge.ErrBreakerOpen)
+	return crmcode.ResolveRoute(ctx, c.log, req, c.cfg.Retries,
+		func(ctx context.Context) (bridge.RouteResult, error) { return c.routeOnce(ctx, s, req) },
+		func(ctx context.Context) (bridge.Engagement, error) { return c.engagement(ctx, s, req.ChatID) })
 }
 
 // routeOnce sends chatRouted once (retryablehttp may repeat it on 5xx/429, never on a
-// transport failure — see outcomeUnknown).
+// transport failure — see crmcode.ResolveRoute).
 func (c *Client) routeOnce(ctx context.Context, s *siteConn, req bridge.RouteRequest) (bridge.RouteResult, error) {
 	ctx = resilient.WithoutTransportRetry(ctx)
 	r, err := withSession(ctx, c, s, "chatRouted", func(ctx context.Context, token string) (routeReply, error) {

@@ -4,7 +4,6 @@ package webhookcrm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -46,32 +45,9 @@ func (c *Client) RouteChat(ctx context.Context, req bridge.RouteRequest) (bridge
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.PopBudget)
 	defer cancel()
 
-	res, err := c.routeOnce(ctx, s, req)
-	for round := 0; round < c.cfg.Retries && outcomeUnknown(ctx, err); round++ {
-		c.log.Info("crm route outcome unknown, reading the chat",
-			"site", s.name, "chat_id", req.ChatID, "agent_account_id", req.AgentAccountID,
-			"transaction_id", req.TransactionID, "round", round+1)
-		chat, cerr := c.chat(ctx, s, req.ChatID)
-		if cerr != nil {
-			if !outcomeUnknown(ctx, cerr) {
-				return bridge.RouteResult{}, fmt.Errorf("resolve route of chat %s: %w", req.ChatID, cerr)
-			}
-			continue // still blind: read again next round
-		}
-		if chat.Code == codeSuccess && chat.AgentAccountID == req.AgentAccountID &&
-			(chat.State == bridge.EngagementOffered || chat.State == bridge.EngagementActive) {
-			// OfferExpiresIn is unknown here: the chat read does not carry it.
-			return bridge.RouteResult{Code: codeSuccess, EngagementState: chat.State}, nil
-		}
-		res, err = c.routeOnce(ctx, s, req)
-	}
-	return res, err
-}
-
-// outcomeUnknown: the last call got no usable answer, and trying again may still help.
-func outcomeUnknown(ctx context.Context, err error) bool {
-	return err != nil && ctx.Err() == nil &&
-		errors.Is(err, bridge.ErrUnavailable) && !errors.Is(err, bridge.ErrBreakerOpen)
+	return crmcode.ResolveRoute(ctx, c.log, req, c.cfg.Retries,
+		func(ctx context.Context) (bridge.RouteResult, error) { return c.routeOnce(ctx, s, req) },
+		func(ctx context.Context) (bridge.Engagement, error) { return c.chat(ctx, s, req.ChatID) })
 }
 
 // routeOnce sends the route once (retryablehttp may repeat it on 5xx/429, never on a
