@@ -133,18 +133,27 @@ func (s *Service) Complete(ctx context.Context, agentID, interactionID, disposit
 	if err != nil {
 		return nil, err
 	}
-	if _, err := Next(leg.State, TriggerComplete); err != nil {
-		return leg, fmt.Errorf("%w (state %s)", ErrNotCompletable, leg.State)
-	}
 	q, _ := s.Queue(leg.Site, leg.QueueID)
-	needsDisposition := leg.State == StateActive || leg.State == StateWrapUp
-	if needsDisposition && q.DispositionRequired && disposition == "" {
-		return leg, ErrDispositionRequired
-	}
-	if disposition != "" && len(q.Dispositions) > 0 && !slices.Contains(q.Dispositions, disposition) {
-		return leg, fmt.Errorf("%w: %q (allowed: %v)", ErrUnknownDisposition, disposition, q.Dispositions)
+	if err := completable(leg, q, disposition); err != nil {
+		return leg, err
 	}
 	return s.complete(ctx, leg, disposition)
+}
+
+// completable checks Complete's rules: a state Complete can leave, and the queue's
+// disposition rules.
+func completable(leg *Interaction, q QueueOptions, disposition string) error {
+	if _, err := Next(leg.State, TriggerComplete); err != nil {
+		return fmt.Errorf("%w (state %s)", ErrNotCompletable, leg.State)
+	}
+	needsDisposition := leg.State == StateActive || leg.State == StateWrapUp
+	if needsDisposition && q.DispositionRequired && disposition == "" {
+		return ErrDispositionRequired
+	}
+	if disposition != "" && len(q.Dispositions) > 0 && !slices.Contains(q.Dispositions, disposition) {
+		return fmt.Errorf("%w: %q (allowed: %v)", ErrUnknownDisposition, disposition, q.Dispositions)
+	}
+	return nil
 }
 
 func (s *Service) complete(ctx context.Context, leg *Interaction, disposition string) (*Interaction, error) {

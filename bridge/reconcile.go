@@ -122,9 +122,13 @@ func (s *Service) reconcileWithCRM(ctx context.Context, l *Interaction, now time
 	mine := e.AgentAccountID == "" || e.AgentAccountID == l.CRMAccountID
 	s.timeline(ctx, l, TimelineCRMCall, fmt.Sprintf("reconciler: leg %s for %s; CRM says %s (agent %q)", l.State, now.Sub(l.UpdatedAt).Round(time.Second), e.State, e.AgentAccountID), e.Code, 0)
 	switch {
-	case e.Code != "" && e.Code != string(bridgeerr.Success):
+	case e.Code == string(bridgeerr.ChatIDUnknown):
 		// The CRM no longer knows the chat: nothing can come back to this leg.
 		return true, s.concluded(ctx, l, e.Code)
+	case e.Code != string(bridgeerr.Success):
+		// Any other code (UNKNOWN_ERROR, a failed login, one no catalog knows) says nothing
+		// about the chat: acting on it could end a chat that is still going. Try next pass.
+		return false, fmt.Errorf("read chat %s in the CRM: result %q", l.ChatID, e.Code)
 	case e.State == EngagementConcluded:
 		return true, s.concluded(ctx, l, e.EndReason)
 	case e.State == EngagementActive && mine && l.State == StateOffered:
@@ -162,7 +166,13 @@ func (s *Service) reconcileWrapUp(ctx context.Context, l *Interaction, now time.
 	if l.State == StateWrapUp {
 		disposition = q.DefaultDisposition
 	}
-	if _, err := s.Complete(ctx, l.AgentID, l.InteractionID, disposition); err != nil {
+	// This leg, not the agent's newest one in the interaction (Complete's lookup): an agent
+	// may hold several legs of one interaction (requeued back to them).
+	err := completable(l, q, disposition)
+	if err == nil {
+		_, err = s.complete(ctx, l, disposition)
+	}
+	if err != nil {
 		if errors.Is(err, ErrDispositionRequired) {
 			s.log.Warn("wrap-up timeout cannot complete: the queue requires a disposition and has no default",
 				"site", l.Site, "queue_id", l.QueueID, "interaction_id", l.InteractionID)

@@ -135,6 +135,16 @@ func TestReconcilerLeavesWhatIsRightAndRetriesWhatItCannotRead(t *testing.T) {
 	if reads != 1 {
 		t.Fatalf("CRM read %d times in two passes, want 1 (deferred after the first)", reads)
 	}
+	// A CRM answer that says nothing about the chat is not acted on either.
+	answer := bridge.Engagement{Code: "UNKNOWN_ERROR"}
+	f.crm.EngagementFn = func(context.Context, string, string) (bridge.Engagement, error) { reads++; return answer, crmErr }
+	clock.Advance(91 * time.Second)
+	if n, err := f.svc.ReconcileOnce(t.Context()); n != 0 || err == nil {
+		t.Fatalf("ReconcileOnce with the CRM answering UNKNOWN_ERROR = %d, %v; want 0 and an error", n, err)
+	}
+	if got := f.leg(t, in.Key()); got.State != bridge.StateOffered {
+		t.Fatalf("leg after UNKNOWN_ERROR = %s, want still offered", got.State)
+	}
 	crmErr = bridge.ErrUnavailable
 	clock.Advance(91 * time.Second)
 	if _, err := f.svc.ReconcileOnce(t.Context()); !errors.Is(err, bridge.ErrUnavailable) {
@@ -183,5 +193,50 @@ func TestReconcilerEndsAMissedChatAndTimesOutWrapUp(t *testing.T) {
 	calls := f.drainOutbox(t, 1)
 	if calls[0].Kind != bridge.ACDComplete || calls[0].Disposition != "Resolved" {
 		t.Errorf("ACD call = %+v", calls[0])
+	}
+}
+
+// The wrap-up timeout completes the leg that timed out, even when the same agent holds a
+// newer leg of the same interaction (the chat came back to them).
+func TestReconcilerCompletesTheTimedOutLegNotTheNewest(t *testing.T) {
+	f, clock := reconcileFixture(t)
+	ctx := t.Context()
+	first := routedCmd("i1", "a1")
+	first.QueueID = "support"
+	out, err := f.svc.Routed(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Pop(ctx, out.Key); err != nil {
+		t.Fatal(err)
+	}
+	for seq, typ := range []string{bridge.CRMEngagementAccepted, bridge.CRMEngagementConcluded} {
+		if err := f.svc.HandleCRMEvent(ctx, "demo", bridge.CRMEvent{Seq: int64(seq + 1), Type: typ, ChatID: first.ChatID, AgentAccountID: "acct-a1", EndReason: "END_USER_CONCLUDED"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.leg(t, out.Key); got.State != bridge.StateWrapUp {
+		t.Fatalf("first leg = %s, want wrapup", got.State)
+	}
+	clock.Advance(time.Second)
+	second := first
+	second.EventID, second.RoutingID = "evt-i1-r2", "r2"
+	out2, err := f.svc.Routed(ctx, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Pop(ctx, out2.Key); err != nil {
+		t.Fatal(err)
+	}
+	f.crm.EngagementFn = func(context.Context, string, string) (bridge.Engagement, error) {
+		return bridge.Engagement{Code: "SUCCESS", State: bridge.EngagementOffered, AgentAccountID: "acct-a1"}, nil
+	}
+	clock.Advance(2*time.Minute + time.Second)
+	f.reconcile(t, 1)
+	if got := f.leg(t, out.Key); got.State != bridge.StateCompleted || got.Disposition != "Resolved" {
+		t.Errorf("timed-out leg = %s %q, want completed with Resolved", got.State, got.Disposition)
+	}
+	if got := f.leg(t, out2.Key); got.State != bridge.StateOffered {
+		t.Errorf("newer leg = %s, want still offered", got.State)
 	}
 }
