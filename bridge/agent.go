@@ -227,14 +227,19 @@ func (s *Service) resolveLeg(ctx context.Context, interactionID, routingID, agen
 	return LegKey{}, ErrNotFound
 }
 
-// setChannel stores and publishes the agent's channel state.
+// setChannel stores and publishes the agent's channel state. It changes only the channel
+// (a concurrent change to the session is kept) and never brings back a session a logout
+// deleted.
 func (s *Service) setChannel(ctx context.Context, agentID string, ch Channel) {
-	sess, err := s.store.GetAgentSession(ctx, agentID)
-	if err == nil {
+	_, err := s.store.UpdateAgentSession(ctx, agentID, func(sess *AgentSession) (bool, error) {
 		sess.Channel = ch
-		if err := s.store.PutAgentSession(ctx, sess, s.opts.SessionTTL); err != nil {
-			s.log.Warn("store channel state", "agent_id", agentID, "err", err)
-		}
+		return true, nil
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return // logged out meanwhile: nobody to tell
+	case err != nil:
+		s.log.Warn("store channel state", "agent_id", agentID, "err", err)
 	}
 	s.publishChannel(ctx, agentID, ch)
 }

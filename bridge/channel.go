@@ -31,35 +31,43 @@ func (s *Service) agentEvent(ctx context.Context, site string, ev CRMEvent) erro
 	if err != nil {
 		return err
 	}
-	sess, err := s.store.GetAgentSession(ctx, agentID)
+	// Decided and written against the session as stored, atomically: a concurrent change of
+	// the channel (a pop's result, another event) makes this read again and decide again.
+	var next Channel
+	var changed bool
+	_, err = s.store.UpdateAgentSession(ctx, agentID, func(sess *AgentSession) (bool, error) {
+		if sess.Site != site || sess.CRMAccountID != ev.AgentAccountID {
+			changed = false
+			return false, nil
+		}
+		next, changed = s.channelAfter(site, sess.Channel, ev)
+		if !changed {
+			return false, nil
+		}
+		// The ACD first (durable outbox), as everywhere: keyed by the event, so a replayed
+		// event, or a second try of this update, is applied once.
+		key := site + ":" + strconv.FormatInt(ev.Seq, 10) + ":" + agentID
+		switch {
+		case sess.Channel.Green && !next.Green:
+			if err := s.enqueueACD(ctx, agentStateCall(agentID, false, "notready:"+key, next.Reason)); err != nil {
+				return false, err
+			}
+		case !sess.Channel.Green && next.Green && s.opts.ReadyOnGreen:
+			if err := s.enqueueACD(ctx, agentStateCall(agentID, true, "ready:"+key, "crm_green")); err != nil {
+				return false, err
+			}
+		}
+		sess.Channel = next
+		return true, nil
+	})
 	if errors.Is(err, ErrNotFound) {
-		return nil
+		return nil // logged out of the media bar meanwhile
 	}
-	if err != nil {
+	if err != nil || !changed {
 		return err
 	}
-	if sess.Site != site || sess.CRMAccountID != ev.AgentAccountID {
-		return nil
-	}
-	next, changed := s.channelAfter(site, sess.Channel, ev)
-	if !changed {
-		return nil
-	}
-	// The ACD first (durable outbox), as everywhere: keyed by the event, so a replayed event
-	// is applied once.
-	key := site + ":" + strconv.FormatInt(ev.Seq, 10) + ":" + agentID
-	switch {
-	case sess.Channel.Green && !next.Green:
-		if err := s.enqueueACD(ctx, agentStateCall(agentID, false, "notready:"+key, next.Reason)); err != nil {
-			return err
-		}
-	case !sess.Channel.Green && next.Green && s.opts.ReadyOnGreen:
-		if err := s.enqueueACD(ctx, agentStateCall(agentID, true, "ready:"+key, "crm_green")); err != nil {
-			return err
-		}
-	}
 	s.log.Info("agent channel changed", "agent_id", agentID, "green", next.Green, "reason", next.Reason, "crm_event", ev.Type)
-	s.setChannel(ctx, agentID, next)
+	s.publishChannel(ctx, agentID, next)
 	return nil
 }
 

@@ -217,6 +217,11 @@ type Store interface {
 	SetCursor(ctx context.Context, name string, fence, value int64) error
 
 	PutAgentSession(ctx context.Context, s AgentSession, ttl time.Duration) error
+	// UpdateAgentSession applies mutate to the stored session and writes it back only if it
+	// was neither changed nor deleted meanwhile (else it reads again and retries), keeping
+	// its TTL; mutate says whether to write. ErrNotFound when the agent is not logged in:
+	// an update never brings back a session a logout deleted.
+	UpdateAgentSession(ctx context.Context, agentID string, mutate func(*AgentSession) (bool, error)) (AgentSession, error)
 	// GetAgentSession returns ErrNotFound when the agent is not logged in.
 	GetAgentSession(ctx context.Context, agentID string) (AgentSession, error)
 	DeleteAgentSession(ctx context.Context, agentID string) error

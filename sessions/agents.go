@@ -35,6 +35,59 @@ func (s *Store) PutAgentSession(ctx context.Context, as bridge.AgentSession, ttl
 	return nil
 }
 
+// maxSessionUpdateAttempts bounds UpdateAgentSession's optimistic retries.
+const maxSessionUpdateAttempts = 16
+
+// UpdateAgentSession changes a stored session without losing a concurrent change and
+// without bringing back a session that was deleted (a logout): it reads the session under
+// WATCH, lets mutate change it, and writes it back (keeping its TTL) only if nobody wrote
+// or deleted it meanwhile; otherwise it reads again and calls mutate again. mutate reports
+// whether to write at all. The error wraps bridge.ErrNotFound when there is no session, and
+// mutate's own error is returned as it is.
+func (s *Store) UpdateAgentSession(ctx context.Context, agentID string, mutate func(*bridge.AgentSession) (bool, error)) (bridge.AgentSession, error) {
+	key := s.keys.AgentSession(agentID)
+	for range maxSessionUpdateAttempts {
+		var out bridge.AgentSession
+		var mutateErr error
+		err := s.client.Watch(ctx, func(tx *redis.Tx) error {
+			data, err := tx.Get(ctx, key).Bytes()
+			if errors.Is(err, redis.Nil) {
+				return bridge.ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(data, &out); err != nil {
+				return fmt.Errorf("decode: %w", err)
+			}
+			write, err := mutate(&out)
+			if err != nil || !write {
+				mutateErr = err
+				return nil
+			}
+			next, err := json.Marshal(out)
+			if err != nil {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.SetArgs(ctx, key, next, redis.SetArgs{KeepTTL: true})
+				return nil
+			})
+			return err
+		}, key)
+		switch {
+		case errors.Is(err, redis.TxFailedErr):
+			continue // written or deleted meanwhile: read again
+		case err != nil:
+			return bridge.AgentSession{}, fmt.Errorf("update agent session %s: %w", agentID, err)
+		case mutateErr != nil:
+			return bridge.AgentSession{}, mutateErr
+		}
+		return out, nil
+	}
+	return bridge.AgentSession{}, fmt.Errorf("update agent session %s: %w", agentID, bridge.ErrConflict)
+}
+
 // AgentByAccount returns the ACD agent id logged in with a site's CRM account, or an error
 // wrapping bridge.ErrNotFound.
 func (s *Store) AgentByAccount(ctx context.Context, site, accountID string) (string, error) {
