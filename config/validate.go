@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
 )
@@ -231,6 +232,9 @@ const (
 	AdapterWebhook = "webhook"
 )
 
+// minIntakeRemember is the CRM's default wait-queue timeout (USER_WAIT_QUEUE_TIMEOUT).
+const minIntakeRemember = 30 * time.Minute
+
 func (v *validator) crm(c CRM) {
 	if c.Adapter != AdapterOracle && c.Adapter != AdapterWebhook {
 		v.add("crm.adapter", "must be %q or %q, got %q", AdapterOracle, AdapterWebhook, c.Adapter)
@@ -245,6 +249,9 @@ func (v *validator) crm(c CRM) {
 	v.positive("crm.events_lock_ttl", c.EventsLockTTL)
 	v.positive("crm.intake_every", c.IntakeEvery)
 	v.positive("crm.intake_remember", c.IntakeRemember)
+	if c.IntakeRemember > 0 && time.Duration(c.IntakeRemember) < minIntakeRemember {
+		v.add("crm.intake_remember", "must be at least %s: a chat can wait that long in the CRM (its default wait-queue timeout), and intake must not forget it meanwhile", minIntakeRemember)
+	}
 	if len(c.Sites) == 0 {
 		v.add("crm.sites", "at least one site is required")
 	}

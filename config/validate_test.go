@@ -71,6 +71,7 @@ func TestValidate(t *testing.T) {
 		{"offer deadline", func(c *Config) { c.Reconciler.OfferDeadline = -1 }, "reconciler.offer_deadline"},
 		{"active check", func(c *Config) { c.Reconciler.ActiveCheckEvery = 0 }, "reconciler.active_check_every"},
 		{"intake remember", func(c *Config) { c.CRM.IntakeRemember = -1 }, "crm.intake_remember"},
+		{"intake remember shorter than the CRM's queue wait", func(c *Config) { c.CRM.IntakeRemember = Duration(10 * time.Minute) }, "crm.intake_remember"},
 		{"no sites", func(c *Config) { c.CRM.Sites = nil }, "crm.sites"},
 		{"duplicate site", func(c *Config) { c.CRM.Sites = append(c.CRM.Sites, c.CRM.Sites[0]) }, "crm.sites[1].name"},
 		{"site env key collision", func(c *Config) {
