@@ -23,6 +23,8 @@ type Routed struct {
 	AgentID       string
 	CRMAccountID  string // "" → the agent's media-bar session binding
 	RouteType     RouteType
+	// FromRoutingID names the leg that asked for a transfer, conference or consult.
+	FromRoutingID string
 }
 
 // RoutedOutcome says what Routed did.
@@ -49,7 +51,7 @@ func (s *Service) Routed(ctx context.Context, r Routed) (RoutedOutcome, error) {
 	in := &Interaction{
 		InteractionID: r.InteractionID, RoutingID: r.RoutingID, ChatID: r.ChatID, Site: r.Site,
 		QueueID: r.QueueID, QueueName: r.QueueName, AgentID: r.AgentID, CRMAccountID: r.CRMAccountID,
-		RouteType: r.RouteType, State: StateRouted, RoutedAt: now, UpdatedAt: now,
+		RouteType: r.RouteType, FromRoutingID: r.FromRoutingID, State: StateRouted, RoutedAt: now, UpdatedAt: now,
 	}
 	key := in.Key()
 	created, err := s.store.CreateLeg(ctx, in)
@@ -217,7 +219,7 @@ func (s *Service) routeOnce(ctx context.Context, in *Interaction, attempt int) (
 	defer cancel()
 	res, err := s.crm.RouteChat(cctx, RouteRequest{
 		Site: in.Site, ChatID: in.ChatID, AgentAccountID: in.CRMAccountID, QueueID: in.QueueID,
-		TransactionID: transactionID(in.Key(), attempt),
+		TransactionID: transactionID(in.Key(), attempt), RouteType: in.RouteType,
 	})
 	switch {
 	case err == nil && res.Code == "":

@@ -65,6 +65,9 @@ type RouteRequest struct {
 	AgentAccountID string
 	QueueID        string
 	TransactionID  string
+	// RouteType is lead for a waiting chat; transfer, conference and consult add the agent to
+	// a chat another agent already has (the CRM checks the chat is ACTIVE instead of WAITING).
+	RouteType RouteType
 }
 
 // RouteResult is the CRM's answer to a pop.
@@ -155,7 +158,9 @@ type ACDCall struct {
 	// Route requests (transfer / conference / consult).
 	RouteType     RouteType `json:"route_type,omitempty"`
 	TargetAgentID string    `json:"target_agent_id,omitempty"`
-	TargetQueueID string    `json:"target_queue_id,omitempty"`
+	// TargetQueueID is the queue of a route request, or, on a requeue, the escalation queue
+	// the interaction goes to instead of its own (requeue budget spent, decline loop).
+	TargetQueueID string `json:"target_queue_id,omitempty"`
 	// Intake.
 	ChatID  string `json:"chat_id,omitempty"`
 	Site    string `json:"site,omitempty"`
@@ -173,6 +178,8 @@ const (
 	ACDAgentState ACDCallKind = "agent_state"
 	ACDRoute      ACDCallKind = "route"
 	ACDCreate     ACDCallKind = "create"
+	// ACDAccept tells the ACD the agent took the offer, so it stops its alerting timer.
+	ACDAccept ACDCallKind = "accept"
 )
 
 // Store keeps all shared state (Redis in production). Every method is safe to call from any

@@ -54,7 +54,9 @@ type Interaction struct {
 	AgentID       string    `json:"agent_id"`
 	CRMAccountID  string    `json:"crm_account_id,omitempty"`
 	RouteType     RouteType `json:"route_type"`
-	State         State     `json:"state"`
+	// FromRoutingID is the leg that asked for this transfer, conference or consult leg.
+	FromRoutingID string `json:"from_routing_id,omitempty"`
+	State         State  `json:"state"`
 	// Version increases by one on every stored change; writes are compare-and-set on it.
 	Version int64 `json:"version"`
 	// Code is the last verbatim CRM result code (or bridge failure kind) for this leg.

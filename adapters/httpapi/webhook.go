@@ -75,7 +75,7 @@ func (a *API) applyEvent(c echo.Context, eventID string, ev acdapi.Event) (webho
 		out, err := a.svc.Routed(ctx, bridge.Routed{
 			EventID: eventID, InteractionID: r.InteractionID, RoutingID: r.RoutingID, ChatID: r.ChatID,
 			Site: r.Site, QueueID: r.QueueID, QueueName: r.QueueName, AgentID: r.AgentID,
-			CRMAccountID: r.CRMAccountID, RouteType: bridge.RouteType(r.RouteType),
+			CRMAccountID: r.CRMAccountID, RouteType: bridge.RouteType(r.RouteType), FromRoutingID: r.FromRoutingID,
 		})
 		if errors.Is(err, bridge.ErrUnknownSite) {
 			return webhookAnswer{}, newAPIError(http.StatusUnprocessableEntity, "invalid", "site is not configured on this bridge", "data.site")

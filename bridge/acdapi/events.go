@@ -40,6 +40,9 @@ type Routed struct {
 	// is used when absent.
 	CRMAccountID string `json:"crmAccountId,omitempty"`
 	RouteType    string `json:"routeType"` // lead | transfer | conference | consult
+	// FromRoutingID names the routing (leg) that asked for this transfer, conference or
+	// consult. Optional; the bridge then takes the interaction's newest active leg.
+	FromRoutingID string `json:"fromRoutingId,omitempty"`
 }
 
 // Revoked is the data of interaction.revoked: the ACD took the offer back.
@@ -140,6 +143,9 @@ func Parse(body []byte) (Event, error) {
 		if err == nil {
 			err = required(field{"data.interactionId", ev.Revoked.InteractionID}, field{"data.agentId", ev.Revoked.AgentID})
 		}
+		if err == nil {
+			err = optional(field{"data.routingId", ev.Revoked.RoutingID}, field{"data.reason", ev.Revoked.Reason})
+		}
 	case TypeAbandoned:
 		ev.Abandoned = &Abandoned{}
 		err = decodeData(env.Data, ev.Abandoned)
@@ -169,16 +175,26 @@ func (r *Routed) check() error {
 	); err != nil {
 		return err
 	}
+	if err := optional(field{"data.routingId", r.RoutingID}, field{"data.queueName", r.QueueName},
+		field{"data.crmAccountId", r.CRMAccountID}, field{"data.fromRoutingId", r.FromRoutingID}); err != nil {
+		return err
+	}
 	switch r.RouteType {
 	case "lead", "transfer", "conference", "consult":
 	default:
 		return invalid("data.routeType", fmt.Sprintf("%q is not one of lead, transfer, conference, consult", r.RouteType))
+	}
+	if r.RouteType == "lead" && r.FromRoutingID != "" {
+		return invalid("data.fromRoutingId", "only a transfer, conference or consult comes from another leg")
 	}
 	return nil
 }
 
 func (a *Abandoned) check() error {
 	if err := required(field{"data.interactionId", a.InteractionID}, field{"data.stage", a.Stage}); err != nil {
+		return err
+	}
+	if err := optional(field{"data.routingId", a.RoutingID}, field{"data.agentId", a.AgentID}); err != nil {
 		return err
 	}
 	switch a.Stage {
@@ -212,6 +228,13 @@ func required(fields ...field) error {
 		if f.value == "" {
 			return malformed(f.name, "required")
 		}
+	}
+	return optional(fields...)
+}
+
+// optional checks the fields that are present: bounded, no control characters.
+func optional(fields ...field) error {
+	for _, f := range fields {
 		if len(f.value) > maxIDLen {
 			return invalid(f.name, fmt.Sprintf("longer than %d bytes", maxIDLen))
 		}
