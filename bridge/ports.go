@@ -97,7 +97,32 @@ type Engagement struct {
 	ChatID         string
 	State          string // WAITING, OFFERED, ACTIVE, CONCLUDED
 	EndReason      string // verbatim CRM end reason
+	AgentAccountID string // the chat's owner: the agent of the lead (or accepted transfer)
+	// Participants are the other agents in the chat: a conference or consult guest, or a
+	// transfer target that has not accepted yet.
+	Participants []Participant
+}
+
+// Participant is one more agent in a chat, with how it came (transfer, conference, consult)
+// and its own state (OFFERED until it accepts, then ACTIVE).
+type Participant struct {
 	AgentAccountID string
+	RouteType      RouteType
+	State          string
+}
+
+// Participant returns the chat's view of one agent: the owner (RouteType lead, the chat's
+// State) or a participant; ok is false when the agent is not in the chat.
+func (e Engagement) Participant(accountID string) (Participant, bool) {
+	if accountID != "" && accountID == e.AgentAccountID {
+		return Participant{AgentAccountID: accountID, RouteType: RouteLead, State: e.State}, true
+	}
+	for _, p := range e.Participants {
+		if p.AgentAccountID == accountID {
+			return p, true
+		}
+	}
+	return Participant{}, false
 }
 
 // CRM engagement states.
