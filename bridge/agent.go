@@ -194,10 +194,23 @@ func (s *Service) Revoke(ctx context.Context, interactionID, routingID, agentID,
 
 // Abandon records that the customer left at a stage (queued, routing, alerting). Nothing is
 // requeued; the agent sees it and completes it.
+//
+// An abandon about a leg the bridge has no record of (in queue, before any routing; or
+// overtaking its own interaction.routed) is recorded as a leg of its own that is over at
+// once, so the report has it and a late interaction.routed for it is a duplicate, not a pop.
 func (s *Service) Abandon(ctx context.Context, interactionID, routingID, agentID, stage string) (*Interaction, error) {
+	if stage == "queued" && routingID == "" {
+		routingID = queuedRoutingID // in queue: no agent leg to resolve, whoever had it before
+	}
 	key, err := s.resolveLeg(ctx, interactionID, routingID, agentID)
+	if errors.Is(err, ErrNotFound) && routingID == "" && agentID != "" {
+		key, err = LegKey{InteractionID: interactionID, RoutingID: agentID}, nil // as Routed names it
+	}
 	if err != nil {
 		return nil, err
+	}
+	if _, err := s.store.GetLeg(ctx, key); errors.Is(err, ErrNotFound) {
+		return s.recordAbandon(ctx, key, agentID, stage)
 	}
 	in, _, err := s.transition(ctx, key, TriggerAbandon, 0, func(l *Interaction) {
 		l.AbandonStage = stage
@@ -207,6 +220,37 @@ func (s *Service) Abandon(ctx context.Context, interactionID, routingID, agentID
 		l.Descriptor = &d
 	})
 	return in, err
+}
+
+// queuedRoutingID names the leg that records a customer abandoning in queue.
+const queuedRoutingID = "queued"
+
+// recordAbandon stores a leg that ended with the customer's abandon before the bridge saw it
+// routed: nothing to pop, nobody to tell, one outcome to report. It borrows site, chat and
+// queue from the interaction's earlier legs, when there are any.
+func (s *Service) recordAbandon(ctx context.Context, key LegKey, agentID, stage string) (*Interaction, error) {
+	now := s.clock.Now()
+	in := &Interaction{InteractionID: key.InteractionID, RoutingID: key.RoutingID, AgentID: agentID,
+		RouteType: RouteLead, State: StateCompleted, AbandonStage: stage, Code: string(bridgeerr.CustomerAbandoned),
+		RoutedAt: now, UpdatedAt: now}
+	if stage == "queued" {
+		in.AgentID = "" // the customer left the queue; no agent is part of this
+	}
+	if legs, err := s.store.InteractionLegs(ctx, key.InteractionID); err == nil && len(legs) > 0 {
+		last := legs[len(legs)-1]
+		in.Site, in.QueueID, in.QueueName = last.Site, last.QueueID, last.QueueName
+	}
+	d := abandonDescriptor(RouteLead, stage)
+	in.Descriptor = &d
+	created, err := s.store.CreateLeg(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if !created { // recorded meanwhile (a repeat, or the routing won the race): apply to it
+		return s.Abandon(ctx, key.InteractionID, key.RoutingID, agentID, stage)
+	}
+	s.timeline(ctx, in, TimelineACDEvent, fmt.Sprintf("customer abandoned (%s) before the bridge saw this leg routed: recorded as %s", stage, d), in.Code, 0)
+	return in, nil
 }
 
 // resolveLeg finds the leg an ACD event is about: by routing id when given, else the agent's
@@ -246,8 +290,15 @@ func (s *Service) setChannel(ctx context.Context, agentID string, ch Channel) {
 
 func (s *Service) publishChannel(ctx context.Context, agentID string, ch Channel) {
 	c := ch
-	if _, err := s.events.Publish(ctx, agentID, Event{Type: EventChannelUpdated, AgentID: agentID, Channel: &c, At: s.clock.Now()}); err != nil {
-		s.log.Warn("publish channel event", "agent_id", agentID, "err", err)
+	s.publish(ctx, Event{Type: EventChannelUpdated, AgentID: agentID, Channel: &c})
+}
+
+// publish sends an event to its agent's stream. A failed publish is logged: the state it
+// reports is stored, and the media bar re-reads it on reconnect.
+func (s *Service) publish(ctx context.Context, ev Event) {
+	ev.At = s.clock.Now()
+	if _, err := s.events.Publish(ctx, ev.AgentID, ev); err != nil {
+		s.log.Warn("publish event", "type", ev.Type, "agent_id", ev.AgentID, "err", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
@@ -69,20 +70,23 @@ func (s *Service) HandleCRMEvent(ctx context.Context, site string, ev CRMEvent) 
 	if ev.ChatID == "" {
 		return s.agentEvent(ctx, site, ev)
 	}
-	leg, err := s.store.ChatLeg(ctx, site, ev.ChatID)
+	leg, err := s.chatLegOf(ctx, site, ev.ChatID, ev.AgentAccountID)
 	if errors.Is(err, ErrNotFound) {
-		return nil // a chat the bridge never popped
+		return nil // a chat the bridge never popped, or an agent it never popped it to
 	}
 	if err != nil {
 		return err
 	}
-	if ev.AgentAccountID != "" && leg.CRMAccountID != "" && ev.AgentAccountID != leg.CRMAccountID {
-		return nil // about an earlier leg of the chat, with another agent
-	}
 	key := leg.Key()
 	switch ev.Type {
 	case CRMEngagementAccepted:
-		_, _, err = s.transition(ctx, key, TriggerAccept, 0, nil)
+		var in *Interaction
+		in, _, err = s.transition(ctx, key, TriggerAccept, 0, nil)
+		if err == nil && in.State == StateActive {
+			// Also when absorbed as a replay: the follow-ups are idempotent, and a first try
+			// that stored the accept but failed to enqueue them is finished here.
+			err = s.afterAccept(ctx, in)
+		}
 	case CRMEngagementDeclined:
 		err = s.requeueFromCRM(ctx, leg, TriggerDecline, bridgeerr.AgentDeclined, "declined")
 	case CRMEngagementTimeout:
@@ -92,6 +96,67 @@ func (s *Service) HandleCRMEvent(ctx context.Context, site string, ev CRMEvent) 
 	case CRMEngagementConcluded:
 		err = s.concluded(ctx, leg, ev.EndReason)
 	}
+	return err
+}
+
+// chatLegOf finds the leg a CRM chat event is about: the chat's newest leg, or, when the
+// event names another agent (a conference guest, the agent who transferred it, an earlier
+// leg), that agent's newest leg of the same interaction.
+func (s *Service) chatLegOf(ctx context.Context, site, chatID, accountID string) (*Interaction, error) {
+	leg, err := s.store.ChatLeg(ctx, site, chatID)
+	if err != nil || accountID == "" || leg.CRMAccountID == "" || leg.CRMAccountID == accountID {
+		return leg, err
+	}
+	legs, err := s.store.InteractionLegs(ctx, leg.InteractionID)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range slices.Backward(legs) {
+		if l.CRMAccountID == accountID && l.ChatID == chatID {
+			return l, nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+// afterAccept runs what follows the agent taking the offer: the ACD stops its alerting timer,
+// and when the leg is a transfer, the agent who transferred the chat is out of it.
+func (s *Service) afterAccept(ctx context.Context, in *Interaction) error {
+	if err := s.enqueueACD(ctx, acceptCall(in)); err != nil {
+		return err
+	}
+	if in.RouteType == RouteTransfer {
+		return s.transferredAway(ctx, in)
+	}
+	return nil
+}
+
+// transferredAway moves the transferring agent's leg to wrap-up once the target accepted.
+// That leg is the one the ACD named (fromRoutingId), else the interaction's newest active
+// leg of another agent.
+func (s *Service) transferredAway(ctx context.Context, target *Interaction) error {
+	legs, err := s.store.InteractionLegs(ctx, target.InteractionID)
+	if err != nil {
+		return err
+	}
+	var from *Interaction
+	for _, l := range slices.Backward(legs) {
+		if target.FromRoutingID != "" && l.RoutingID == target.FromRoutingID ||
+			target.FromRoutingID == "" && l.AgentID != target.AgentID && l.State == StateActive {
+			from = l
+			break
+		}
+	}
+	if from == nil {
+		s.timeline(ctx, target, TimelineDecision, "transfer accepted; no leg of the transferring agent to close", "", 0)
+		return nil
+	}
+	_, _, err = s.transition(ctx, from.Key(), TriggerTransferred, 0, func(l *Interaction) {
+		l.Code = string(bridgeerr.Transferred)
+		l.Message = s.render(l, s.lookup(l, bridgeerr.Transferred), "")
+		d := legDescriptor(l.RouteType, s.lookup(l, bridgeerr.Transferred).Descriptor)
+		l.Descriptor = &d
+	})
 	return err
 }
 
@@ -112,7 +177,11 @@ func (s *Service) requeueFromCRM(ctx context.Context, leg *Interaction, t Trigge
 		return err
 	}
 	key := leg.Key()
-	if err := s.enqueueACD(ctx, requeueCall(leg, string(code))); err != nil {
+	call, err := s.requeueCallFor(ctx, leg, string(code))
+	if err != nil {
+		return err
+	}
+	if err := s.enqueueACD(ctx, call); err != nil {
 		return err
 	}
 	if notReadyReason != "" && s.opts.DeclineNotReady {
@@ -120,7 +189,7 @@ func (s *Service) requeueFromCRM(ctx context.Context, leg *Interaction, t Trigge
 			return err
 		}
 	}
-	_, _, err := s.transition(ctx, key, t, 0, func(l *Interaction) {
+	_, _, err = s.transition(ctx, key, t, 0, func(l *Interaction) {
 		l.Code = string(code)
 		l.Message = s.render(l, s.lookup(l, code), "")
 		l.Requeued = true

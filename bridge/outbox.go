@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -103,6 +105,14 @@ func (s *Service) sendACD(ctx context.Context, call ACDCall, deliveries int64) e
 		return nil
 	case ctx.Err() != nil:
 		return err // shutting down: another replica makes the call
+	case errors.Is(err, ErrRejected) && call.Kind == ACDRoute:
+		// The ACD refused the transfer (target busy, not ready, unknown): replaying it later
+		// cannot help, the agent can. The agent keeps the chat and is told why.
+		s.log.Info("ACD refused a transfer request", append(attrs, "err", err)...)
+		s.timeline(ctx, in, TimelineACDCall, fmt.Sprintf("%s to %s refused by the ACD: %v", call.RouteType, routeTarget(call), err), "", latency)
+		s.publish(ctx, Event{Type: EventTransferFailed, AgentID: call.AgentID,
+			Message: fmt.Sprintf("The %s to %s did not happen: %v. You still have the chat.", call.RouteType, routeTarget(call), err)})
+		return nil
 	case errors.Is(err, ErrRejected):
 		s.log.Error("ACD rejected a call; dead-lettered", append(attrs, "err", err)...)
 		return s.deadLetter(ctx, in, call, err)
@@ -131,6 +141,73 @@ func (s *Service) deadLetter(ctx context.Context, in *Interaction, call ACDCall,
 func requeueCall(l *Interaction, reason string) ACDCall {
 	return ACDCall{Kind: ACDRequeue, IdempotencyKey: "requeue:" + l.Key().String(),
 		InteractionID: l.InteractionID, RoutingID: l.RoutingID, AgentID: l.AgentID, Reason: reason}
+}
+
+// requeueCallFor is the requeue of a leg, sent to the queue's escalation queue when the
+// interaction is bouncing: its requeue budget is spent, or the agent of this leg turned it
+// down before (declined or let the offer time out) and does so again. A second leg's requeue
+// only ends that leg at the ACD (the first agent keeps the chat), so it never escalates.
+func (s *Service) requeueCallFor(ctx context.Context, leg *Interaction, reason string) (ACDCall, error) {
+	call := requeueCall(leg, reason)
+	if leg.RouteType != RouteLead && leg.RouteType != "" {
+		return call, nil
+	}
+	why, err := s.bouncing(ctx, leg, reason)
+	if err != nil || why == "" {
+		return call, err
+	}
+	target := s.opts.Sites[leg.Site].Queues[leg.QueueID].EscalationQueue
+	attrs := []any{"interaction_id", leg.InteractionID, "routing_id", leg.RoutingID, "queue_id", leg.QueueID, "why", why}
+	if target == "" || target == leg.QueueID {
+		s.log.Error("interaction keeps bouncing and its queue has no escalation queue; requeued to the same queue", attrs...)
+		s.timeline(ctx, leg, TimelineDecision, "no escalation queue: requeued to its own queue although "+why, string(bridgeerr.RequeueEscalated), 0)
+		return call, nil
+	}
+	call.TargetQueueID = target
+	s.log.Error("interaction escalated", append(attrs, "escalation_queue", target)...)
+	s.timeline(ctx, leg, TimelineDecision, fmt.Sprintf("requeue escalated to queue %s: %s", target, why), string(bridgeerr.RequeueEscalated), 0)
+	return call, nil
+}
+
+// bouncing says why a requeue of leg should escalate, or "" when it should not.
+func (s *Service) bouncing(ctx context.Context, leg *Interaction, reason string) (string, error) {
+	legs, err := s.store.InteractionLegs(ctx, leg.InteractionID)
+	if err != nil {
+		return "", fmt.Errorf("count requeues of %s: %w", leg.InteractionID, err)
+	}
+	requeues := 1 // this one
+	for _, l := range legs {
+		if l.RoutingID == leg.RoutingID || !l.Requeued || (l.RouteType != RouteLead && l.RouteType != "") {
+			continue
+		}
+		requeues++
+		if l.AgentID == leg.AgentID && turnedDown(l.Code) && turnedDown(reason) {
+			return fmt.Sprintf("agent %s turned it down again (%s, then %s)", leg.AgentID, l.Code, reason), nil
+		}
+	}
+	if requeues >= s.opts.RequeueBudget {
+		return fmt.Sprintf("requeue %d reaches the budget of %d", requeues, s.opts.RequeueBudget), nil
+	}
+	return "", nil
+}
+
+// turnedDown reports whether a leg's code means its agent did not take the offer.
+func turnedDown(code string) bool {
+	return code == string(bridgeerr.AgentDeclined) || code == string(bridgeerr.OfferTimeout)
+}
+
+// routeTarget names a route call's target for people.
+func routeTarget(call ACDCall) string {
+	if call.TargetQueueID != "" {
+		return "queue " + call.TargetQueueID
+	}
+	return "agent " + call.TargetAgentID
+}
+
+// acceptCall tells the ACD the agent took the offer.
+func acceptCall(l *Interaction) ACDCall {
+	return ACDCall{Kind: ACDAccept, IdempotencyKey: "accept:" + l.Key().String(),
+		InteractionID: l.InteractionID, RoutingID: l.RoutingID, AgentID: l.AgentID}
 }
 
 // agentStateCall sets the agent ready or not ready; key names the decision it comes from.

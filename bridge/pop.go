@@ -262,9 +262,18 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, fence int64, 
 	// The ACD calls go into the durable outbox before the outcome is stored: if storing fails
 	// the pop is retried, replays the CRM's answer and enqueues the same calls again, which the
 	// idempotency keys make harmless. The other order could lose a requeue.
+	if trigger == TriggerPopActive { // auto-accept: the agent has the chat already
+		if err := s.enqueueACD(ctx, acceptCall(leg)); err != nil {
+			return fmt.Errorf("pop %s: %w", key, err)
+		}
+	}
 	if !entry.Success() {
 		if entry.Requeue {
-			if err := s.enqueueACD(ctx, requeueCall(leg, code)); err != nil {
+			call, err := s.requeueCallFor(ctx, leg, code)
+			if err != nil {
+				return fmt.Errorf("pop %s: %w", key, err)
+			}
+			if err := s.enqueueACD(ctx, call); err != nil {
 				return fmt.Errorf("pop %s: %w", key, err)
 			}
 		}
@@ -282,15 +291,19 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, fence int64, 
 		l.Message = s.render(l, entry, sess.CRMChatSessionID)
 		if !entry.Success() {
 			l.Requeued = entry.Requeue
-			d := entry.Descriptor
-			if d.Role == "RoutedTo" {
-				d.Role = l.RouteType.Role()
-			}
+			d := legDescriptor(l.RouteType, entry.Descriptor)
 			l.Descriptor = &d
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("pop %s: finish: %w", key, err)
+	}
+	if in.State == StateActive && in.RouteType == RouteTransfer {
+		// Also on a replay (not applied): a first try may have stored the outcome and died
+		// before this; closing the transferring agent's leg is idempotent.
+		if err := s.transferredAway(ctx, in); err != nil {
+			return fmt.Errorf("pop %s: transfer: %w", key, err)
+		}
 	}
 	if !applied {
 		return nil

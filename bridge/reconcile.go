@@ -119,7 +119,13 @@ func (s *Service) reconcileWithCRM(ctx context.Context, l *Interaction, now time
 	if err != nil {
 		return false, fmt.Errorf("read chat %s in the CRM: %w", l.ChatID, err)
 	}
-	mine := e.AgentAccountID == "" || e.AgentAccountID == l.CRMAccountID
+	// The agent's own view: the chat's state for its owner, the participant's state for a
+	// conference or consult guest or a transfer target still deciding.
+	p, in := e.Participant(l.CRMAccountID)
+	state, mine := e.State, in || e.AgentAccountID == ""
+	if in {
+		state = p.State
+	}
 	s.timeline(ctx, l, TimelineCRMCall, fmt.Sprintf("reconciler: leg %s for %s; CRM says %s (agent %q)", l.State, now.Sub(l.UpdatedAt).Round(time.Second), e.State, e.AgentAccountID), e.Code, 0)
 	switch {
 	case e.Code == string(bridgeerr.ChatIDUnknown):
@@ -131,10 +137,13 @@ func (s *Service) reconcileWithCRM(ctx context.Context, l *Interaction, now time
 		return false, fmt.Errorf("read chat %s in the CRM: result %q", l.ChatID, e.Code)
 	case e.State == EngagementConcluded:
 		return true, s.concluded(ctx, l, e.EndReason)
-	case e.State == EngagementActive && mine && l.State == StateOffered:
-		_, _, err := s.transition(ctx, l.Key(), TriggerAccept, 0, nil)
+	case state == EngagementActive && mine && l.State == StateOffered:
+		in, _, err := s.transition(ctx, l.Key(), TriggerAccept, 0, nil)
+		if err == nil && in.State == StateActive {
+			err = s.afterAccept(ctx, in)
+		}
 		return true, err
-	case (e.State == EngagementOffered || e.State == EngagementActive) && mine:
+	case (state == EngagementOffered || state == EngagementActive) && mine:
 		next := s.opts.OfferDeadline
 		if l.State == StateActive {
 			next = s.opts.ActiveCheckEvery

@@ -98,14 +98,19 @@ func TestReconcilerSettlesAnOfferFromTheCRM(t *testing.T) {
 			if got.State != tt.wantState || got.Code != tt.wantCode || got.Requeued != tt.requeue {
 				t.Fatalf("leg = %s %q requeued=%v, want %s %q requeued=%v", got.State, got.Code, got.Requeued, tt.wantState, tt.wantCode, tt.requeue)
 			}
-			requeues := 0
-			for _, c := range f.drainOutbox(t, len(f.acd.Calls())+countIf(tt.requeue)+countIf(tt.requeue)) {
-				if c.Kind == bridge.ACDRequeue {
+			// A requeue comes with a not-ready; an accept found in the CRM is told to the ACD.
+			accepted := tt.wantState == bridge.StateActive
+			requeues, accepts := 0, 0
+			for _, c := range f.drainOutbox(t, len(f.acd.Calls())+2*countIf(tt.requeue)+countIf(accepted)) {
+				switch c.Kind {
+				case bridge.ACDRequeue:
 					requeues++
+				case bridge.ACDAccept:
+					accepts++
 				}
 			}
-			if requeues != countIf(tt.requeue) {
-				t.Errorf("ACD requeues = %d, want %d", requeues, countIf(tt.requeue))
+			if requeues != countIf(tt.requeue) || accepts != countIf(accepted) {
+				t.Errorf("ACD requeues = %d, accepts = %d; want %d, %d", requeues, accepts, countIf(tt.requeue), countIf(accepted))
 			}
 		})
 	}
@@ -190,9 +195,9 @@ func TestReconcilerEndsAMissedChatAndTimesOutWrapUp(t *testing.T) {
 	if got.State != bridge.StateCompleted || got.Disposition != "Resolved" {
 		t.Fatalf("leg = %s %q, want completed with the default disposition", got.State, got.Disposition)
 	}
-	calls := f.drainOutbox(t, 1)
-	if calls[0].Kind != bridge.ACDComplete || calls[0].Disposition != "Resolved" {
-		t.Errorf("ACD call = %+v", calls[0])
+	calls := f.drainOutbox(t, 2) // the accept when the chat went active, then the complete
+	if c := callOf(calls, bridge.ACDComplete); c.Disposition != "Resolved" || callOf(calls, bridge.ACDAccept).Kind == "" {
+		t.Errorf("ACD calls = %+v, want an accept and a complete with Resolved", calls)
 	}
 }
 

@@ -60,6 +60,9 @@ type Options struct {
 	// ActiveCheckEvery: an active chat is checked against the CRM this often, in case its end
 	// was missed.
 	ActiveCheckEvery time.Duration
+	// RequeueBudget is how many times an interaction may be requeued to its own queue; the
+	// requeue that reaches it goes to the queue's escalation queue instead (default 5).
+	RequeueBudget int
 }
 
 // SiteOptions are per CRM site.
@@ -80,6 +83,10 @@ type QueueOptions struct {
 	WrapUpTimeout       time.Duration
 	// Intake: the bridge creates the ACD interaction for each new chat waiting in this queue.
 	Intake bool
+	// EscalationQueue receives an interaction whose requeue budget is spent or that the same
+	// agent turned down twice, instead of this queue ("" = keep requeueing here, with an ops
+	// alert).
+	EscalationQueue string
 }
 
 // Service runs the flows. It is stateless: every replica builds one over the same Store.
@@ -179,6 +186,9 @@ func New(opts Options, d Deps) (*Service, error) {
 	}
 	if opts.ActiveCheckEvery <= 0 {
 		opts.ActiveCheckEvery = 15 * time.Minute
+	}
+	if opts.RequeueBudget <= 0 {
+		opts.RequeueBudget = 5
 	}
 	if opts.DeadLetterAfter <= 0 {
 		opts.DeadLetterAfter = 24 * time.Hour
@@ -364,13 +374,22 @@ func (s *Service) lookup(l *Interaction, code bridgeerr.Code) bridgeerr.Entry {
 	return s.opts.Sites[l.Site].Catalog.Lookup(string(code))
 }
 
-// redirected is the descriptor of a leg that ended without the agent taking the chat: back to
-// the queue for a first leg; for a transfer or conference target, the second leg simply did
-// not happen (the first agent keeps the chat).
+// redirected is the descriptor of a leg that ended without the agent taking the chat.
 func redirected(rt RouteType) *bridgeerr.Descriptor {
-	d := bridgeerr.Descriptor{Role: rt.Role(), Result: "Redirected", Reason: "Revoked"}
-	if rt == RouteTransfer || rt == RouteConference {
+	d := legDescriptor(rt, bridgeerr.Descriptor{Role: "RoutedTo", Result: "Redirected", Reason: "Revoked"})
+	return &d
+}
+
+// legDescriptor fits a catalog descriptor, written for a first leg, to a leg's route type:
+// the role follows the route type, and a transfer, conference or consult target that never
+// took the chat is Abandoned, not Redirected: the chat was not given back to a queue, the
+// second leg simply did not happen and the first agent keeps the chat (SPEC section 5).
+func legDescriptor(rt RouteType, d bridgeerr.Descriptor) bridgeerr.Descriptor {
+	if d.Role == "RoutedTo" {
+		d.Role = rt.Role()
+	}
+	if rt != RouteLead && rt != "" && d.Result == "Redirected" {
 		d.Result = "Abandoned"
 	}
-	return &d
+	return d
 }

@@ -45,7 +45,8 @@ func newFixtureWith(t *testing.T, wrap func(bridge.WorkQueue) bridge.WorkQueue, 
 	}
 	svc, err := bridge.New(bridge.Options{
 		Sites: map[string]bridge.SiteOptions{"demo": {Catalog: f.catalog, Queues: map[string]bridge.QueueOptions{
-			"sales": {Name: "Sales", DispositionRequired: true, Dispositions: []string{"Resolved", "Follow-up"}},
+			"sales": {Name: "Sales", DispositionRequired: true, Dispositions: []string{"Resolved", "Follow-up"},
+				EscalationQueue: "support"},
 			"support": {Name: "Support", DispositionRequired: true, Dispositions: []string{"Resolved"},
 				DefaultDisposition: "Resolved", WrapUpTimeout: 2 * time.Minute},
 		}}},
@@ -107,6 +108,16 @@ func (f *fixture) drainOutbox(t *testing.T, n int) []bridge.ACDCall {
 		t.Fatalf("ACD received %d calls, want %d: %+v", len(calls), n, calls)
 	}
 	return calls
+}
+
+// callOf returns the first call of a kind (zero if none).
+func callOf(calls []bridge.ACDCall, kind bridge.ACDCallKind) bridge.ACDCall {
+	for _, c := range calls {
+		if c.Kind == kind {
+			return c
+		}
+	}
+	return bridge.ACDCall{}
 }
 
 func answer(code string) func(context.Context, bridge.RouteRequest) (bridge.RouteResult, error) {
@@ -367,9 +378,9 @@ func TestCompleteRules(t *testing.T) {
 			t.Errorf("%s: Complete() = %v, want %v", tt.name, err, tt.want)
 		}
 	}
-	calls := f.drainOutbox(t, 1)
-	if calls[0].Kind != bridge.ACDComplete || calls[0].Disposition != "Resolved" {
-		t.Errorf("ACD call = %+v, want complete with Resolved", calls[0])
+	calls := f.drainOutbox(t, 2) // the accept when the chat went active, then the complete
+	if c := callOf(calls, bridge.ACDComplete); c.Disposition != "Resolved" || callOf(calls, bridge.ACDAccept).Kind == "" {
+		t.Errorf("ACD calls = %+v, want an accept and one complete with Resolved", calls)
 	}
 }
 

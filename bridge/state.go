@@ -48,13 +48,16 @@ const (
 	TriggerRevoke       Trigger = "revoke"        // ACD took the offer back
 	TriggerAbandon      Trigger = "abandon"       // customer left before the chat was active
 	TriggerCRMRequeue   Trigger = "crm_requeue"   // the CRM took the chat back itself (agent disconnected)
+	// TriggerTransferred: the agent this leg transferred the chat to accepted it, so this
+	// agent is out of the chat and in wrap-up.
+	TriggerTransferred Trigger = "transferred"
 )
 
 // Triggers lists every trigger (for exhaustive tests and docs).
 var Triggers = []Trigger{
 	TriggerPopStart, TriggerPopOffered, TriggerPopActive, TriggerPopFailed, TriggerAccept,
 	TriggerDecline, TriggerOfferTimeout, TriggerChatEnded, TriggerComplete, TriggerRevoke,
-	TriggerAbandon, TriggerCRMRequeue,
+	TriggerAbandon, TriggerCRMRequeue, TriggerTransferred,
 }
 
 // transitions is the whole state machine: from → trigger → to. Anything absent is illegal.
@@ -84,9 +87,10 @@ var transitions = map[State]map[Trigger]State{
 		TriggerCRMRequeue:   StateRequeued,
 	},
 	StateActive: {
-		TriggerChatEnded:  StateWrapUp,
-		TriggerComplete:   StateCompleted, // close without wrap-up
-		TriggerCRMRequeue: StateRequeued,
+		TriggerChatEnded:   StateWrapUp,
+		TriggerTransferred: StateWrapUp,
+		TriggerComplete:    StateCompleted, // close without wrap-up
+		TriggerCRMRequeue:  StateRequeued,
 	},
 	StateWrapUp: {
 		TriggerComplete: StateCompleted,

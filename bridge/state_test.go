@@ -32,6 +32,7 @@ var legal = []struct {
 	{StateActive, TriggerChatEnded, StateWrapUp},
 	{StateActive, TriggerComplete, StateCompleted},
 	{StateActive, TriggerCRMRequeue, StateRequeued},
+	{StateActive, TriggerTransferred, StateWrapUp},
 	{StateWrapUp, TriggerComplete, StateCompleted},
 	{StateFailed, TriggerComplete, StateCompleted},
 	{StateAbandoned, TriggerComplete, StateCompleted},

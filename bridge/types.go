@@ -121,13 +121,18 @@ type Event struct {
 	AgentID     string       `json:"agent_id"`
 	Interaction *Interaction `json:"interaction,omitempty"`
 	Channel     *Channel     `json:"channel,omitempty"`
-	At          time.Time    `json:"at"`
+	// Message is for events that carry words only (transfer.failed).
+	Message string    `json:"message,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // Event types published to agents.
 const (
 	EventInteractionUpdated = "interaction.updated"
 	EventChannelUpdated     = "channel.updated"
+	// EventTransferFailed: the ACD refused a transfer, conference or consult the agent asked
+	// for; the agent keeps the chat.
+	EventTransferFailed = "transfer.failed"
 )
 
 // TimelineEntry is one step of an interaction's history.

@@ -156,6 +156,10 @@ type Queue struct {
 	WrapUpTimeout Duration `yaml:"wrap_up_timeout" json:"wrap_up_timeout"`
 	// Intake: the bridge creates ACD interactions for new chats waiting in this queue.
 	Intake bool `yaml:"intake" json:"intake"`
+	// EscalationQueue is another queue of the site that gets an interaction that keeps
+	// bouncing (reconciler.requeue_budget spent, or the same agent turned it down twice);
+	// empty: it stays in this queue and operators are alerted.
+	EscalationQueue string `yaml:"escalation_queue" json:"escalation_queue"`
 }
 
 // Pop is the pop worker pool.
@@ -180,6 +184,10 @@ type Reconciler struct {
 	// ActiveCheckEvery: how often an active chat is checked against the CRM, in case its end
 	// was missed.
 	ActiveCheckEvery Duration `yaml:"active_check_every" json:"active_check_every"`
+	// RequeueBudget is how many times one interaction may be requeued to its queue; the
+	// requeue that reaches it goes to the queue's escalation_queue instead. The same agent
+	// turning a chat down twice escalates it at once.
+	RequeueBudget int `yaml:"requeue_budget" json:"requeue_budget"`
 }
 
 // Mediabar is the agent-facing API.

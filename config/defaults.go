@@ -62,6 +62,7 @@ func Default() Config {
 			StuckAfter:       Duration(30 * time.Second),
 			OfferDeadline:    Duration(90 * time.Second),
 			ActiveCheckEvery: Duration(15 * time.Minute),
+			RequeueBudget:    5,
 		},
 		Pop: Pop{
 			Workers:  4,

@@ -61,6 +61,7 @@ func (c Config) Validate() error {
 	v.positive("reconciler.stuck_after", c.Reconciler.StuckAfter)
 	v.positive("reconciler.offer_deadline", c.Reconciler.OfferDeadline)
 	v.positive("reconciler.active_check_every", c.Reconciler.ActiveCheckEvery)
+	v.positiveInt("reconciler.requeue_budget", int64(c.Reconciler.RequeueBudget))
 	if c.Reconciler.StuckAfter > 0 && c.Pop.LeaseTTL > 0 && c.Reconciler.StuckAfter <= c.Pop.LeaseTTL {
 		v.add("reconciler.stuck_after", "must exceed pop.lease_ttl (%s), or a pop still in flight would be queued again", c.Pop.LeaseTTL)
 	}
@@ -309,6 +310,15 @@ func (v *validator) site(p string, s Site, adapter string) {
 			ids[q.ID] = i
 		}
 		v.queue(qp, q)
+	}
+	for i, q := range s.Queues {
+		switch _, known := ids[q.EscalationQueue]; {
+		case q.EscalationQueue == "":
+		case q.EscalationQueue == q.ID:
+			v.add(indexed(p+".queues", i)+".escalation_queue", "must be another queue, not %q itself", q.ID)
+		case !known:
+			v.add(indexed(p+".queues", i)+".escalation_queue", "%q is not a queue of this site (the bridge pops escalated chats from it like any other)", q.EscalationQueue)
+		}
 	}
 }
 

@@ -95,6 +95,9 @@ func TestValidate(t *testing.T) {
 		{"disposition empty", func(c *Config) { c.CRM.Sites[0].Queues[0].Dispositions[1] = " " }, "crm.sites[0].queues[0].dispositions[1]"},
 		{"disposition duplicate", func(c *Config) { c.CRM.Sites[0].Queues[0].Dispositions[2] = "Resolved" }, "crm.sites[0].queues[0].dispositions[2]"},
 		{"wrap-up negative", func(c *Config) { c.CRM.Sites[0].Queues[1].WrapUpTimeout = -1 }, "crm.sites[0].queues[1].wrap_up_timeout"},
+		{"escalation to itself", func(c *Config) { c.CRM.Sites[0].Queues[0].EscalationQueue = c.CRM.Sites[0].Queues[0].ID }, "crm.sites[0].queues[0].escalation_queue"},
+		{"escalation to an unknown queue", func(c *Config) { c.CRM.Sites[0].Queues[1].EscalationQueue = "chat-nowhere" }, "crm.sites[0].queues[1].escalation_queue"},
+		{"requeue budget zero", func(c *Config) { c.Reconciler.RequeueBudget = 0 }, "reconciler.requeue_budget"},
 		{"wrap-up needs default disposition", func(c *Config) {
 			q := &c.CRM.Sites[0].Queues[0]
 			q.DefaultDisposition, q.WrapUpTimeout = "", Duration(time.Minute)
@@ -182,6 +185,7 @@ func TestValidateAcceptsValidVariants(t *testing.T) {
 		{"random ports", func(c *Config) { c.Listen, c.OpsListen = ":0", ":0" }},
 		{"wrap-up with default disposition", func(c *Config) { c.CRM.Sites[0].Queues[0].WrapUpTimeout = Duration(time.Minute) }},
 		{"decline ready", func(c *Config) { c.Mediabar.DeclineNextState = "ready" }},
+		{"escalation to another queue", func(c *Config) { c.CRM.Sites[0].Queues[0].EscalationQueue = c.CRM.Sites[0].Queues[1].ID }},
 		{"language region", func(c *Config) { c.Catalog.Language = "pt-BR" }},
 	}
 	for _, tt := range tests {

@@ -46,6 +46,12 @@ const (
 	// ReconciledRequeue: the reconciler found the chat back in the CRM queue (or with another
 	// agent) although the bridge never saw it leave this agent, and requeued it in the ACD.
 	ReconciledRequeue Code = "FLOW_RECONCILED_REQUEUE"
+	// Transferred: the agent transferred the chat and the target accepted it; this agent is
+	// out of the chat and wraps up.
+	Transferred Code = "FLOW_TRANSFERRED"
+	// RequeueEscalated: the interaction spent its requeue budget, or the same agent turned it
+	// down again, so the requeue sends it to the queue's escalation queue.
+	RequeueEscalated Code = "FLOW_REQUEUE_ESCALATED"
 )
 
 // Channel situations: what the agent reads when the CRM side of the channel changes with no
@@ -167,6 +173,12 @@ var defaultRows = []Entry{
 		Requeue: true, Channel: ChannelGreen, Descriptor: routedRedirected},
 	{Code: ReconciledRequeue, Source: SourceFlow, Meaning: "the chat left the agent in the CRM without an event reaching the bridge; the reconciler requeued it",
 		Message: "This chat is no longer with you in the chat server, so it went back to the queue. Your supervisor has been alerted.",
+		Requeue: true, Channel: ChannelGreen, OpsAlert: true, Descriptor: routedRedirected},
+	{Code: Transferred, Source: SourceFlow, Meaning: "the chat was transferred and the target agent accepted it",
+		Message: "You transferred this chat and the other agent accepted it. Finish your wrap-up and click Complete.",
+		Channel: ChannelGreen, Descriptor: Descriptor{Role: "RoutedTo", Result: "Transferred"}},
+	{Code: RequeueEscalated, Source: SourceFlow, Meaning: "requeue budget spent or the same agent declined again; sent to the escalation queue",
+		Message: "This chat has gone back and forth between agents, so it went to the escalation queue for a supervisor. Nothing to do.",
 		Requeue: true, Channel: ChannelGreen, OpsAlert: true, Descriptor: routedRedirected},
 	{Code: OfferRevoked, Source: SourceFlow, Meaning: "the ACD took the offer back",
 		Message: "The routing system took this chat back. Nothing to do.",

@@ -207,6 +207,37 @@ func (a *API) handleComplete() echo.HandlerFunc {
 	}
 }
 
+// TransferRequest hands the agent's active chat on: type transfer, conference or consult, to
+// exactly one of an agent or a queue.
+type TransferRequest struct {
+	Type          string `json:"type"`
+	TargetAgentID string `json:"targetAgentId,omitempty"`
+	TargetQueueID string `json:"targetQueueId,omitempty"`
+}
+
+// handleTransfer answers 202: the ACD is asked through the durable outbox, and the second
+// agent's leg arrives as interaction.routed; a refusal by the ACD comes as transfer.failed.
+func (a *API) handleTransfer() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var req TransferRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		leg, err := a.svc.Transfer(c.Request().Context(), agentOf(c), c.Param("id"), bridge.TransferRequest{
+			RouteType: bridge.RouteType(req.Type), TargetAgentID: req.TargetAgentID, TargetQueueID: req.TargetQueueID})
+		var re *bridge.RequestError
+		switch {
+		case errors.As(err, &re):
+			return newAPIError(http.StatusUnprocessableEntity, "invalid", re.Reason, re.Field)
+		case errors.Is(err, bridge.ErrNotTransferable):
+			return newAPIError(http.StatusConflict, "not_transferable", err.Error(), "")
+		case err != nil:
+			return err
+		}
+		return c.JSON(http.StatusAccepted, leg)
+	}
+}
+
 func (a *API) handleDispositions() echo.HandlerFunc {
 	return func(c echo.Context) error {
 		sess, err := a.svc.Session(c.Request().Context(), agentOf(c))

@@ -22,6 +22,7 @@ func (a *API) Handler() http.Handler {
 	mb.GET("/interactions/:id", a.handleInteraction())
 	mb.GET("/interactions/:id/timeline", a.handleAgentTimeline())
 	mb.POST("/interactions/:id/complete", a.handleComplete())
+	mb.POST("/interactions/:id/transfer", a.handleTransfer())
 	mb.GET("/dispositions", a.handleDispositions())
 
 	admin := e.Group("/v1", a.requireAdmin)

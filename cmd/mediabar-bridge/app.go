@@ -92,6 +92,7 @@ func newApp(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger) (*ap
 		StuckAfter:       time.Duration(cfg.Reconciler.StuckAfter),
 		OfferDeadline:    time.Duration(cfg.Reconciler.OfferDeadline),
 		ActiveCheckEvery: time.Duration(cfg.Reconciler.ActiveCheckEvery),
+		RequeueBudget:    cfg.Reconciler.RequeueBudget,
 	}
 	for _, s := range cfg.CRM.Sites {
 		so := bridge.SiteOptions{AutoAccept: s.AutoAccept, AllowDecline: s.AllowDecline,
@@ -99,7 +100,7 @@ func newApp(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger) (*ap
 		for _, q := range s.Queues {
 			so.Queues[q.ID] = bridge.QueueOptions{Name: q.Name, DispositionRequired: q.DispositionRequired,
 				Dispositions: q.Dispositions, DefaultDisposition: q.DefaultDisposition, WrapUpTimeout: time.Duration(q.WrapUpTimeout),
-				Intake: q.Intake}
+				Intake: q.Intake, EscalationQueue: q.EscalationQueue}
 		}
 		opts.Sites[s.Name] = so
 	}

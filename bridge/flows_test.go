@@ -1,0 +1,239 @@
+package bridge_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
+)
+
+// routeLeg records routing rid of interaction iid to agent and pops it synchronously.
+func (f *fixture) routeLeg(t *testing.T, iid, rid, agent string, rt bridge.RouteType, from string) *bridge.Interaction {
+	t.Helper()
+	ctx := context.Background()
+	r := routedCmd(iid, agent)
+	r.EventID, r.RoutingID, r.RouteType, r.FromRoutingID = "evt-"+iid+"-"+rid, rid, rt, from
+	out, err := f.svc.Routed(ctx, r)
+	if err != nil {
+		t.Fatalf("Routed(%s/%s) = %v", iid, rid, err)
+	}
+	if err := f.svc.Pop(ctx, out.Key); err != nil {
+		t.Fatalf("Pop(%s) = %v", out.Key, err)
+	}
+	return f.leg(t, out.Key)
+}
+
+// crmEvent applies a CRM chat event about agent's CRM account.
+func (f *fixture) crmEvent(t *testing.T, typ, chat, agent string) {
+	t.Helper()
+	if err := f.svc.HandleCRMEvent(context.Background(), "demo", bridge.CRMEvent{Type: typ, ChatID: chat, AgentAccountID: "acct-" + agent}); err != nil {
+		t.Fatalf("HandleCRMEvent(%s %s %s) = %v", typ, chat, agent, err)
+	}
+}
+
+func descriptorOf(in *bridge.Interaction) string {
+	if in.Descriptor == nil {
+		return "<none>"
+	}
+	return in.Descriptor.String()
+}
+
+// A chat that keeps bouncing goes to the queue's escalation queue: at once when the same agent
+// turns it down a second time, and in any case when the requeue budget is spent.
+func TestRequeueEscalation(t *testing.T) {
+	t.Run("same agent declines again", func(t *testing.T) {
+		f := newFixture(t, nil)
+		for _, a := range []string{"a1", "a2"} {
+			f.login(t, a)
+		}
+		for i, a := range []string{"a1", "a2", "a1"} {
+			rid := "r" + string(rune('1'+i))
+			f.routeLeg(t, "i1", rid, a, bridge.RouteLead, "")
+			f.crmEvent(t, bridge.CRMEngagementDeclined, "chat-i1", a)
+		}
+		var targets []string
+		for _, c := range f.drainOutbox(t, 6) { // 3 requeues, each with a not-ready
+			if c.Kind == bridge.ACDRequeue {
+				targets = append(targets, c.RoutingID+"→"+c.TargetQueueID)
+			}
+		}
+		if want := "r1→ r2→ r3→support"; strings.Join(targets, " ") != want {
+			t.Errorf("requeues = %q, want %q", strings.Join(targets, " "), want)
+		}
+		tl, err := f.svc.Timeline(context.Background(), "i1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		escalations := 0
+		for _, e := range tl {
+			if e.Code == string(bridgeerr.RequeueEscalated) {
+				escalations++
+			}
+		}
+		if escalations != 1 {
+			t.Errorf("timeline has %d escalation decisions, want 1", escalations)
+		}
+	})
+	t.Run("budget spent", func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.crm.RouteChatFn = answer(string(bridgeerr.CouldNotAssignEngagement)) // requeue, agent stays green
+		agents := []string{"a1", "a2", "a3", "a4", "a5"}
+		for i, a := range agents {
+			f.login(t, a)
+			f.routeLeg(t, "i1", "r"+string(rune('1'+i)), a, bridge.RouteLead, "")
+		}
+		var targets []string
+		for _, c := range f.drainOutbox(t, 5) {
+			targets = append(targets, c.TargetQueueID)
+		}
+		if want := ",,,,support"; strings.Join(targets, ",") != want {
+			t.Errorf("requeue targets = %q, want %q (the 5th requeue reaches the budget of 5)", strings.Join(targets, ","), want)
+		}
+	})
+}
+
+// A transfer: the agent asks, the ACD routes a transfer leg; when its agent accepts, the
+// first agent is out of the chat and wraps up. Each leg ends with the SPEC's descriptor.
+func TestTransferAcceptedMovesTheFirstAgentToWrapUp(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	f.login(t, "a1")
+	f.login(t, "a2")
+	first := f.routeLeg(t, "i1", "r1", "a1", bridge.RouteLead, "")
+	f.crmEvent(t, bridge.CRMEngagementAccepted, "chat-i1", "a1")
+	if _, err := f.svc.Transfer(ctx, "a1", "i1", bridge.TransferRequest{RouteType: bridge.RouteTransfer, TargetAgentID: "a2"}); err != nil {
+		t.Fatalf("Transfer() = %v", err)
+	}
+	second := f.routeLeg(t, "i1", "r2", "a2", bridge.RouteTransfer, "r1")
+	if got := f.crm.Routes(); len(got) != 2 || got[1].RouteType != bridge.RouteTransfer || got[1].AgentAccountID != "acct-a2" {
+		t.Fatalf("CRM route requests = %+v, want the second one a transfer to acct-a2", got)
+	}
+	f.crmEvent(t, bridge.CRMEngagementAccepted, "chat-i1", "a2")
+	if got := f.leg(t, second.Key()); got.State != bridge.StateActive {
+		t.Fatalf("transfer leg = %s, want active", got.State)
+	}
+	got := f.leg(t, first.Key())
+	if got.State != bridge.StateWrapUp || got.Code != string(bridgeerr.Transferred) {
+		t.Fatalf("first leg = %s %s, want wrapup %s", got.State, got.Code, bridgeerr.Transferred)
+	}
+	if _, err := f.svc.Complete(ctx, "a1", "i1", "Resolved"); err != nil {
+		t.Fatal(err)
+	}
+	f.crmEvent(t, bridge.CRMEngagementConcluded, "chat-i1", "a2")
+	if _, err := f.svc.Complete(ctx, "a2", "i1", "Resolved"); err != nil {
+		t.Fatal(err)
+	}
+	if d := descriptorOf(f.leg(t, first.Key())); d != "RoutedTo / Transferred" {
+		t.Errorf("first leg descriptor = %s", d)
+	}
+	if d := descriptorOf(f.leg(t, second.Key())); d != "ReceivedTransfer / Completed" {
+		t.Errorf("transfer leg descriptor = %s", d)
+	}
+	calls := f.drainOutbox(t, 5) // accept r1, route, accept r2, complete r1, complete r2, and nothing else
+	route := callOf(calls, bridge.ACDRoute)
+	if route.RouteType != bridge.RouteTransfer || route.TargetAgentID != "a2" || route.RoutingID != "r1" {
+		t.Errorf("route call = %+v", route)
+	}
+}
+
+// A conference or consult target that does not take the chat ends only its own leg, as
+// Abandoned [Revoked]; the first agent keeps the chat, and nothing escalates.
+func TestSecondLegThatIsNotTakenLeavesTheFirstAgentInTheChat(t *testing.T) {
+	for _, rt := range []bridge.RouteType{bridge.RouteConference, bridge.RouteConsult, bridge.RouteTransfer} {
+		t.Run(string(rt), func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.login(t, "a1")
+			f.login(t, "a2")
+			first := f.routeLeg(t, "i1", "r1", "a1", bridge.RouteLead, "")
+			f.crmEvent(t, bridge.CRMEngagementAccepted, "chat-i1", "a1")
+			second := f.routeLeg(t, "i1", "r2", "a2", rt, "r1")
+			f.crmEvent(t, bridge.CRMEngagementDeclined, "chat-i1", "a2")
+			if got := f.leg(t, first.Key()); got.State != bridge.StateActive {
+				t.Errorf("first leg = %s, want still active", got.State)
+			}
+			got := f.leg(t, second.Key())
+			if want := rt.Role() + " / Abandoned [Revoked]"; got.State != bridge.StateRequeued || descriptorOf(got) != want {
+				t.Errorf("second leg = %s %s, want requeued %s", got.State, descriptorOf(got), want)
+			}
+			requeue := callOf(f.drainOutbox(t, 3), bridge.ACDRequeue) // accept r1, requeue r2, not-ready a2
+			if requeue.RoutingID != "r2" || requeue.TargetQueueID != "" {
+				t.Errorf("requeue = %+v, want r2 ended at the ACD, no escalation", requeue)
+			}
+		})
+	}
+}
+
+// An abandon about a leg the bridge never saw is recorded as a leg of its own, once, and a
+// late interaction.routed for it is a duplicate, never a pop.
+func TestAbandonBeforeTheBridgeSawTheLeg(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	f.login(t, "a1")
+	for range 2 {
+		if _, err := f.svc.Abandon(ctx, "i9", "", "", "queued"); err != nil {
+			t.Fatalf("Abandon(queued) = %v", err)
+		}
+	}
+	legs, err := f.store.InteractionLegs(ctx, "i9")
+	if err != nil || len(legs) != 1 || descriptorOf(legs[0]) != "Received / CustomerAbandoned [AbandonedWhileQueued]" || legs[0].State != bridge.StateCompleted {
+		t.Fatalf("legs of i9 = %+v (%v), want one completed Received / CustomerAbandoned [AbandonedWhileQueued]", legs, err)
+	}
+
+	if _, err := f.svc.Abandon(ctx, "i8", "r1", "a1", "routing"); err != nil {
+		t.Fatalf("Abandon(routing) = %v", err)
+	}
+	r := routedCmd("i8", "a1")
+	out, err := f.svc.Routed(ctx, r)
+	if err != nil || !out.Duplicate {
+		t.Fatalf("late Routed() = %+v, %v; want a duplicate", out, err)
+	}
+	if err := f.svc.Pop(ctx, out.Key); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.crm.Routes()); n != 0 {
+		t.Errorf("CRM saw %d route requests, want 0", n)
+	}
+	if d := descriptorOf(f.leg(t, out.Key)); d != "Puller / CustomerAbandoned" {
+		t.Errorf("descriptor = %s", d)
+	}
+	if legs, _ := f.svc.Interactions(ctx, "a1"); len(legs) != 0 {
+		t.Errorf("agent a1 has %d open legs, want 0: the agent never had the chat", len(legs))
+	}
+}
+
+func TestTransferRequestIsCheckedBeforeAnythingChanges(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	f.login(t, "a1")
+	f.routeLeg(t, "i1", "r1", "a1", bridge.RouteLead, "") // offered, not active yet
+	tests := []struct {
+		name  string
+		agent string
+		req   bridge.TransferRequest
+		field string
+		want  error
+	}{
+		{"lead is no transfer", "a1", bridge.TransferRequest{RouteType: bridge.RouteLead, TargetAgentID: "a2"}, "type", nil},
+		{"no target", "a1", bridge.TransferRequest{RouteType: bridge.RouteTransfer}, "targetAgentId", nil},
+		{"two targets", "a1", bridge.TransferRequest{RouteType: bridge.RouteTransfer, TargetAgentID: "a2", TargetQueueID: "q"}, "targetAgentId", nil},
+		{"to oneself", "a1", bridge.TransferRequest{RouteType: bridge.RouteConference, TargetAgentID: "a1"}, "targetAgentId", nil},
+		{"consult a queue", "a1", bridge.TransferRequest{RouteType: bridge.RouteConsult, TargetQueueID: "support"}, "targetQueueId", nil},
+		{"control characters", "a1", bridge.TransferRequest{RouteType: bridge.RouteTransfer, TargetAgentID: "a2\r\nx"}, "targetAgentId", nil},
+		{"not active", "a1", bridge.TransferRequest{RouteType: bridge.RouteTransfer, TargetAgentID: "a2"}, "", bridge.ErrNotTransferable},
+		{"another agent's chat", "a2", bridge.TransferRequest{RouteType: bridge.RouteTransfer, TargetAgentID: "a3"}, "", bridge.ErrForbidden},
+	}
+	for _, tt := range tests {
+		_, err := f.svc.Transfer(ctx, tt.agent, "i1", tt.req)
+		var re *bridge.RequestError
+		switch {
+		case tt.want != nil && !errors.Is(err, tt.want):
+			t.Errorf("%s: Transfer() = %v, want %v", tt.name, err, tt.want)
+		case tt.want == nil && (!errors.As(err, &re) || re.Field != tt.field):
+			t.Errorf("%s: Transfer() = %v, want a RequestError on %s", tt.name, err, tt.field)
+		}
+	}
+	f.drainOutbox(t, 0) // nothing reached the ACD
+}
