@@ -195,7 +195,7 @@ func wireRequest(call bridge.ACDCall) (request, error) {
 	case bridge.ACDRequeue:
 		p, err := interaction()
 		return request{method: http.MethodPost, path: p + "/requeue", alreadyApplied: true,
-			body: requeueBody{RoutingID: call.RoutingID, AgentID: call.AgentID, ReasonCode: call.Reason}}, err
+			body: requeueBody{RoutingID: call.RoutingID, AgentID: call.AgentID, ReasonCode: call.Reason, TargetQueueID: call.TargetQueueID}}, err
 	case bridge.ACDComplete:
 		p, err := interaction()
 		return request{method: http.MethodPost, path: p + "/complete", alreadyApplied: true,
@@ -205,6 +205,12 @@ func wireRequest(call bridge.ACDCall) (request, error) {
 		return request{method: http.MethodPost, path: p + "/route",
 			body: routeBody{RoutingID: call.RoutingID, FromAgentID: call.AgentID, RouteType: string(call.RouteType),
 				TargetAgentID: call.TargetAgentID, TargetQueueID: call.TargetQueueID}}, err
+	case bridge.ACDAccept:
+		// A 409 (the offer already ended: revoked, requeued, abandoned) is not "already
+		// applied": the agent's accept came too late, so it is a rejection.
+		p, err := interaction()
+		return request{method: http.MethodPost, path: p + "/accept",
+			body: acceptBody{RoutingID: call.RoutingID, AgentID: call.AgentID}}, err
 	case bridge.ACDAgentState:
 		if call.AgentID == "" {
 			return request{}, invalidCall(op, "agent id required")
@@ -231,6 +237,12 @@ type (
 		RoutingID  string `json:"routingId,omitempty"`
 		AgentID    string `json:"agentId"`
 		ReasonCode string `json:"reasonCode"`
+		// TargetQueueID escalates: the chat waits in this queue instead of the routing's own.
+		TargetQueueID string `json:"targetQueueId,omitempty"`
+	}
+	acceptBody struct {
+		RoutingID string `json:"routingId,omitempty"`
+		AgentID   string `json:"agentId"`
 	}
 	completeBody struct {
 		RoutingID   string `json:"routingId,omitempty"`

@@ -1,11 +1,13 @@
 package acd_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,11 +18,12 @@ import (
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/acd"
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/acdmock"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+	"github.com/mediabar-bridge/mediabar-bridge/bridge/acdapi"
 )
 
-// fixture is a simulator with queue q1, ready agents a1 and a2, and interaction i1 routed to
-// a1 as r1, behind a real HTTP server. wrap, when set, sits between the client and the
-// simulator to inject faults.
+// fixture is a simulator with queue q1, ready agents a1 and a2, an escalation queue q2
+// nobody serves, and interaction i1 routed to a1 as r1, behind a real HTTP server. wrap, when
+// set, sits between the client and the simulator to inject faults or watch the wire.
 type fixture struct {
 	acd    *acdmock.Server
 	server *httptest.Server
@@ -28,7 +31,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, wrap func(next http.Handler) http.Handler) fixture {
 	t.Helper()
-	s := acdmock.New(acdmock.Options{Site: "site1"})
+	return newFixtureWith(t, acdmock.Options{}, wrap)
+}
+
+func newFixtureWith(t *testing.T, opts acdmock.Options, wrap func(next http.Handler) http.Handler) fixture {
+	t.Helper()
+	opts.Site = "site1"
+	s := acdmock.New(opts)
 	var h http.Handler = s
 	if wrap != nil {
 		h = wrap(s)
@@ -36,6 +45,7 @@ func newFixture(t *testing.T, wrap func(next http.Handler) http.Handler) fixture
 	hs := httptest.NewServer(h)
 	t.Cleanup(func() { hs.Close(); s.Close() })
 	must(t, s.AddQueue(acdmock.Queue{ID: "q1", Name: "Sales"}))
+	must(t, s.AddQueue(acdmock.Queue{ID: "q2", Name: "Escalations"}))
 	must(t, s.AddAgent(acdmock.Agent{ID: "a1", Queues: []string{"q1"}, Ready: true}))
 	must(t, s.AddAgent(acdmock.Agent{ID: "a2", Queues: []string{"q1"}, Ready: true}))
 	id, err := s.CreateInteraction(context.Background(), "chat-1", "", "q1")
@@ -90,6 +100,16 @@ func TestSendMapsEachKindToItsRoute(t *testing.T) {
 			want: acdmock.Call{Kind: acdmock.KindRequeue, InteractionID: "i1", RoutingID: "r1", AgentID: "a1", Reason: "AGENT_ABSENT", IdempotencyKey: "requeue-i1-r1", Applied: true, Status: 200},
 		},
 		{
+			name: "requeue to an escalation queue",
+			give: bridge.ACDCall{Kind: bridge.ACDRequeue, IdempotencyKey: "k-escalate", InteractionID: "i1", RoutingID: "r1", AgentID: "a1", Reason: "COULD_NOT_ASSIGN_ENGAGEMENT", TargetQueueID: "q2"},
+			want: acdmock.Call{Kind: acdmock.KindRequeue, InteractionID: "i1", RoutingID: "r1", AgentID: "a1", Reason: "COULD_NOT_ASSIGN_ENGAGEMENT", TargetQueueID: "q2", IdempotencyKey: "k-escalate", Applied: true, Status: 200},
+		},
+		{
+			name: "accept",
+			give: bridge.ACDCall{Kind: bridge.ACDAccept, IdempotencyKey: "k-accept", InteractionID: "i1", RoutingID: "r1", AgentID: "a1"},
+			want: acdmock.Call{Kind: acdmock.KindAccept, InteractionID: "i1", RoutingID: "r1", AgentID: "a1", IdempotencyKey: "k-accept", Applied: true, Status: 200},
+		},
+		{
 			name: "complete",
 			give: bridge.ACDCall{Kind: bridge.ACDComplete, IdempotencyKey: "k-complete", InteractionID: "i1", RoutingID: "r1", AgentID: "a1", Disposition: "sold"},
 			want: acdmock.Call{Kind: acdmock.KindComplete, InteractionID: "i1", RoutingID: "r1", AgentID: "a1", Disposition: "sold", IdempotencyKey: "k-complete", Applied: true, Status: 200},
@@ -126,28 +146,123 @@ func TestSendMapsEachKindToItsRoute(t *testing.T) {
 }
 
 func TestSendWhileDownIsUnavailableThenAppliedOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		give bridge.ACDCall
+	}{
+		{name: "requeue", give: requeueI1},
+		{name: "escalation requeue", give: bridge.ACDCall{Kind: bridge.ACDRequeue, IdempotencyKey: "k-escalate", InteractionID: "i1", RoutingID: "r1", AgentID: "a1", TargetQueueID: "q2"}},
+		{name: "accept", give: bridge.ACDCall{Kind: bridge.ACDAccept, IdempotencyKey: "k-accept", InteractionID: "i1", RoutingID: "r1", AgentID: "a1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, nil)
+			c := f.client(t, acd.Config{Retries: 2})
+
+			f.acd.SetDown(true)
+			err := c.Send(ctx, tt.give)
+			if !errors.Is(err, bridge.ErrUnavailable) || errors.Is(err, bridge.ErrRejected) || errors.Is(err, bridge.ErrBreakerOpen) {
+				t.Fatalf("Send while down = %v, want ErrUnavailable only", err)
+			}
+			if n := len(f.acd.Calls()); n != 3 {
+				t.Errorf("attempts while down = %d, want 3 (1 + 2 retries)", n)
+			}
+
+			f.acd.SetDown(false)
+			// The outbox makes the same call again, and may make it twice (takeover).
+			for range 2 {
+				if err := c.Send(ctx, tt.give); err != nil {
+					t.Fatalf("Send after recovery = %v, want nil", err)
+				}
+			}
+			if n := f.acd.Applied(string(tt.give.Kind), tt.give.RoutingID); n != 1 {
+				t.Errorf("Applied(%s, %s) = %d, want 1", tt.give.Kind, tt.give.RoutingID, n)
+			}
+		})
+	}
+}
+
+// TestSendBodies pins the JSON on the wire: a requeue without an escalation queue is the
+// body it always was.
+func TestSendBodies(t *testing.T) {
+	tests := []struct {
+		name     string
+		give     bridge.ACDCall
+		wantPath string
+		wantBody string
+	}{
+		{
+			name: "requeue", give: requeueI1, wantPath: "/acd/v1/interactions/i1/requeue",
+			wantBody: `{"routingId":"r1","agentId":"a1","reasonCode":"AGENT_ABSENT"}`,
+		},
+		{
+			name:     "escalation requeue",
+			give:     bridge.ACDCall{Kind: bridge.ACDRequeue, IdempotencyKey: "k", InteractionID: "i1", RoutingID: "r1", AgentID: "a1", Reason: "AGENT_ABSENT", TargetQueueID: "q2"},
+			wantPath: "/acd/v1/interactions/i1/requeue",
+			wantBody: `{"routingId":"r1","agentId":"a1","reasonCode":"AGENT_ABSENT","targetQueueId":"q2"}`,
+		},
+		{
+			name:     "accept",
+			give:     bridge.ACDCall{Kind: bridge.ACDAccept, IdempotencyKey: "k", InteractionID: "i1", RoutingID: "r1", AgentID: "a1"},
+			wantPath: "/acd/v1/interactions/i1/accept",
+			wantBody: `{"routingId":"r1","agentId":"a1"}`,
+		},
+		{
+			name:     "accept without a routing id",
+			give:     bridge.ACDCall{Kind: bridge.ACDAccept, IdempotencyKey: "k", InteractionID: "i1", AgentID: "a1"},
+			wantPath: "/acd/v1/interactions/i1/accept",
+			wantBody: `{"agentId":"a1"}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			type seen struct{ Method, Path, Key, Body string }
+			var mu sync.Mutex
+			var got []seen
+			f := newFixture(t, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					body, _ := io.ReadAll(r.Body)
+					mu.Lock()
+					got = append(got, seen{r.Method, r.URL.Path, r.Header.Get(acd.HeaderIdempotencyKey), string(body)})
+					mu.Unlock()
+					r.Body = io.NopCloser(bytes.NewReader(body))
+					next.ServeHTTP(w, r)
+				})
+			})
+			c := f.client(t, acd.Config{})
+			if err := c.Send(context.Background(), tt.give); err != nil {
+				t.Fatalf("Send(%+v) = %v, want nil", tt.give, err)
+			}
+			want := []seen{{http.MethodPost, tt.wantPath, tt.give.IdempotencyKey, tt.wantBody}}
+			mu.Lock()
+			defer mu.Unlock()
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("requests on the wire (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestAcceptStopsTheAlertingTimer: once the bridge reported the accept, the ACD's alerting
+// timeout no longer takes the chat back.
+func TestAcceptStopsTheAlertingTimer(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t, nil)
-	c := f.client(t, acd.Config{Retries: 2})
-
-	f.acd.SetDown(true)
-	err := c.Send(ctx, requeueI1)
-	if !errors.Is(err, bridge.ErrUnavailable) || errors.Is(err, bridge.ErrRejected) || errors.Is(err, bridge.ErrBreakerOpen) {
-		t.Fatalf("Send while down = %v, want ErrUnavailable only", err)
+	frozen := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	f := newFixtureWith(t, acdmock.Options{AlertingTimeout: 30 * time.Second, Now: func() time.Time { return frozen }}, nil)
+	c := f.client(t, acd.Config{})
+	if err := c.Send(ctx, bridge.ACDCall{Kind: bridge.ACDAccept, IdempotencyKey: "k-accept", InteractionID: "i1", RoutingID: "r1", AgentID: "a1"}); err != nil {
+		t.Fatalf("Send(accept) = %v, want nil", err)
 	}
-	if n := len(f.acd.Calls()); n != 3 {
-		t.Errorf("attempts while down = %d, want 3 (1 + 2 retries)", n)
+	must(t, f.acd.Advance(ctx, time.Hour))
+	v, _ := f.acd.Interaction("i1")
+	if v.State != acdmock.StateConnected || v.RoutingID != "r1" || len(v.Routings) != 1 || !v.Routings[0].AlertingUntil.IsZero() {
+		t.Errorf("an hour after the accept: %+v, want r1 connected with no alerting timer", v)
 	}
-
-	f.acd.SetDown(false)
-	// The outbox makes the same call again, and may make it twice (takeover).
-	for range 2 {
-		if err := c.Send(ctx, requeueI1); err != nil {
-			t.Fatalf("Send after recovery = %v, want nil", err)
+	for _, h := range f.acd.Webhooks() {
+		if h.Type == acdapi.TypeRevoked {
+			t.Errorf("webhook %s %s after the accept, want none", h.Type, h.RoutingID)
 		}
-	}
-	if n := f.acd.Applied(acdmock.KindRequeue, "i1"); n != 1 {
-		t.Errorf("Applied(requeue, i1) = %d, want 1", n)
 	}
 }
 
@@ -227,6 +342,28 @@ func TestSendOutcomes(t *testing.T) {
 				must(t, c.Send(context.Background(), requeueI1))
 			},
 			give: bridge.ACDCall{Kind: bridge.ACDRequeue, IdempotencyKey: "other", InteractionID: "i1", RoutingID: "r1", AgentID: "a1"},
+		},
+		{
+			name: "requeue to an unknown escalation queue is a rejection", want: bridge.ErrRejected, wantField: "targetQueueId", wantCalls: 1,
+			give: bridge.ACDCall{Kind: bridge.ACDRequeue, IdempotencyKey: "k", InteractionID: "i1", RoutingID: "r1", AgentID: "a1", TargetQueueID: "nope"},
+		},
+		{
+			name: "accept after the offer ended is a rejection, not already applied", want: bridge.ErrRejected, wantField: "routingId", wantCalls: 2,
+			prepare: func(t *testing.T, c *acd.Client) {
+				must(t, c.Send(context.Background(), requeueI1))
+			},
+			give: bridge.ACDCall{Kind: bridge.ACDAccept, IdempotencyKey: "k", InteractionID: "i1", RoutingID: "r1", AgentID: "a1"},
+		},
+		{
+			name: "accept twice is success", want: nil, wantCalls: 2,
+			prepare: func(t *testing.T, c *acd.Client) {
+				must(t, c.Send(context.Background(), bridge.ACDCall{Kind: bridge.ACDAccept, IdempotencyKey: "first", InteractionID: "i1", AgentID: "a1"}))
+			},
+			give: bridge.ACDCall{Kind: bridge.ACDAccept, IdempotencyKey: "second", InteractionID: "i1", RoutingID: "r1", AgentID: "a1"},
+		},
+		{
+			name: "accept without an interaction is refused before the wire", want: bridge.ErrRejected, wantCalls: 0,
+			give: bridge.ACDCall{Kind: bridge.ACDAccept, IdempotencyKey: "k", AgentID: "a1"},
 		},
 		{
 			name: "no idempotency key is refused before the wire", want: bridge.ErrRejected, wantCalls: 0,

@@ -30,10 +30,11 @@ func (s *Server) handleRequeue() echo.HandlerFunc {
 		return s.serveACD(c, KindRequeue, &req,
 			func(call *Call) {
 				call.InteractionID, call.RoutingID, call.AgentID, call.Reason = id, req.RoutingID, req.AgentID, req.ReasonCode
+				call.TargetQueueID = req.TargetQueueID
 			},
 			func(w *world, call *Call) (int, any, error) {
 				resp, err := w.requeue(id, req)
-				call.RoutingID = resp.RoutingID
+				call.RoutingID = cmp.Or(resp.RoutingID, call.RoutingID)
 				return http.StatusOK, resp, err
 			})
 	}
@@ -49,7 +50,7 @@ func (s *Server) handleComplete() echo.HandlerFunc {
 			},
 			func(w *world, call *Call) (int, any, error) {
 				resp, err := w.complete(id, req)
-				call.RoutingID = resp.RoutingID
+				call.RoutingID = cmp.Or(resp.RoutingID, call.RoutingID)
 				return http.StatusOK, resp, err
 			})
 	}
@@ -64,8 +65,9 @@ func (s *Server) handleRoute() echo.HandlerFunc {
 				call.InteractionID, call.RoutingID, call.AgentID, call.RouteType = id, req.RoutingID, req.FromAgentID, req.RouteType
 				call.TargetAgentID, call.TargetQueueID = req.TargetAgentID, req.TargetQueueID
 			},
-			func(w *world, _ *Call) (int, any, error) {
-				resp, err := w.route(id, req)
+			func(w *world, call *Call) (int, any, error) {
+				resp, from, err := w.route(id, req)
+				call.RoutingID = cmp.Or(from, call.RoutingID) // the asking leg, when the request left it out
 				return http.StatusAccepted, resp, err
 			})
 	}

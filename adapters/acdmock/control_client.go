@@ -106,10 +106,10 @@ func (c *ControlClient) Calls(ctx context.Context) ([]Call, error) {
 	return calls, err
 }
 
-// Applied mirrors Server.Applied.
-func (c *ControlClient) Applied(ctx context.Context, kind, interactionID string) (int, error) {
+// Applied mirrors Server.Applied: id is an interaction, a routing or (agent_state) an agent.
+func (c *ControlClient) Applied(ctx context.Context, kind, id string) (int, error) {
 	var resp appliedResponse
-	q := url.Values{"kind": {kind}, "id": {interactionID}}
+	q := url.Values{"kind": {kind}, "id": {id}}
 	err := c.do(ctx, http.MethodGet, "/control/v1/applied?"+q.Encode(), nil, &resp)
 	return resp.Count, err
 }

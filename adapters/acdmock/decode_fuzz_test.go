@@ -9,6 +9,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	for _, seed := range []string{
 		``, `{}`, `{"chatId":"c1","site":"s","queueId":"q1","customerName":"Ann"}`,
 		`{"routingId":"r1","agentId":"a1","reasonCode":"AGENT_ABSENT"}`,
+		`{"routingId":"r1","agentId":"a1","reasonCode":"AGENT_ABSENT","targetQueueId":"q2"}`,
 		`{"fromAgentId":"a1","routeType":"transfer","targetQueueId":"q2"}`,
 		`{"state":"ready","reason":""}`, `{"chatId":1}`, `{"x":1}`, `{} {}`, `[`, `null`, `"s"`,
 		`{"agentId":"a\u0000"}`, `{"routingId":"r1","agentId":"a1"}`,

@@ -29,11 +29,11 @@
 // The ACD knows only what the bridge tells it. requeue ends a routing (the chat goes back to
 // its queue, to another agent if possible), complete ends the agent's leg (the interaction is
 // completed when no leg is open and nothing waits), route connects the asking leg (the agent
-// had the chat to route it on). The bridge's contract has no "the agent accepted" call, so
-// without one the ACD cannot tell an accepted chat from an offer still ringing: the simulator
-// adds POST /acd/v1/interactions/{id}/accept (Call kind "accept", Idempotency-Key as every
-// call; the current bridge does not send it) and the control call Accept, which connect the
-// routing.
+// had the chat to route it on), accept (POST /acd/v1/interactions/{id}/accept, Call kind
+// "accept", bridge.ACDAccept) reports that the agent took the offer: it connects the routing
+// and stops its alerting timer. Accepting a connected routing again changes nothing (200);
+// accepting one that already ended (requeued, revoked, completed) or an interaction that is
+// over is 409. The control call Accept does the same for a test rig.
 //
 // With Options.AlertingTimeout > 0 every new routing gets an alerting timer, counted from
 // interaction.routed whether or not the bridge acknowledged it (an ACD does not wait for ever
@@ -41,8 +41,8 @@
 // expires is revoked: interaction.revoked with reason alerting_timeout, then the interaction
 // goes back to its queue (unless another leg still faces the customer, see below) and is
 // routed again, to another agent if possible. Requeue, complete, accept, route and abandon
-// stop the timer. Against a bridge that never sends accept, an accepted chat is revoked too
-// when the timer expires, so keep it off there or longer than any chat.
+// stop the timer. Against a bridge that does not send accept, an accepted chat is revoked
+// too when the timer expires, so keep it off there or longer than any chat.
 //
 // Timers read a simulated clock: Options.Now plus what Advance added. They fire in due order,
 // each at its own due time (one big Advance yields what living through it would: the
@@ -50,6 +50,18 @@
 // or control), and on a background ticker (Options.TickInterval) so they fire when nobody
 // calls. Webhook signatures use Options.Now itself, so an advanced clock stays inside the
 // bridge's replay window; the events' timestamps are simulated times.
+//
+// # Escalation
+//
+// A requeue may name an escalation queue (targetQueueId): the interaction then waits in that
+// queue instead of the routing's own (the bridge escalates when a chat's requeue budget is
+// spent or it loops through declines). The agent who gave it back is still passed over while
+// anybody else of that queue can take it now. The interaction's queueId becomes the
+// escalation queue, the requeued routing records it as escalatedTo, the reply carries
+// escalatedTo, and the new routing's queueId is the escalation queue. When another leg still
+// faces the customer, or the interaction already waits (a blind transfer), nothing is
+// requeued, so nothing is escalated either (no escalatedTo).
+// An unknown targetQueueId is 404 naming targetQueueId, and nothing changes.
 //
 // # Transfer, conference, consult
 //
@@ -63,7 +75,9 @@
 // bridge requeues it, or it is revoked) the first agent keeps the chat: nothing is requeued
 // while another leg faces the customer (any open leg but a consult). A target queue's
 // request still waiting when the asking leg ends is dropped for a conference or consult (it
-// needs the asking agent) and kept for a transfer (a blind transfer).
+// needs the asking agent) and kept for a transfer (a blind transfer). The new leg's
+// interaction.routed names the asking leg in fromRoutingId; a lead (a new interaction, or
+// one back from a queue) never has one.
 //
 // # Abandon
 //
@@ -88,8 +102,14 @@
 // never reached the ACD's state (400) and 5xx are not stored. Errors are {"error", "field"}:
 // 400 malformed, 404 unknown, 409 not possible in this state, 422 not acceptable, 503 down.
 //
+// SetDown (PUT /control/v1/down) is an ACD outage seen from the bridge: every /acd/v1 call
+// answers 503 and is neither applied nor remembered under its key, so the same call made
+// after the outage is applied then, exactly once. Routing, timers and webhooks go on.
+// Applied(kind, id) counts the applied calls (not replays, refusals or calls made while
+// down) by interaction, routing or agent, for "no call lost, none applied twice" checks.
+//
 //	POST /acd/v1/interactions                   {chatId, site, queueId, customerName} → 201 {interactionId}
-//	POST /acd/v1/interactions/{id}/requeue      {routingId, agentId, reasonCode}      → {status, routingId}
+//	POST /acd/v1/interactions/{id}/requeue      {routingId, agentId, reasonCode, targetQueueId} → {status, routingId, escalatedTo}
 //	POST /acd/v1/interactions/{id}/complete     {routingId, agentId, disposition}     → {status, routingId}
 //	POST /acd/v1/interactions/{id}/route        {routingId, fromAgentId, routeType, targetAgentId | targetQueueId} → 202 {status, routingId}
 //	POST /acd/v1/interactions/{id}/accept       {routingId, agentId}                  → {status, routingId}
@@ -106,7 +126,7 @@
 //	GET  /control/v1/agents/{id}                 → AgentView (load, ready, reason)
 //	PUT  /control/v1/agents/{id}/ready           {ready, reason}
 //	POST /control/v1/interactions                {chatId, site, queueId, customerName} → 201 {interactionId}
-//	GET  /control/v1/interactions/{id}           → InteractionView
+//	GET  /control/v1/interactions/{id}           → InteractionView (queueId, routings[].escalatedTo)
 //	POST /control/v1/interactions/{id}/route-to  {agentId, routeType} → 201 {routingId}
 //	POST /control/v1/interactions/{id}/revoke
 //	POST /control/v1/interactions/{id}/abandon   {stage}
@@ -114,7 +134,7 @@
 //	POST /control/v1/clock/advance               {"duration": "90s"} → {now}
 //	PUT  /control/v1/down                        {down}
 //	GET  /control/v1/calls                       → []Call
-//	GET  /control/v1/applied?kind=&id=           → {count}
+//	GET  /control/v1/applied?kind=&id=           → {count}   (id: interaction, routing or agent)
 //	GET  /control/v1/webhooks                    → []WebhookDelivery
 //	POST /control/v1/flush
 //

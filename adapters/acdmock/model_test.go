@@ -605,7 +605,8 @@ func TestRouteFlows(t *testing.T) {
 			last, err := acdapi.Parse(hooks[len(hooks)-1].Body)
 			must(t, err)
 			wantRouted := &acdapi.Routed{InteractionID: id, RoutingID: "r2", ChatID: "chat-1", Site: "site1", QueueID: tt.wantQueue,
-				QueueName: map[string]string{"q1": "Sales", "q2": "Support"}[tt.wantQueue], AgentID: "a2", CRMAccountID: "crm-a2", RouteType: tt.routeType}
+				QueueName: map[string]string{"q1": "Sales", "q2": "Support"}[tt.wantQueue], AgentID: "a2", CRMAccountID: "crm-a2", RouteType: tt.routeType,
+				FromRoutingID: "r1"}
 			if diff := cmp.Diff(wantRouted, last.Routed); diff != "" {
 				t.Errorf("interaction.routed (-want +got):\n%s", diff)
 			}
@@ -834,5 +835,160 @@ func TestControlClientClockAcceptAndAgent(t *testing.T) {
 	}
 	if err := cc.Accept(ctx, i1, "r1"); !errors.Is(err, acdmock.ErrConflict) {
 		t.Errorf("Accept(revoked routing) = %v, want ErrConflict", err)
+	}
+}
+
+// TestRoutedEventNamesTheAskingLeg: interaction.routed carries fromRoutingId for a transfer,
+// conference or consult (also one that waited in a queue first), never for a lead.
+func TestRoutedEventNamesTheAskingLeg(t *testing.T) {
+	s, hs := newServer(t, acdmock.Options{})
+	setup(t, s, ready("a1"), acdmock.Agent{ID: "a2", Queues: []string{"q2"}}, ready("a3"))
+	id, err := s.CreateInteraction(context.Background(), "chat-1", "", "q1") // r1: a1
+	must(t, err)
+	path := "/acd/v1/interactions/" + id
+	wantOK(t, acd(t, hs, path+"/route", `{"routingId":"r1","fromAgentId":"a1","routeType":"transfer","targetQueueId":"q2"}`), http.StatusAccepted)
+	must(t, s.SetAgentReady("a2", true, "")) // r2: the waiting transfer
+	wantOK(t, acd(t, hs, path+"/requeue", `{"routingId":"r2","agentId":"a2","reasonCode":"declined"}`), http.StatusOK)
+	wantOK(t, acd(t, hs, path+"/requeue", `{"routingId":"r1","agentId":"a1","reasonCode":"AGENT_ABSENT"}`), http.StatusOK) // r3: a3, lead
+	wantOK(t, acd(t, hs, path+"/route", `{"fromAgentId":"a3","routeType":"consult","targetAgentId":"a1"}`), http.StatusAccepted)
+
+	type leg struct{ RoutingID, RouteType, FromRoutingID string }
+	var got []leg
+	for _, h := range s.Webhooks() {
+		p, err := acdapi.Parse(h.Body) // also refuses a lead that names a leg
+		must(t, err)
+		if p.Routed != nil {
+			got = append(got, leg{p.Routed.RoutingID, p.Routed.RouteType, p.Routed.FromRoutingID})
+		}
+	}
+	want := []leg{{"r1", "lead", ""}, {"r2", "transfer", "r1"}, {"r3", "lead", ""}, {"r4", "consult", "r3"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("interaction.routed legs (-want +got):\n%s", diff)
+	}
+}
+
+// TestRequeueEscalation: a requeue with targetQueueId sends the interaction to wait in that
+// queue instead of the routing's own, still passing over the agent who gave it back.
+func TestRequeueEscalation(t *testing.T) {
+	type leg struct{ AgentID, QueueID, RouteType, State, EscalatedTo string }
+	tests := []struct {
+		name      string
+		give      []acdmock.Agent // queue q1 routes i1 to the first (r1)
+		conf      bool            // a1 conferences a2 in first; the requeue is a2's
+		target    string          // targetQueueId
+		then      func(t *testing.T, s *acdmock.Server)
+		wantReply map[string]any
+		wantQueue string
+		wantState string
+		wantLegs  []leg
+	}{
+		{
+			name:      "escalated, another agent of the escalation queue takes it",
+			give:      []acdmock.Agent{ready("a1", "q1", "q2"), ready("a2", "q2"), ready("a3")},
+			target:    "q2",
+			wantReply: map[string]any{"status": "requeued", "routingId": "r1", "escalatedTo": "q2"},
+			wantQueue: "q2", wantState: acdmock.StateRouting,
+			wantLegs: []leg{{"a1", "q1", "lead", acdmock.StateRequeued, "q2"}, {"a2", "q2", "lead", acdmock.StateRouting, ""}},
+		},
+		{
+			name:      "escalated, the agent who gave it back is the only one there",
+			give:      []acdmock.Agent{ready("a1", "q1", "q2"), ready("a3")},
+			target:    "q2",
+			wantReply: map[string]any{"status": "requeued", "routingId": "r1", "escalatedTo": "q2"},
+			wantQueue: "q2", wantState: acdmock.StateRouting,
+			wantLegs: []leg{{"a1", "q1", "lead", acdmock.StateRequeued, "q2"}, {"a1", "q2", "lead", acdmock.StateRouting, ""}},
+		},
+		{
+			name:   "escalated, nobody ready there: it waits there, not in its own queue",
+			give:   []acdmock.Agent{ready("a1"), ready("a3"), {ID: "a2", Queues: []string{"q2"}}},
+			target: "q2",
+			then: func(t *testing.T, s *acdmock.Server) {
+				if v := view(t, s, "i1"); v.State != acdmock.StateQueued || v.QueueID != "q2" {
+					t.Errorf("before a2 is ready: state %q queue %q, want queued in q2", v.State, v.QueueID)
+				}
+				must(t, s.SetAgentReady("a2", true, ""))
+			},
+			wantReply: map[string]any{"status": "requeued", "routingId": "r1", "escalatedTo": "q2"},
+			wantQueue: "q2", wantState: acdmock.StateRouting,
+			wantLegs: []leg{{"a1", "q1", "lead", acdmock.StateRequeued, "q2"}, {"a2", "q2", "lead", acdmock.StateRouting, ""}},
+		},
+		{
+			name:      "no target: its own queue",
+			give:      []acdmock.Agent{ready("a1", "q1", "q2"), ready("a2", "q2"), ready("a3")},
+			wantReply: map[string]any{"status": "requeued", "routingId": "r1"},
+			wantQueue: "q1", wantState: acdmock.StateRouting,
+			wantLegs: []leg{{"a1", "q1", "lead", acdmock.StateRequeued, ""}, {"a3", "q1", "lead", acdmock.StateRouting, ""}},
+		},
+		{
+			name:      "another leg faces the customer: nothing is requeued, nothing escalated",
+			give:      []acdmock.Agent{ready("a1"), ready("a2", "q1", "q2")},
+			conf:      true,
+			target:    "q2",
+			wantReply: map[string]any{"status": "requeued", "routingId": "r2"},
+			wantQueue: "q1", wantState: acdmock.StateConnected,
+			wantLegs: []leg{{"a1", "q1", "lead", acdmock.StateConnected, ""}, {"a2", "q1", "conference", acdmock.StateRequeued, ""}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, hs := newServer(t, acdmock.Options{})
+			setup(t, s, tt.give...)
+			id, err := s.CreateInteraction(context.Background(), "chat-1", "", "q1")
+			must(t, err)
+			path := "/acd/v1/interactions/" + id
+			requeue := `{"routingId":"r1","agentId":"a1","reasonCode":"AGENT_ABSENT","targetQueueId":"` + tt.target + `"}`
+			if tt.conf {
+				wantOK(t, acd(t, hs, path+"/route", `{"routingId":"r1","fromAgentId":"a1","routeType":"conference","targetAgentId":"a2"}`), http.StatusAccepted)
+				requeue = `{"routingId":"r2","agentId":"a2","reasonCode":"declined","targetQueueId":"` + tt.target + `"}`
+			}
+			got := acd(t, hs, path+"/requeue", requeue)
+			if diff := cmp.Diff(reply{http.StatusOK, tt.wantReply}, got); diff != "" {
+				t.Errorf("requeue reply (-want +got):\n%s", diff)
+			}
+			if tt.then != nil {
+				tt.then(t, s)
+			}
+			v := view(t, s, id)
+			if v.QueueID != tt.wantQueue || v.State != tt.wantState {
+				t.Errorf("interaction queue %q state %q, want %q %q", v.QueueID, v.State, tt.wantQueue, tt.wantState)
+			}
+			var legs []leg
+			for _, r := range v.Routings {
+				legs = append(legs, leg{r.AgentID, r.QueueID, r.RouteType, r.State, r.EscalatedTo})
+			}
+			if diff := cmp.Diff(tt.wantLegs, legs); diff != "" {
+				t.Errorf("routings (-want +got):\n%s", diff)
+			}
+			calls := s.Calls()
+			if last := calls[len(calls)-1]; last.Kind != acdmock.KindRequeue || last.TargetQueueID != tt.target || !last.Applied {
+				t.Errorf("requeue call recorded as %+v, want applied with targetQueueId %q", last, tt.target)
+			}
+		})
+	}
+}
+
+// TestRequeueToAnUnknownQueueChangesNothing: 404 naming targetQueueId; the routing stays
+// open and the interaction where it was.
+func TestRequeueToAnUnknownQueueChangesNothing(t *testing.T) {
+	s, hs := newServer(t, acdmock.Options{})
+	setup(t, s, ready("a1"), ready("a2"))
+	id, err := s.CreateInteraction(context.Background(), "chat-1", "", "q1")
+	must(t, err)
+	before, hooks := view(t, s, id), len(s.Webhooks())
+	got := acd(t, hs, "/acd/v1/interactions/"+id+"/requeue", `{"routingId":"r1","agentId":"a1","reasonCode":"AGENT_ABSENT","targetQueueId":"nope"}`)
+	if got.Status != http.StatusNotFound || got.Body["field"] != "targetQueueId" {
+		t.Errorf("requeue to an unknown queue = %+v, want 404 naming targetQueueId", got)
+	}
+	if diff := cmp.Diff(before, view(t, s, id)); diff != "" {
+		t.Errorf("interaction changed (-before +after):\n%s", diff)
+	}
+	if n := len(s.Webhooks()); n != hooks {
+		t.Errorf("webhooks = %d, want still %d", n, hooks)
+	}
+	if n := s.Applied(acdmock.KindRequeue, id); n != 0 {
+		t.Errorf("Applied(requeue, %s) = %d, want 0", id, n)
+	}
+	if n := load(t, s, "a1"); n != 1 {
+		t.Errorf("a1 load = %d, want 1 (still offered)", n)
 	}
 }

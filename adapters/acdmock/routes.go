@@ -16,7 +16,7 @@ func (s *Server) routes(e *echo.Echo) {
 	acd.POST("/interactions/:id/requeue", s.handleRequeue())
 	acd.POST("/interactions/:id/complete", s.handleComplete())
 	acd.POST("/interactions/:id/route", s.handleRoute())
-	acd.POST("/interactions/:id/accept", s.handleAccept()) // not yet called by the bridge
+	acd.POST("/interactions/:id/accept", s.handleAccept())
 	acd.PUT("/agents/:id/state", s.handleAgentState())
 
 	// The control API (tests, demos, customers' test rigs).

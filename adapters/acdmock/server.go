@@ -275,7 +275,9 @@ func (s *Server) Agent(id string) (AgentView, bool) {
 	return s.world.agentView(id)
 }
 
-// SetDown makes every /acd/v1 call answer 503 without applying it, until SetDown(false).
+// SetDown makes every /acd/v1 call answer 503 without applying it or remembering its
+// Idempotency-Key, until SetDown(false): the same call made after the outage is applied
+// then. Routing, timers and webhooks go on meanwhile.
 func (s *Server) SetDown(down bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -289,15 +291,22 @@ func (s *Server) Calls() []Call {
 	return slices.Clone(s.calls)
 }
 
-// Applied counts the calls of kind that were applied for the interaction (for agent_state:
-// the agent). Calls answered from the idempotency store, refused, or made while down are not
-// counted.
-func (s *Server) Applied(kind, interactionID string) int {
+// Applied counts the calls of kind that the ACD applied for id: an interaction id, a routing
+// id (the leg a requeue, complete or accept named or resolved to; for route, the asking leg),
+// or, for agent_state, an agent id. Calls answered from the idempotency store, refused, or
+// made while down are not counted, so after an outage and any number of retries of one call
+// (same Idempotency-Key) the count is exactly 1: 0 means the call was lost, 2 that something
+// was applied twice. By routing id it stays exact when an interaction is legitimately
+// requeued more than once.
+func (s *Server) Applied(kind, id string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for _, c := range s.calls {
-		if c.Applied && c.Kind == kind && (c.InteractionID == interactionID || (kind == KindAgentState && c.AgentID == interactionID)) {
+		if !c.Applied || c.Kind != kind || id == "" {
+			continue
+		}
+		if c.InteractionID == id || c.RoutingID == id || (kind == KindAgentState && c.AgentID == id) {
 			n++
 		}
 	}

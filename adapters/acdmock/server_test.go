@@ -434,24 +434,125 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 }
 
-func TestDownAnswers503AndAppliesNothing(t *testing.T) {
+// TestDownAnswers503AppliesNothingAndForgetsTheKey: while down every /acd/v1 call is 503 and
+// changes nothing; the refusal is not stored under its Idempotency-Key, so the same call made
+// once the ACD is back is applied, exactly once however often it is repeated.
+func TestDownAnswers503AppliesNothingAndForgetsTheKey(t *testing.T) {
+	tests := []struct {
+		kind, method, path, body string
+		id                       string // for Applied: interaction, routing or agent
+		wantStatus               int
+	}{
+		{acdmock.KindCreate, http.MethodPost, "/acd/v1/interactions", `{"chatId":"chat-2","queueId":"q1"}`, "i2", http.StatusCreated},
+		{acdmock.KindRequeue, http.MethodPost, "/acd/v1/interactions/i1/requeue", `{"routingId":"r1","agentId":"a1","reasonCode":"AGENT_ABSENT","targetQueueId":"q2"}`, "r1", http.StatusOK},
+		{acdmock.KindComplete, http.MethodPost, "/acd/v1/interactions/i1/complete", `{"agentId":"a1","disposition":"sold"}`, "i1", http.StatusOK},
+		{acdmock.KindRoute, http.MethodPost, "/acd/v1/interactions/i1/route", `{"fromAgentId":"a1","routeType":"consult","targetAgentId":"a2"}`, "r1", http.StatusAccepted},
+		{acdmock.KindAccept, http.MethodPost, "/acd/v1/interactions/i1/accept", `{"routingId":"r1","agentId":"a1"}`, "i1", http.StatusOK},
+		{acdmock.KindAgentState, http.MethodPut, "/acd/v1/agents/a2/state", `{"state":"not_ready","reason":"lunch"}`, "a2", http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			ctx := context.Background()
+			s, hs := newServer(t, acdmock.Options{AlertingTimeout: time.Minute, Now: frozen})
+			setup(t, s, ready("a1"), ready("a2", "q1", "q2"))
+			_, err := s.CreateInteraction(ctx, "chat-1", "", "q1")
+			must(t, err)
+			snapshot := func() any {
+				i1, _ := s.Interaction("i1")
+				a1, _ := s.Agent("a1")
+				a2, _ := s.Agent("a2")
+				_, i2 := s.Interaction("i2")
+				return []any{i1, a1, a2, i2, len(s.Webhooks())}
+			}
+			before := snapshot()
+
+			s.SetDown(true)
+			for range 2 {
+				got := call(t, hs, tt.method, tt.path, "k1", tt.body)
+				if got.Status != http.StatusServiceUnavailable || got.Body["error"] == "" {
+					t.Errorf("while down = %+v, want 503 with an error", got)
+				}
+			}
+			if diff := cmp.Diff(before, snapshot()); diff != "" {
+				t.Errorf("while down the ACD changed (-before +after):\n%s", diff)
+			}
+			if n := s.Applied(tt.kind, tt.id); n != 0 {
+				t.Errorf("Applied(%s, %s) while down = %d, want 0", tt.kind, tt.id, n)
+			}
+
+			s.SetDown(false)
+			first := call(t, hs, tt.method, tt.path, "k1", tt.body)
+			again := call(t, hs, tt.method, tt.path, "k1", tt.body)
+			if first.Status != tt.wantStatus {
+				t.Fatalf("after the outage, same key = %+v, want %d (the 503 was not stored)", first, tt.wantStatus)
+			}
+			if diff := cmp.Diff(first, again); diff != "" {
+				t.Errorf("replay differs from the first reply (-first +replay):\n%s", diff)
+			}
+			if n := s.Applied(tt.kind, tt.id); n != 1 {
+				t.Errorf("Applied(%s, %s) = %d, want 1", tt.kind, tt.id, n)
+			}
+			var applied []bool
+			for _, c := range s.Calls() {
+				applied = append(applied, c.Applied)
+			}
+			if diff := cmp.Diff([]bool{false, false, true, false}, applied); diff != "" {
+				t.Errorf("Calls() applied (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestAppliedCounts: Applied counts the calls applied, by interaction, by routing (the one
+// the call named or resolved to) or, for agent_state, by agent; replays and refusals are not
+// counted.
+func TestAppliedCounts(t *testing.T) {
 	ctx := context.Background()
 	s, hs := newServer(t, acdmock.Options{})
-	setup(t, s, ready("a1"))
-	id, err := s.CreateInteraction(ctx, "chat-1", "", "q1")
+	setup(t, s, ready("a1"), ready("a2"))
+	id, err := s.CreateInteraction(ctx, "chat-1", "", "q1") // r1: a1
 	must(t, err)
-	s.SetDown(true)
-	got := call(t, hs, http.MethodPost, "/acd/v1/interactions/"+id+"/complete", "k1", `{"agentId":"a1"}`)
-	if got.Status != http.StatusServiceUnavailable {
-		t.Errorf("while down = %+v, want 503", got)
+	path := "/acd/v1/interactions/" + id
+	requeue := func(key, body string, want int) {
+		t.Helper()
+		if got := call(t, hs, http.MethodPost, path+"/requeue", key, body); got.Status != want {
+			t.Fatalf("requeue %s = %+v, want %d", body, got, want)
+		}
 	}
-	s.SetDown(false)
-	got = call(t, hs, http.MethodPost, "/acd/v1/interactions/"+id+"/complete", "k1", `{"agentId":"a1"}`)
-	if got.Status != http.StatusOK {
-		t.Errorf("after down, same key = %+v, want 200 (the 503 was not stored)", got)
+	requeue("k1", `{"routingId":"r1","agentId":"a1"}`, http.StatusOK) // r2: a2
+	requeue("k1", `{"routingId":"r1","agentId":"a1"}`, http.StatusOK) // replay
+	requeue("k2", `{"routingId":"r1","agentId":"a1"}`, http.StatusConflict)
+	requeue("k3", `{"agentId":"a2"}`, http.StatusOK) // resolves to r2; r3: a1
+	if got := call(t, hs, http.MethodPost, path+"/route", "k4", `{"fromAgentId":"a1","routeType":"consult","targetAgentId":"a2"}`); got.Status != http.StatusAccepted {
+		t.Fatalf("route = %+v, want 202", got)
 	}
-	if n := s.Applied(acdmock.KindComplete, id); n != 1 {
-		t.Errorf("Applied(complete) = %d, want 1", n)
+	if got := call(t, hs, http.MethodPut, "/acd/v1/agents/a2/state", "k5", `{"state":"not_ready"}`); got.Status != http.StatusOK {
+		t.Fatalf("agent state = %+v, want 200", got)
+	}
+
+	cc := acdmock.NewControlClient(hs.URL, hs.Client())
+	tests := []struct {
+		kind, id string
+		want     int
+	}{
+		{acdmock.KindRequeue, id, 2},
+		{acdmock.KindRequeue, "r1", 1},
+		{acdmock.KindRequeue, "r2", 1},
+		{acdmock.KindRequeue, "r3", 0},
+		{acdmock.KindRoute, "r3", 1}, // the asking leg, resolved from fromAgentId
+		{acdmock.KindRoute, id, 1},
+		{acdmock.KindAgentState, "a2", 1},
+		{acdmock.KindComplete, id, 0},
+	}
+	for _, tt := range tests {
+		if got := s.Applied(tt.kind, tt.id); got != tt.want {
+			t.Errorf("Applied(%s, %s) = %d, want %d", tt.kind, tt.id, got, tt.want)
+		}
+		got, err := cc.Applied(ctx, tt.kind, tt.id)
+		must(t, err)
+		if got != tt.want {
+			t.Errorf("control Applied(%s, %s) = %d, want %d", tt.kind, tt.id, got, tt.want)
+		}
 	}
 }
 
@@ -474,6 +575,9 @@ func TestACDBadInput(t *testing.T) {
 		{"unknown interaction", http.MethodPost, "/acd/v1/interactions/i99/requeue", "k", `{"agentId":"a1"}`, 404, "id"},
 		{"requeue without agent", http.MethodPost, "/acd/v1/interactions/i1/requeue", "k", `{"routingId":"r1"}`, 400, "agentId"},
 		{"requeue by the wrong agent", http.MethodPost, "/acd/v1/interactions/i1/requeue", "k", `{"routingId":"r1","agentId":"a2"}`, 422, "agentId"},
+		{"requeue to an unknown queue", http.MethodPost, "/acd/v1/interactions/i1/requeue", "k", `{"routingId":"r1","agentId":"a1","targetQueueId":"nope"}`, 404, "targetQueueId"},
+		{"requeue target queue not a string", http.MethodPost, "/acd/v1/interactions/i1/requeue", "k", `{"agentId":"a1","targetQueueId":["q2"]}`, 400, "targetQueueId"},
+		{"requeue target queue with control characters", http.MethodPost, "/acd/v1/interactions/i1/requeue", "k", `{"agentId":"a1","targetQueueId":"q\u0007"}`, 422, "targetQueueId"},
 		{"unknown routing", http.MethodPost, "/acd/v1/interactions/i1/complete", "k", `{"routingId":"r9","agentId":"a1"}`, 404, "routingId"},
 		{"route type lead", http.MethodPost, "/acd/v1/interactions/i1/route", "k", `{"fromAgentId":"a1","routeType":"lead","targetAgentId":"a2"}`, 422, "routeType"},
 		{"route with two targets", http.MethodPost, "/acd/v1/interactions/i1/route", "k", `{"fromAgentId":"a1","routeType":"transfer","targetAgentId":"a2","targetQueueId":"q1"}`, 400, "targetAgentId"},

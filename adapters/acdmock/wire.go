@@ -22,10 +22,8 @@ const (
 	KindRoute      = string(bridge.ACDRoute)
 	KindAgentState = string(bridge.ACDAgentState)
 	// KindAccept is POST /acd/v1/interactions/{id}/accept: the bridge reports that the agent
-	// took the offer. The bridge's ACD contract has no such call yet (bridge.ACDCallKind has
-	// no word for it); the simulator accepts it so that AlertingTimeout can tell an answered
-	// offer from an unanswered one. See the package documentation.
-	KindAccept = "accept"
+	// took the offer, which connects the routing and stops its alerting timer.
+	KindAccept = string(bridge.ACDAccept)
 )
 
 // Route types (acdapi.Routed.RouteType).
@@ -117,8 +115,9 @@ type Call struct {
 }
 
 // RoutingView is one routing (agent leg) of an interaction. FromRoutingID names the leg that
-// asked for a transfer, conference or consult. AlertingUntil is when AlertingTimeout takes
-// the offer back, while that timer runs.
+// asked for a transfer, conference or consult. EscalatedTo is the queue a requeue with a
+// targetQueueId sent the interaction to (set only when the requeue put it back to wait
+// there). AlertingUntil is when AlertingTimeout takes the offer back, while that timer runs.
 type RoutingView struct {
 	RoutingID     string    `json:"routingId"`
 	AgentID       string    `json:"agentId"`
@@ -127,14 +126,16 @@ type RoutingView struct {
 	FromRoutingID string    `json:"fromRoutingId,omitempty"`
 	State         string    `json:"state"`
 	Reason        string    `json:"reason,omitempty"`
+	EscalatedTo   string    `json:"escalatedTo,omitempty"`
 	Disposition   string    `json:"disposition,omitempty"`
 	RoutedAt      time.Time `json:"routedAt"`
 	AlertingUntil time.Time `json:"alertingUntil,omitzero"`
 	EndedAt       time.Time `json:"endedAt,omitzero"`
 }
 
-// InteractionView is the simulator's state of one interaction. AgentID and RoutingID name the
-// newest routing still open, if any.
+// InteractionView is the simulator's state of one interaction. QueueID is its queue: the one
+// it was created in, or the escalation queue of the last requeue that sent it to one.
+// AgentID and RoutingID name the newest routing still open, if any.
 type InteractionView struct {
 	ID           string        `json:"id"`
 	ChatID       string        `json:"chatId"`
@@ -192,13 +193,16 @@ type requeueRequest struct {
 	RoutingID  string `json:"routingId"`
 	AgentID    string `json:"agentId"`
 	ReasonCode string `json:"reasonCode"`
+	// TargetQueueID, when set, escalates: the interaction waits in this queue instead of the
+	// routing's own.
+	TargetQueueID string `json:"targetQueueId,omitempty"`
 }
 
 func (r *requeueRequest) validate() error {
 	if err := required(field{"agentId", r.AgentID}); err != nil {
 		return err
 	}
-	return optionalIDs(field{"routingId", r.RoutingID}, field{"reasonCode", r.ReasonCode})
+	return optionalIDs(field{"routingId", r.RoutingID}, field{"reasonCode", r.ReasonCode}, field{"targetQueueId", r.TargetQueueID})
 }
 
 type completeRequest struct {
@@ -264,10 +268,12 @@ func (r *stateRequest) validate() error {
 	return optionalIDs(field{"reason", r.Reason})
 }
 
-// statusResponse answers requeue, complete, route and state.
+// statusResponse answers requeue, complete, route, accept and state. EscalatedTo (requeue
+// only) is the escalation queue the interaction now waits in, when it went there.
 type statusResponse struct {
-	Status    string `json:"status"`
-	RoutingID string `json:"routingId,omitempty"`
+	Status      string `json:"status"`
+	RoutingID   string `json:"routingId,omitempty"`
+	EscalatedTo string `json:"escalatedTo,omitempty"`
 }
 
 // --- /control/v1 request and response bodies ---

@@ -272,7 +272,7 @@ func (w *world) assign(in *interaction, a *agentState, queueID, routeType, fromR
 		data: acdapi.Routed{
 			InteractionID: in.id, RoutingID: r.RoutingID, ChatID: in.chatID, Site: in.site,
 			QueueID: queueID, QueueName: queueName, AgentID: a.ID, CRMAccountID: a.CRMAccountID,
-			RouteType: routeType,
+			RouteType: routeType, FromRoutingID: fromRoutingID,
 		}})
 	return r
 }
@@ -368,11 +368,13 @@ func (w *world) unqueue(id string) {
 }
 
 // backToQueue queues the interaction again when no leg faces the customer any more and it
-// is not already waiting (a blind transfer, say).
-func (w *world) backToQueue(in *interaction, queueID string) {
-	if !in.withCustomer() && !w.isWaiting(in.id) {
-		w.waiting = append(w.waiting, waitEntry{interactionID: in.id, queueID: queueID, routeType: RouteLead})
+// is not already waiting (a blind transfer, say); queued reports whether it did.
+func (w *world) backToQueue(in *interaction, queueID string) (queued bool) {
+	if in.withCustomer() || w.isWaiting(in.id) {
+		return false
 	}
+	w.waiting = append(w.waiting, waitEntry{interactionID: in.id, queueID: queueID, routeType: RouteLead})
+	return true
 }
 
 // routingOf finds the routing a requeue/complete/route/accept call names: by routingId when
@@ -412,6 +414,9 @@ func (w *world) requeue(id string, req requeueRequest) (statusResponse, error) {
 	if err != nil {
 		return statusResponse{}, err
 	}
+	if _, ok := w.queues[req.TargetQueueID]; req.TargetQueueID != "" && !ok {
+		return statusResponse{}, fail(ErrNotFound, "targetQueueId", fmt.Sprintf("no queue %q", req.TargetQueueID))
+	}
 	switch {
 	case in.terminal == StateCompleted:
 		return statusResponse{}, fail(ErrConflict, "", fmt.Sprintf("interaction %s is already completed", id))
@@ -422,9 +427,14 @@ func (w *world) requeue(id string, req requeueRequest) (statusResponse, error) {
 	}
 	w.end(r, StateRequeued, req.ReasonCode)
 	in.avoid = r.AgentID
-	w.backToQueue(in, r.QueueID)
+	resp := statusResponse{Status: "requeued", RoutingID: r.RoutingID}
+	// An escalation changes the interaction's queue only when it goes back to wait: while
+	// another leg faces the customer nothing is requeued, escalated or not.
+	if w.backToQueue(in, cmp.Or(req.TargetQueueID, r.QueueID)) && req.TargetQueueID != "" {
+		in.queueID, r.EscalatedTo, resp.EscalatedTo = req.TargetQueueID, req.TargetQueueID, req.TargetQueueID
+	}
 	w.dispatch()
-	return statusResponse{Status: "requeued", RoutingID: r.RoutingID}, nil
+	return resp, nil
 }
 
 func (w *world) complete(id string, req completeRequest) (statusResponse, error) {
@@ -524,28 +534,29 @@ func (in *interaction) closed() error {
 
 // route is a transfer, conference or consult from an agent's leg to an agent or a queue. The
 // asking leg becomes connected and stays open: the bridge completes it (after a transfer
-// target accepted, or when the first agent is done).
-func (w *world) route(id string, req routeRequest) (statusResponse, error) {
+// target accepted, or when the first agent is done). It also returns the asking leg's
+// routing id, once found, for the call record.
+func (w *world) route(id string, req routeRequest) (statusResponse, string, error) {
 	if err := req.validate(); err != nil {
-		return statusResponse{}, err
+		return statusResponse{}, "", err
 	}
 	in, err := w.interaction(id)
 	if err != nil {
-		return statusResponse{}, err
+		return statusResponse{}, "", err
 	}
 	if in.terminal != "" {
-		return statusResponse{}, fail(ErrConflict, "", fmt.Sprintf("interaction %s is %s", id, in.terminal))
+		return statusResponse{}, "", fail(ErrConflict, "", fmt.Sprintf("interaction %s is %s", id, in.terminal))
 	}
 	from, err := in.routingOf(req.RoutingID, req.FromAgentID, "fromAgentId")
 	if err != nil {
-		return statusResponse{}, err
+		return statusResponse{}, "", err
 	}
 	if !from.open() {
-		return statusResponse{}, fail(ErrConflict, "routingId", fmt.Sprintf("routing %s already ended (%s)", from.RoutingID, from.State))
+		return statusResponse{}, "", fail(ErrConflict, "routingId", fmt.Sprintf("routing %s already ended (%s)", from.RoutingID, from.State))
 	}
 	if req.TargetQueueID != "" {
 		if _, ok := w.queues[req.TargetQueueID]; !ok {
-			return statusResponse{}, fail(ErrNotFound, "targetQueueId", fmt.Sprintf("no queue %q", req.TargetQueueID))
+			return statusResponse{}, "", fail(ErrNotFound, "targetQueueId", fmt.Sprintf("no queue %q", req.TargetQueueID))
 		}
 		w.connect(from)
 		before := len(in.routings)
@@ -553,26 +564,26 @@ func (w *world) route(id string, req routeRequest) (statusResponse, error) {
 			exclude: req.FromAgentID, fromRoutingID: from.RoutingID})
 		w.dispatch()
 		if len(in.routings) > before {
-			return statusResponse{Status: "routed", RoutingID: in.routings[len(in.routings)-1].RoutingID}, nil
+			return statusResponse{Status: "routed", RoutingID: in.routings[len(in.routings)-1].RoutingID}, from.RoutingID, nil
 		}
-		return statusResponse{Status: "queued"}, nil
+		return statusResponse{Status: "queued"}, from.RoutingID, nil
 	}
 	a, ok := w.agents[req.TargetAgentID]
 	switch {
 	case !ok:
-		return statusResponse{}, fail(ErrNotFound, "targetAgentId", fmt.Sprintf("no agent %q", req.TargetAgentID))
+		return statusResponse{}, "", fail(ErrNotFound, "targetAgentId", fmt.Sprintf("no agent %q", req.TargetAgentID))
 	case a.ID == req.FromAgentID:
-		return statusResponse{}, fail(ErrInvalid, "targetAgentId", "the target is the agent routing it")
+		return statusResponse{}, "", fail(ErrInvalid, "targetAgentId", "the target is the agent routing it")
 	case in.openRoutingOf(a.ID) != nil:
-		return statusResponse{}, fail(ErrConflict, "targetAgentId", fmt.Sprintf("agent %q already has interaction %s", a.ID, id))
+		return statusResponse{}, "", fail(ErrConflict, "targetAgentId", fmt.Sprintf("agent %q already has interaction %s", a.ID, id))
 	case !a.Ready:
-		return statusResponse{}, fail(ErrConflict, "targetAgentId", fmt.Sprintf("agent %q is not ready", a.ID))
+		return statusResponse{}, "", fail(ErrConflict, "targetAgentId", fmt.Sprintf("agent %q is not ready", a.ID))
 	case a.load >= a.capacity:
-		return statusResponse{}, fail(ErrConflict, "targetAgentId", fmt.Sprintf("agent %q has no free capacity", a.ID))
+		return statusResponse{}, "", fail(ErrConflict, "targetAgentId", fmt.Sprintf("agent %q has no free capacity", a.ID))
 	}
 	w.connect(from)
 	r := w.assign(in, a, from.QueueID, req.RouteType, from.RoutingID)
-	return statusResponse{Status: "routed", RoutingID: r.RoutingID}, nil
+	return statusResponse{Status: "routed", RoutingID: r.RoutingID}, from.RoutingID, nil
 }
 
 func (w *world) agentState(id string, req stateRequest) (statusResponse, error) {
