@@ -113,6 +113,12 @@ func (s *Service) sendACD(ctx context.Context, call ACDCall, deliveries int64) e
 		s.publish(ctx, Event{Type: EventTransferFailed, AgentID: call.AgentID,
 			Message: fmt.Sprintf("The %s to %s did not happen: %v. You still have the chat.", call.RouteType, routeTarget(call), err)})
 		return nil
+	case errors.Is(err, ErrRejected) && call.Kind == ACDAccept:
+		// The offer ended at the ACD before the accept reached it (revoked, abandoned): its
+		// own webhook tells the bridge; there is nothing to replay.
+		s.log.Info("ACD refused an accept: the offer is over there", append(attrs, "err", err)...)
+		s.timeline(ctx, in, TimelineACDCall, fmt.Sprintf("accept refused by the ACD: %v", err), "", latency)
+		return nil
 	case errors.Is(err, ErrRejected):
 		s.log.Error("ACD rejected a call; dead-lettered", append(attrs, "err", err)...)
 		return s.deadLetter(ctx, in, call, err)
