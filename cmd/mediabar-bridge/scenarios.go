@@ -140,19 +140,25 @@ func newHarness(ctx context.Context, getenv func(string) string, logger *slog.Lo
 			for i := range site.Queues {
 				site.Queues[i].Intake = false
 			}
-			site.Queues = append(site.Queues, config.Queue{ID: intakeQueue, Name: "Intake", Intake: true})
+			site.Queues = append(site.Queues, config.Queue{ID: intakeQueue, Name: "Intake", Intake: true},
+				config.Queue{ID: bounceQueue, Name: "Bounce", EscalationQueue: escalationQueue},
+				config.Queue{ID: escalationQueue, Name: "Escalation"})
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := w.crm.CreateQueue(w.site, crmmock.Queue{ID: intakeQueue, Name: "Intake", External: true}); err == nil {
-		err = w.acd.AddQueue(acdmock.Queue{ID: intakeQueue, Name: "Intake"})
-	}
-	if err != nil {
-		w.stop()
-		<-w.done
-		return nil, fmt.Errorf("intake queue: %w", err)
+	for _, q := range []crmmock.Queue{{ID: intakeQueue, Name: "Intake"}, {ID: bounceQueue, Name: "Bounce"}, {ID: escalationQueue, Name: "Escalation"}} {
+		q.External = true
+		err := w.crm.CreateQueue(w.site, q)
+		if err == nil {
+			err = w.acd.AddQueue(acdmock.Queue{ID: q.ID, Name: q.Name})
+		}
+		if err != nil {
+			w.stop()
+			<-w.done
+			return nil, fmt.Errorf("scenario queue %s: %w", q.ID, err)
+		}
 	}
 	// The demo agents stay out of the way: scenarios route explicitly to their own agents.
 	for _, a := range demoAgents {
@@ -350,6 +356,8 @@ func allScenarios() []scenario {
 	out = append(out, offerScenarios()...)
 	out = append(out, intakeScenarios()...)
 	out = append(out, reconcilerScenarios()...)
+	out = append(out, acdScenarios()...)
+	out = append(out, escalationScenarios()...)
 	return append(out, statusScenarios()...)
 }
 
