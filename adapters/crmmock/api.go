@@ -32,6 +32,9 @@ type chatRoutedRequest struct {
 	AgentAccountID string `json:"agentAccountId"`
 	QueueID        string `json:"queueId"`
 	TransactionID  string `json:"transactionId"`
+	// RouteType is lead (also when empty), transfer, conference or consult; the decoder
+	// refuses any other value.
+	RouteType string `json:"routeType,omitempty"`
 }
 
 type chatRoutedResponse struct {
@@ -48,6 +51,16 @@ type engagementResponse struct {
 	State          string `json:"state,omitempty"`
 	EndReason      string `json:"endReason,omitempty"`
 	AgentAccountID string `json:"agentAccountId,omitempty"`
+	// Participants are the agents in the chat beside its owner (omitted when none).
+	Participants []participantElement `json:"participants,omitempty"`
+}
+
+// participantElement is one participant of an engagement: OFFERED or ACTIVE while the chat
+// lasts, CONCLUDED once it ended.
+type participantElement struct {
+	AgentAccountID string `json:"agentAccountId"`
+	RouteType      string `json:"routeType"`
+	State          string `json:"state"`
 }
 
 type agentSessionResponse struct {
@@ -200,7 +213,10 @@ func (s *Server) idempotentRouteLocked(st *site, gateCode, key string, req chatR
 }
 
 // routeLocked evaluates an admitted chatRouted request: the checks after the gate, in the
-// real server's order; the first that fails decides the code.
+// real server's order; the first that fails decides the code. The route type changes only
+// the chat-state step: a lead needs a WAITING chat; a transfer, conference or consult needs
+// an ACTIVE chat with an owner that the target is not in yet (neither owner nor
+// participant). Every other check applies to the target as to a lead's agent.
 func (s *Server) routeLocked(st *site, req chatRoutedRequest, now time.Time) chatRoutedResponse {
 	resp := chatRoutedResponse{ChatID: req.ChatID, AgentAccountID: req.AgentAccountID}
 	fail := func(code string) chatRoutedResponse {
@@ -241,11 +257,18 @@ func (s *Server) routeLocked(st *site, req chatRoutedRequest, now time.Time) cha
 	if !st.statuses[a.statusName] {
 		return fail(CodeAgentNotActive)
 	}
-	if c.state != StateWaiting {
+	lead := req.RouteType == "" || req.RouteType == RouteLead
+	switch {
+	case lead && c.state != StateWaiting:
+		return fail(CodeCouldNotReserveEngagement)
+	case !lead && (c.state != StateActive || c.agentID == "" || c.hasAgent(a.AccountID)):
 		return fail(CodeCouldNotReserveEngagement)
 	}
 	if st.activeSessions(a.AccountID) >= a.MaxSessions {
 		return fail(CodeCouldNotAssignEngagement)
+	}
+	if !lead {
+		return s.offerParticipantLocked(st, c, a, req, now)
 	}
 
 	c.queueID = req.QueueID // routing through another external queue moves the chat there
@@ -265,6 +288,48 @@ func (s *Server) routeLocked(st *site, req chatRoutedRequest, now time.Time) cha
 	return resp
 }
 
+// offerParticipantLocked adds a transfer, conference or consult target to an ACTIVE chat:
+// OFFERED with its own offer timer (EngagementOffered for the target) or, with auto-accept,
+// accepted at once (see acceptParticipantLocked).
+func (s *Server) offerParticipantLocked(st *site, c *chat, a *agent, req chatRoutedRequest, now time.Time) chatRoutedResponse {
+	p := &participant{
+		agentID:      a.AccountID,
+		routeType:    req.RouteType,
+		queueID:      req.QueueID,
+		state:        StateOffered,
+		offerExpires: now.Add(s.opts.OfferTimeout),
+	}
+	c.participants = append(c.participants, p)
+	s.emitLocked(st, participantEvent(EventEngagementOffered, c, p, now))
+	resp := chatRoutedResponse{ResultCode: CodeSuccess, ChatID: c.id, AgentAccountID: a.AccountID}
+	if a.AutoAccept {
+		s.acceptParticipantLocked(st, c, p, now)
+		resp.EngagementState = StateActive
+		return resp
+	}
+	resp.EngagementState = StateOffered
+	resp.OfferExpiresInSeconds = int(math.Ceil(s.opts.OfferTimeout.Seconds()))
+	return resp
+}
+
+// acceptParticipantLocked is an offered participant accepting (EngagementAccepted for it). A
+// conference or consult guest becomes ACTIVE beside the owner. A transfer target becomes the
+// chat's owner, the chat moves to the queue the transfer came through, and the previous
+// owner is out of the chat. The feed has no event of its own for the previous owner: the
+// target's EngagementAccepted on a transfer says it.
+func (s *Server) acceptParticipantLocked(st *site, c *chat, p *participant, now time.Time) {
+	p.offerExpires = time.Time{}
+	if p.routeType != RouteTransfer {
+		p.state = StateActive
+		s.emitLocked(st, participantEvent(EventEngagementAccepted, c, p, now))
+		return
+	}
+	c.dropParticipant(p)
+	c.agentID = p.agentID
+	c.queueID = p.queueID
+	s.emitLocked(st, chatEvent(EventEngagementAccepted, c, now))
+}
+
 func (s *Server) engagementLocked(token, siteName, chatID string, now time.Time) engagementResponse {
 	st, code := s.gateLocked(token, siteName, now)
 	if code != "" {
@@ -281,13 +346,17 @@ func engagementOfLocked(st *site, chatID string) engagementResponse {
 	if c == nil {
 		return engagementResponse{ResultCode: CodeChatIDUnknown, ChatID: chatID}
 	}
-	return engagementResponse{
+	resp := engagementResponse{
 		ResultCode:     CodeSuccess,
 		ChatID:         c.id,
 		State:          c.state,
 		EndReason:      c.endReason,
 		AgentAccountID: c.agentID,
 	}
+	for _, p := range c.participants {
+		resp.Participants = append(resp.Participants, participantElement{AgentAccountID: p.agentID, RouteType: p.routeType, State: p.state})
+	}
+	return resp
 }
 
 func (s *Server) agentSessionLocked(token, siteName, accountID string, now time.Time) agentSessionResponse {

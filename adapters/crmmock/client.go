@@ -96,9 +96,15 @@ func (c *ControlClient) CustomerHeartbeat(ctx context.Context, site, chatID stri
 	return c.do(ctx, http.MethodPost, sitePath(site, "chats", chatID, "customer-heartbeat"), nil, nil)
 }
 
-// Respond answers an offer as the offered agent: accept, decline or ignore.
+// Respond answers the chat's own offer as the offered owner: accept, decline or ignore.
 func (c *ControlClient) Respond(ctx context.Context, site, chatID, action string) error {
-	return c.do(ctx, http.MethodPost, sitePath(site, "chats", chatID, "respond"), respondRequest{Action: action}, nil)
+	return c.RespondWith(ctx, site, chatID, OfferReply{Action: action})
+}
+
+// RespondWith answers an offer as the agent r names: the owner, or a transfer, conference
+// or consult target (see Server.RespondWith).
+func (c *ControlClient) RespondWith(ctx context.Context, site, chatID string, r OfferReply) error {
+	return c.do(ctx, http.MethodPost, sitePath(site, "chats", chatID, "respond"), r, nil)
 }
 
 // Abandon is the customer leaving the chat.
@@ -108,7 +114,13 @@ func (c *ControlClient) Abandon(ctx context.Context, site, chatID string) error 
 
 // Conclude ends a chat with a verbatim end reason.
 func (c *ControlClient) Conclude(ctx context.Context, site, chatID, reason string) error {
-	return c.do(ctx, http.MethodPost, sitePath(site, "chats", chatID, "conclude"), concludeRequest{Reason: reason}, nil)
+	return c.ConcludeWith(ctx, site, chatID, Conclusion{Reason: reason})
+}
+
+// ConcludeWith ends a chat, or only a conference or consult participant's part in it (see
+// Server.ConcludeWith).
+func (c *ControlClient) ConcludeWith(ctx context.Context, site, chatID string, e Conclusion) error {
+	return c.do(ctx, http.MethodPost, sitePath(site, "chats", chatID, "conclude"), e, nil)
 }
 
 // InjectFault adds a fault.

@@ -420,42 +420,109 @@ func (s *Server) CustomerHeartbeat(siteName, chatID string) error {
 	return nil
 }
 
-// Respond is the offered agent's answer to the toast: accept (ACTIVE, EngagementAccepted),
-// decline (WAITING, EngagementDeclined; only if the profile allows it, else an error
-// matching ErrDeclineNotAllowed) or ignore (nothing happens; the offer times out).
+// Respond is the offered owner's answer to the toast (see RespondWith).
 func (s *Server) Respond(siteName, chatID, action string) error {
+	return s.RespondWith(siteName, chatID, OfferReply{Action: action})
+}
+
+// OfferReply is an agent's answer to an offer.
+type OfferReply struct {
+	// Action is accept, decline or ignore.
+	Action string `json:"action"`
+	// AgentAccountID is the agent answering: empty (or the owner) for the chat's own offer,
+	// else a transfer, conference or consult target offered into the chat.
+	AgentAccountID string `json:"agentAccountId,omitempty"`
+}
+
+// RespondWith answers an offer as the offered agent.
+//
+// The owner's offer (AgentAccountID empty or the owner): accept makes the chat ACTIVE
+// (EngagementAccepted); decline puts it back to WAITING (EngagementDeclined); ignore does
+// nothing (the offer times out).
+//
+// A participant's offer (AgentAccountID a transfer, conference or consult target): accept
+// makes a conference or consult guest ACTIVE beside the owner and makes a transfer target
+// the chat's owner, the previous owner leaving the chat (EngagementAccepted for the target,
+// nothing for the previous owner); decline takes the target out of the chat
+// (EngagementDeclined), which stays ACTIVE with its owner.
+//
+// Decline works only if the answering agent's profile allows it, else the error matches
+// ErrDeclineNotAllowed. An offer that is not pending is ErrConflict.
+func (s *Server) RespondWith(siteName, chatID string, r OfferReply) error {
 	now := s.begin()
 	defer s.mu.Unlock()
-	switch action {
+	switch r.Action {
 	case ActionAccept, ActionDecline, ActionIgnore:
 	case "":
 		return invalid("action", "action is required")
 	default:
-		return invalid("action", "action %q is not accept, decline or ignore", action)
+		return invalid("action", "action %q is not accept, decline or ignore", r.Action)
 	}
 	st, c, err := s.chatLocked(siteName, chatID)
 	if err != nil {
 		return err
 	}
+	if r.AgentAccountID != "" && r.AgentAccountID != c.agentID {
+		p, err := s.participantLocked(st, c, r.AgentAccountID)
+		if err != nil {
+			return err
+		}
+		if p.state != StateOffered {
+			return controlErr(ErrConflict, "agentAccountId", "agent %q is %s in chat %q, not OFFERED", p.agentID, p.state, chatID)
+		}
+		switch r.Action {
+		case ActionAccept:
+			s.acceptParticipantLocked(st, c, p, now)
+		case ActionDecline:
+			if err := mayDecline(st, p.agentID); err != nil {
+				return err
+			}
+			s.leaveLocked(st, c, p, EventEngagementDeclined, "", now)
+		}
+		return nil
+	}
 	if c.state != StateOffered {
 		return controlErr(ErrConflict, "chatId", "chat %q is %s, not OFFERED", chatID, c.state)
 	}
-	switch action {
+	switch r.Action {
 	case ActionAccept:
 		c.state = StateActive
 		c.offerExpires = time.Time{}
 		s.emitLocked(st, chatEvent(EventEngagementAccepted, c, now))
 	case ActionDecline:
-		if a := st.agents[c.agentID]; a == nil || !a.AllowDecline {
-			e := controlErr(ErrConflict, "action", "agent %q may not decline: its profile does not allow it", c.agentID)
-			e.Cause = ErrDeclineNotAllowed
-			return e
+		if err := mayDecline(st, c.agentID); err != nil {
+			return err
 		}
-		ev := chatEvent(EventEngagementDeclined, c, now)
-		requeueLocked(c, now)
-		s.emitLocked(st, ev)
+		s.requeueLocked(st, c, chatEvent(EventEngagementDeclined, c, now), now)
 	}
 	return nil
+}
+
+// mayDecline is nil if the agent's profile allows declining an offer.
+func mayDecline(st *site, accountID string) error {
+	if a := st.agents[accountID]; a != nil && a.AllowDecline {
+		return nil
+	}
+	e := controlErr(ErrConflict, "action", "agent %q may not decline: its profile does not allow it", accountID)
+	e.Cause = ErrDeclineNotAllowed
+	return e
+}
+
+// participantLocked returns the agent's live participation in c, or an error naming
+// agentAccountId: not found for an agent the site does not know, conflict for one that is
+// not (or no longer) in the chat.
+func (s *Server) participantLocked(st *site, c *chat, accountID string) (*participant, error) {
+	if st.agents[accountID] == nil {
+		return nil, controlErr(ErrNotFound, "agentAccountId", "unknown agent %q", accountID)
+	}
+	if c.state == StateConcluded {
+		return nil, controlErr(ErrConflict, "chatId", "chat %q is already concluded (%s)", c.id, c.endReason)
+	}
+	p := c.participant(accountID)
+	if p == nil {
+		return nil, controlErr(ErrConflict, "agentAccountId", "agent %q is not in chat %q", accountID, c.id)
+	}
+	return p, nil
 }
 
 // Abandon is the customer leaving: the chat is CONCLUDED with ENDED_USER_CANCEL (and
@@ -464,12 +531,41 @@ func (s *Server) Abandon(siteName, chatID string) error {
 	return s.Conclude(siteName, chatID, EndEndedUserCancel)
 }
 
-// Conclude ends a chat with a verbatim end reason (EndAgentConcluded, ...). Reasons by the
-// customer (END_USER_CONCLUDED, ENDED_USER_CANCEL, ENDED_USER_DEFLECTED) make chatRouted
-// answer END_USER_ABANDONED_ENGAGEMENT; any other makes it answer CHAT_ID_UNKNOWN.
+// Conclude ends a chat with a verbatim end reason (see ConcludeWith).
 func (s *Server) Conclude(siteName, chatID, reason string) error {
+	return s.ConcludeWith(siteName, chatID, Conclusion{Reason: reason})
+}
+
+// Conclusion is the end of a chat, or of one agent's part in it.
+type Conclusion struct {
+	// Reason is a verbatim end reason (EndAgentConcluded, ...). Required unless
+	// AgentAccountID is set; then it defaults to AGENT_CONCLUDED.
+	Reason string `json:"reason,omitempty"`
+	// AgentAccountID, when it names an ACTIVE conference or consult participant, makes only
+	// that participant leave; empty or the owner ends the whole chat.
+	AgentAccountID string `json:"agentAccountId,omitempty"`
+}
+
+// ConcludeWith ends a chat, or one participant's part in it.
+//
+// The whole chat (AgentAccountID empty or the owner): CONCLUDED with the reason, and every
+// agent in it gets its own EngagementConcluded with that endReason, the owner first, then
+// the participants (OFFERED ones too). Reasons by the customer (END_USER_CONCLUDED,
+// ENDED_USER_CANCEL, ENDED_USER_DEFLECTED) make chatRouted answer
+// END_USER_ABANDONED_ENGAGEMENT; any other makes it answer CHAT_ID_UNKNOWN.
+//
+// A participant (AgentAccountID an ACTIVE conference or consult guest): only it leaves
+// (EngagementConcluded for it with the reason, AGENT_CONCLUDED by default); the chat stays
+// ACTIVE with its owner. An OFFERED participant answers with RespondWith instead, and a
+// transfer target is never ACTIVE beside the owner (accepting makes it the owner): both are
+// ErrConflict.
+func (s *Server) ConcludeWith(siteName, chatID string, e Conclusion) error {
 	now := s.begin()
 	defer s.mu.Unlock()
+	reason := e.Reason
+	if reason == "" && e.AgentAccountID != "" {
+		reason = EndAgentConcluded
+	}
 	if reason == "" {
 		return invalid("reason", "reason is required")
 	}
@@ -482,6 +578,18 @@ func (s *Server) Conclude(siteName, chatID, reason string) error {
 	}
 	if c.state == StateConcluded {
 		return controlErr(ErrConflict, "chatId", "chat %q is already concluded (%s)", chatID, c.endReason)
+	}
+	if e.AgentAccountID != "" && e.AgentAccountID != c.agentID {
+		p, err := s.participantLocked(st, c, e.AgentAccountID)
+		if err != nil {
+			return err
+		}
+		if p.state != StateActive || p.routeType == RouteTransfer {
+			return controlErr(ErrConflict, "agentAccountId", "agent %q is a %s participant %s in chat %q: only an ACTIVE conference or consult participant leaves alone (answer an offer with respond)",
+				p.agentID, p.routeType, p.state, chatID)
+		}
+		s.leaveLocked(st, c, p, EventEngagementConcluded, reason, now)
+		return nil
 	}
 	s.concludeLocked(st, c, reason, now)
 	return nil

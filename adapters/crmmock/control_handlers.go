@@ -37,14 +37,6 @@ type createChatResponse struct {
 	ChatID string `json:"chatId"`
 }
 
-type respondRequest struct {
-	Action string `json:"action"`
-}
-
-type concludeRequest struct {
-	Reason string `json:"reason"`
-}
-
 type advanceRequest struct {
 	Duration string `json:"duration"` // Go duration: "90s", "2m30s"
 }
@@ -207,11 +199,11 @@ func (s *Server) handleCustomerHeartbeat(c echo.Context) error {
 }
 
 func (s *Server) handleRespond(c echo.Context) error {
-	var req respondRequest
+	var req OfferReply
 	if err := requiredBody(c, &req); err != nil {
 		return err
 	}
-	if err := s.Respond(param(c, "site"), param(c, "chatId"), req.Action); err != nil {
+	if err := s.RespondWith(param(c, "site"), param(c, "chatId"), req); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, okBody)
@@ -225,11 +217,11 @@ func (s *Server) handleAbandon(c echo.Context) error {
 }
 
 func (s *Server) handleConclude(c echo.Context) error {
-	var req concludeRequest
+	var req Conclusion
 	if err := requiredBody(c, &req); err != nil {
 		return err
 	}
-	if err := s.Conclude(param(c, "site"), param(c, "chatId"), req.Reason); err != nil {
+	if err := s.ConcludeWith(param(c, "site"), param(c, "chatId"), req); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, okBody)

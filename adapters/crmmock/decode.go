@@ -67,9 +67,22 @@ func decodeAuthenticate(data []byte) (authenticateRequest, error) {
 	return req, decodeJSON(data, &req, false)
 }
 
+// decodeChatRouted reads a chatRouted body. A routeType other than lead, transfer,
+// conference or consult (or none) is a body that cannot be read, not a business verdict.
 func decodeChatRouted(data []byte) (chatRoutedRequest, error) {
 	var req chatRoutedRequest
-	return req, decodeJSON(data, &req, false)
+	if err := decodeJSON(data, &req, false); err != nil {
+		return req, err
+	}
+	if !validRouteType(req.RouteType) {
+		return req, &requestError{Field: "routeType", Message: routeTypeMessage(req.RouteType)}
+	}
+	return req, nil
+}
+
+// routeTypeMessage says why a route type was refused.
+func routeTypeMessage(rt string) string {
+	return fmt.Sprintf("unknown route type %q; want lead, transfer, conference or consult (none means lead)", rt)
 }
 
 func decodePoll(data []byte) (pollRequest, error) {

@@ -9,16 +9,20 @@
 //
 // # Routing API
 //
-// All answers are HTTP 200 with a "resultCode", except a body that is not JSON (400, with
-// {"error", "field"}) and injected transport faults. Ids are JSON strings. Every call but
-// authenticate carries the session token in the X-UQ-Session header.
+// All answers are HTTP 200 with a "resultCode", except a body that cannot be read (400,
+// with {"error", "field"}: not JSON, a field of the wrong type, a routeType other than
+// lead, transfer, conference or consult) and injected transport faults. Ids are JSON
+// strings. Every call but authenticate carries the session token in the X-UQ-Session
+// header.
 //
 //	POST /uq/v1/{site}/authenticate          {userName, password, appId}
 //	     → {resultCode, sessionToken, expiresInSeconds}
-//	POST /uq/v1/{site}/chatRouted            {chatId, agentAccountId, queueId, transactionId}
+//	POST /uq/v1/{site}/chatRouted            {chatId, agentAccountId, queueId, transactionId,
+//	                                          routeType?}
 //	     → {resultCode, chatId, agentAccountId, engagementState, offerExpiresInSeconds}
 //	GET  /uq/v1/{site}/engagements/{chatId}
-//	     → {resultCode, chatId, state, endReason, agentAccountId}
+//	     → {resultCode, chatId, state, endReason, agentAccountId,
+//	        participants?: [{agentAccountId, routeType, state}]}
 //	GET  /uq/v1/{site}/agents/{accountId}/session
 //	     → {resultCode, loggedIn, sessionId, presence, missedIntervals, secondsToDisconnect,
 //	        statusType, statusName, activeSessions, maxSessions}
@@ -45,19 +49,27 @@
 // INVALID_DEST_QUEUE; agent unknown → AGENT_ID_UNKNOWN; queue not in the agent's profile →
 // INVALID_DEST_AGENT; no chat session (never logged in, or logged out) →
 // INVALID_AGENT_SESSION; ABSENT → AGENT_ABSENT; DISCONNECTED → AGENT_DISCONNECTED; status
-// unavailable → AGENT_NOT_ACTIVE; chat OFFERED or ACTIVE (to anyone) →
-// COULD_NOT_RESERVE_ENGAGEMENT; agent's OFFERED+ACTIVE chats ≥ maxSessions →
-// COULD_NOT_ASSIGN_ENGAGEMENT; else SUCCESS: the chat is OFFERED to the agent
-// (offerExpiresInSeconds, EngagementOffered) or, with auto-accept, ACTIVE at once
-// (EngagementOffered then EngagementAccepted). Routing through another external queue of
-// the agent's profile moves the chat to that queue.
+// unavailable → AGENT_NOT_ACTIVE; chat state (below) → COULD_NOT_RESERVE_ENGAGEMENT;
+// agent's OFFERED+ACTIVE chats and participations ≥ maxSessions →
+// COULD_NOT_ASSIGN_ENGAGEMENT; else SUCCESS: the agent is offered the chat
+// (offerExpiresInSeconds, EngagementOffered) or, with auto-accept, takes it at once
+// (EngagementOffered then EngagementAccepted).
+//
+// The optional routeType decides the chat-state step, and nothing else: "lead" (the
+// default) needs the chat WAITING (OFFERED or ACTIVE to anyone, the same agent included,
+// fails), and the agent becomes its owner; routing through another external queue of the
+// agent's profile moves the chat to that queue. "transfer", "conference" and "consult" add
+// a second leg to a chat another agent has: the chat must be ACTIVE with an owner, and the
+// target must not be in it yet (neither the owner nor a participant); the target becomes a
+// participant (see "Second legs" below). Every other check applies to the target exactly
+// as to a lead's agent.
 //
 // A transactionId makes chatRouted idempotent: the first answer of an admitted request
 // (token and site valid) is remembered per site and every replay gets it verbatim, whatever
-// its body says and whatever happened since. transactionId is optional; without one every
-// request is evaluated. RouteEvaluations counts the evaluated requests per transactionId
-// (not the replayed ones, nor those a fault answered, except loseAnswer, which evaluates),
-// so tests can prove "exactly one pop".
+// its body (routeType included) says and whatever happened since. transactionId is
+// optional; without one every request is evaluated. RouteEvaluations counts the evaluated
+// requests per transactionId (not the replayed ones, nor those a fault answered, except
+// loseAnswer, which evaluates), so tests can prove "exactly one pop".
 //
 // # Generic webhook API
 //
@@ -66,11 +78,12 @@
 // "Authorization: Bearer <key>", snake_case JSON, an Idempotency-Key header, real HTTP
 // statuses for protocol problems, and the CRM's verdict, verbatim, as "result" in a 200.
 //
-//	POST /crm/v1/sites/{site}/routes                 {chat_id, agent_id, queue_id}
+//	POST /crm/v1/sites/{site}/routes                 {chat_id, agent_id, queue_id, route_type?}
 //	     + Idempotency-Key: <key>
 //	     → {result, chat_id, agent_id, engagement_state, offer_expires_in_seconds}
 //	GET  /crm/v1/sites/{site}/chats/{chatId}
-//	     → {result, chat_id, state, end_reason, agent_id}
+//	     → {result, chat_id, state, end_reason, agent_id,
+//	        participants?: [{agent_id, route_type, state}]}
 //	GET  /crm/v1/sites/{site}/agents/{agentId}
 //	     → {result, agent_id, logged_in, session_id, presence, missed_intervals,
 //	        seconds_to_disconnect, status_type, status_name, active_sessions, max_sessions}
@@ -84,7 +97,8 @@
 // A missing or wrong key is 401 with {"error": "unauthorized", "field": "Authorization",
 // "reason"}; a request that cannot be read is 400 with {"error": "invalid_request", "field",
 // "reason"}: a body that is not one JSON object, a field of the wrong type, an unknown field
-// (camelCase names are the other facade's), a missing or bad Idempotency-Key (required on
+// (camelCase names are the other facade's), a route_type other than lead, transfer,
+// conference or consult, a missing or bad Idempotency-Key (required on
 // routes; at most 255 printable ASCII characters), a negative or non-numeric after or wait.
 // Everything else is the CRM's verdict with 200, decided by exactly the routing API's
 // rules: the site (empty → MISSING_SITE_NAME, unknown → UNKNOWN_SITE), then the
@@ -119,15 +133,17 @@
 //     DISCONNECTED: with the defaults ABSENT at 120 s, still ABSENT at 240 s, DISCONNECTED at
 //     360 s after the last poll. Each step emits AgentConnectionStateChanged with the
 //     presence, missedIntervals and secondsToDisconnect (the countdown while ABSENT). On
-//     disconnect the server tears the session down itself: each OFFERED/ACTIVE chat of the
-//     agent goes back to WAITING (EngagementRequeued, cause AGENT_DISCONNECTED), then
-//     AgentLoggedOff. A disconnected agent answers AGENT_DISCONNECTED to chatRouted and
+//     disconnect the server tears the session down itself, chat by chat: each
+//     OFFERED/ACTIVE chat the agent owns goes back to WAITING (EngagementRequeued, cause
+//     AGENT_DISCONNECTED), and where the agent is a participant it leaves
+//     (EngagementConcluded, endReason PARTICIPANT_LEFT; the chat stays with its owner);
+//     then AgentLoggedOff. A disconnected agent answers AGENT_DISCONNECTED to chatRouted and
 //     INVALID_AGENT_SESSION (loggedIn false, presence DISCONNECTED) to the session call until
 //     it logs in again. A Heartbeat while ABSENT restores ACTIVE.
 //   - Statuses. Built-in Unrestricted (available), In Meeting and On Break (unavailable);
 //     AddStatus adds a site's own. SetStatus emits AgentStatusChanged.
-//   - Offer. An offer not accepted or declined within OfferTimeout goes back to WAITING
-//     (EngagementTimeout). Decline works only if the agent's profile allows it
+//   - Offer. A lead's offer not accepted or declined within OfferTimeout goes back to
+//     WAITING (EngagementTimeout). Decline works only if the agent's profile allows it
 //     (EngagementDeclined; otherwise the control call fails with ErrDeclineNotAllowed, HTTP
 //     409). Accept makes the chat ACTIVE (EngagementAccepted).
 //   - Customer. A chat still WAITING QueueTimeout after it was created is CONCLUDED with
@@ -135,7 +151,9 @@
 //     Abandon concludes with ENDED_USER_CANCEL. Conclude takes any verbatim end reason;
 //     END_USER_CONCLUDED, ENDED_USER_CANCEL and ENDED_USER_DEFLECTED count as ended by the
 //     customer (chatRouted: END_USER_ABANDONED_ENGAGEMENT), the others as ended otherwise
-//     (CHAT_ID_UNKNOWN). Each end emits EngagementConcluded with the endReason.
+//     (CHAT_ID_UNKNOWN). Each end emits EngagementConcluded with the endReason for every
+//     agent in the chat, one event each: the owner first (no agent for a chat nobody
+//     had), then the participants in routing order, OFFERED ones included.
 //   - Polling customer (opt-in: a chat created with "customerPolls": true). The customer's
 //     chat client polls (CustomerHeartbeat) like the agent console, and a customer who
 //     stops goes through the same absent logic: ABSENT one AbsentInterval after the last
@@ -144,13 +162,40 @@
 //     the customer (chatRouted: END_USER_ABANDONED_ENGAGEMENT). The ABSENT stages show in
 //     the state dump only (customerPresence, customerMissedIntervals): the feed has no
 //     customer presence event. Chats created without it never lose their customer.
-//   - Logout requeues the agent's chats (EngagementRequeued, cause AGENT_LOGGED_OFF), then
-//     AgentLoggedOff.
+//   - Logout requeues the chats the agent owns (EngagementRequeued, cause
+//     AGENT_LOGGED_OFF) and ends its participations (EngagementConcluded, endReason
+//     PARTICIPANT_LEFT), chat by chat, then AgentLoggedOff.
+//   - Second legs. A transfer, conference or consult route makes the target a participant
+//     of the ACTIVE chat, OFFERED with its own offer timer (OfferTimeout; EngagementOffered
+//     for the target) or, with auto-accept, accepted at once. Respond with its
+//     agentAccountId answers for it: accept makes a conference or consult guest ACTIVE
+//     beside the owner; accept of a transfer makes the target the chat's owner (the chat
+//     moves to the transfer's queue) and the previous owner is out of the chat with no event
+//     of its own: the target's EngagementAccepted on a transfer is how the bridge learns
+//     it. Decline (if the target's profile allows it; EngagementDeclined) and the offer
+//     timing out (EngagementTimeout) take the target out; the chat stays ACTIVE with its
+//     owner, it is not requeued. Conclude with the agentAccountId of an ACTIVE conference or
+//     consult guest makes only that guest leave (EngagementConcluded, endReason
+//     AGENT_CONCLUDED unless a reason is given); the chat stays ACTIVE. Each OFFERED or
+//     ACTIVE participation holds a capacity slot of its agent (activeSessions,
+//     COULD_NOT_ASSIGN_ENGAGEMENT). When the owner's session ends and its chat goes back to
+//     WAITING, no agent is left in it: after the owner's EngagementRequeued every
+//     participant leaves with EngagementConcluded, endReason PARTICIPANT_LEFT. When the
+//     chat ends, every participant still in it is concluded with it and stays listed,
+//     CONCLUDED, for the record; one that left earlier is no longer listed.
 //
 // # Control plane
 //
 // JSON in and out under /control/v1; bad input is a 4xx with {"error", "field", "kind"}
 // (400 invalid_input, 404 not_found, 409 conflict; "cause": "decline_not_allowed").
+//
+// respond and conclude answer for the chat's owner unless agentAccountId names another
+// agent in the chat (a participant; see "Second legs"); an agent the site does not know is
+// 404, one not in the chat (or whose offer is not pending, or that cannot leave alone: an
+// OFFERED participant answers with respond, a transfer target is never ACTIVE beside the
+// owner) is 409. With agentAccountId, conclude's reason defaults to AGENT_CONCLUDED. The
+// state dump lists each chat's participants (agentAccountId, routeType, queueId, state,
+// offerExpiresAt).
 //
 //	POST   /control/v1/reset
 //	POST   /control/v1/sites/{site}/queues                  {id, name, external}
@@ -163,9 +208,9 @@
 //	PUT    /control/v1/sites/{site}/agents/{id}/presence    {presence}
 //	POST   /control/v1/sites/{site}/chats                   {queueId, customerName, customerPolls?} → {chatId}
 //	POST   /control/v1/sites/{site}/chats/{chatId}/customer-heartbeat
-//	POST   /control/v1/sites/{site}/chats/{chatId}/respond  {action: accept|decline|ignore}
+//	POST   /control/v1/sites/{site}/chats/{chatId}/respond  {action: accept|decline|ignore, agentAccountId?}
 //	POST   /control/v1/sites/{site}/chats/{chatId}/abandon
-//	POST   /control/v1/sites/{site}/chats/{chatId}/conclude {reason}
+//	POST   /control/v1/sites/{site}/chats/{chatId}/conclude {reason, agentAccountId?}
 //	POST   /control/v1/faults                               Fault
 //	DELETE /control/v1/faults
 //	POST   /control/v1/clock/advance                        {"duration": "90s"} → {now}

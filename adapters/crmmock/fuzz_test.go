@@ -18,6 +18,9 @@ func FuzzChatRoutedRequest(f *testing.F) {
 	for _, seed := range []string{
 		`{"chatId":"1001","agentAccountId":"a1","queueId":"sales","transactionId":"tx"}`,
 		`{"chatId":1001}`, `{}`, ``, `{"chatId":"a"} {}`, `null`, `[]`, `{"site":"demo","chatId":"\u0000"}`,
+		`{"chatId":"1001","agentAccountId":"a1","queueId":"sales","transactionId":"tx","routeType":"transfer"}`,
+		`{"chatId":"1001","routeType":"lead"}`, `{"routeType":"Conference"}`, `{"routeType":""}`,
+		`{"routeType":null}`, `{"routeType":["consult"]}`, `{"ROUTETYPE":"consult"}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -29,6 +32,9 @@ func FuzzChatRoutedRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, err := decodeChatRouted(data)
 		if err == nil {
+			if !validRouteType(req.RouteType) {
+				t.Fatalf("decodeChatRouted(%q) accepted route type %q", data, req.RouteType)
+			}
 			roundTrip(t, req, decodeChatRouted)
 		}
 		// The whole handler: 200 with a resultCode, or 400 with an error body.
@@ -112,6 +118,8 @@ func FuzzGenericRouteRequest(f *testing.F) {
 		{"k1", `{"chat_id":"1001","agent_id":"a1","queue_id":"sales"}`},
 		{"k2", `{"chatId":"1001"}`}, {"k3", `{"chat_id":1001}`}, {"", `{}`}, {"k 4", `{}`},
 		{"k5", ``}, {"k6", `null`}, {"k7", `{"chat_id":"\u0000"} {}`}, {"ключ", `{}`},
+		{"k8", `{"chat_id":"1001","agent_id":"a1","queue_id":"sales","route_type":"consult"}`},
+		{"k9", `{"route_type":"barge"}`}, {"k10", `{"route_type":1}`}, {"k11", `{"routeType":"transfer"}`},
 	} {
 		f.Add(seed.key, []byte(seed.body))
 	}
@@ -123,6 +131,9 @@ func FuzzGenericRouteRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key string, data []byte) {
 		req, err := decodeGenericRoute(data)
 		if err == nil {
+			if !validRouteType(req.RouteType) {
+				t.Fatalf("decodeGenericRoute(%q) accepted route type %q", data, req.RouteType)
+			}
 			roundTrip(t, req, decodeGenericRoute)
 		}
 		rec := httptest.NewRecorder()

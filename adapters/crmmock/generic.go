@@ -33,6 +33,8 @@ type genericRouteRequest struct {
 	ChatID  string `json:"chat_id"`
 	AgentID string `json:"agent_id"`
 	QueueID string `json:"queue_id"`
+	// RouteType is lead (also when empty), transfer, conference or consult.
+	RouteType string `json:"route_type,omitempty"`
 }
 
 type genericRouteResponse struct {
@@ -44,11 +46,18 @@ type genericRouteResponse struct {
 }
 
 type genericChatResponse struct {
-	Result    string `json:"result"`
-	ChatID    string `json:"chat_id,omitempty"`
-	State     string `json:"state,omitempty"`
-	EndReason string `json:"end_reason,omitempty"`
-	AgentID   string `json:"agent_id,omitempty"`
+	Result       string               `json:"result"`
+	ChatID       string               `json:"chat_id,omitempty"`
+	State        string               `json:"state,omitempty"`
+	EndReason    string               `json:"end_reason,omitempty"`
+	AgentID      string               `json:"agent_id,omitempty"`
+	Participants []genericParticipant `json:"participants,omitempty"`
+}
+
+type genericParticipant struct {
+	AgentID   string `json:"agent_id"`
+	RouteType string `json:"route_type"`
+	State     string `json:"state"`
 }
 
 type genericAgentResponse struct {
@@ -142,11 +151,15 @@ func asInvalidRequest(err error) error {
 
 // decodeGenericRoute reads the route body. Unknown fields are refused (a camelCase
 // "chatId" is a client speaking the other facade, not a body to route with empty fields);
-// missing fields are the CRM's verdict (MISSING_PARAMETERS), not a protocol error.
+// missing fields are the CRM's verdict (MISSING_PARAMETERS), not a protocol error. An
+// unknown route_type is refused too (lead, transfer, conference, consult or none).
 func decodeGenericRoute(data []byte) (genericRouteRequest, error) {
 	var req genericRouteRequest
 	if err := decodeJSON(data, &req, true); err != nil {
 		return req, asInvalidRequest(err)
+	}
+	if !validRouteType(req.RouteType) {
+		return req, invalidRequest("route_type", routeTypeMessage(req.RouteType))
 	}
 	return req, nil
 }
@@ -214,7 +227,11 @@ func genericRoute(r chatRoutedResponse) genericRouteResponse {
 }
 
 func genericChat(r engagementResponse) genericChatResponse {
-	return genericChatResponse{Result: r.ResultCode, ChatID: r.ChatID, State: r.State, EndReason: r.EndReason, AgentID: r.AgentAccountID}
+	out := genericChatResponse{Result: r.ResultCode, ChatID: r.ChatID, State: r.State, EndReason: r.EndReason, AgentID: r.AgentAccountID}
+	for _, p := range r.Participants {
+		out.Participants = append(out.Participants, genericParticipant{AgentID: p.AgentAccountID, RouteType: p.RouteType, State: p.State})
+	}
+	return out
 }
 
 func genericAgent(accountID string, r agentSessionResponse) genericAgentResponse {

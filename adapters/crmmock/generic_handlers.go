@@ -39,7 +39,7 @@ func (s *Server) handleGenericRoute(c echo.Context) error {
 	now := s.begin()
 	st, code := s.siteGateLocked(param(c, "site"))
 	resp := s.idempotentRouteLocked(st, code, key, chatRoutedRequest{
-		ChatID: req.ChatID, AgentAccountID: req.AgentID, QueueID: req.QueueID, TransactionID: key,
+		ChatID: req.ChatID, AgentAccountID: req.AgentID, QueueID: req.QueueID, TransactionID: key, RouteType: req.RouteType,
 	}, now)
 	s.mu.Unlock()
 	return c.JSON(http.StatusOK, genericRoute(resp))

@@ -63,6 +63,18 @@ type ChatState struct {
 	CustomerPresence        string    `json:"customerPresence,omitempty"`
 	CustomerMissedIntervals int       `json:"customerMissedIntervals,omitempty"`
 	CustomerLastPoll        time.Time `json:"customerLastPoll,omitzero"`
+	// Participants are the agents in the chat beside its owner (transfer, conference,
+	// consult), in routing order; CONCLUDED ones stay after the chat ended.
+	Participants []ParticipantState `json:"participants,omitempty"`
+}
+
+// ParticipantState is one agent in a chat beside its owner.
+type ParticipantState struct {
+	AgentAccountID string    `json:"agentAccountId"`
+	RouteType      string    `json:"routeType"`
+	QueueID        string    `json:"queueId"`
+	State          string    `json:"state"` // OFFERED, ACTIVE, CONCLUDED
+	OfferExpiresAt time.Time `json:"offerExpiresAt,omitzero"`
 }
 
 // Dump returns a snapshot of the whole mock (after firing the timers due now).
@@ -120,6 +132,16 @@ func (s *Server) Dump() State {
 		}
 		for _, id := range st.chatOrder {
 			c := st.chats[id]
+			var participants []ParticipantState
+			for _, p := range c.participants {
+				participants = append(participants, ParticipantState{
+					AgentAccountID: p.agentID,
+					RouteType:      p.routeType,
+					QueueID:        p.queueID,
+					State:          p.state,
+					OfferExpiresAt: p.offerExpires.UTC(),
+				})
+			}
 			ss.Chats = append(ss.Chats, ChatState{
 				ChatID:         c.id,
 				QueueID:        c.queueID,
@@ -135,6 +157,7 @@ func (s *Server) Dump() State {
 				CustomerPresence:        c.customerPresence(),
 				CustomerMissedIntervals: c.customerMissed,
 				CustomerLastPoll:        c.customerLastPoll.UTC(),
+				Participants:            participants,
 			})
 		}
 		out.Sites = append(out.Sites, ss)

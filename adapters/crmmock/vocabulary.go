@@ -1,5 +1,7 @@
 package crmmock
 
+import "slices"
+
 // The mock's wire vocabulary. Every string here is sent verbatim, exactly as the real CRM
 // chat server spells it, so that the bridge's catalog sees the real codes.
 
@@ -116,6 +118,23 @@ const (
 
 // apiOps lists the operations in a stable order (state dumps, validation messages).
 var apiOps = []string{OpAuthenticate, OpChatRouted, OpEngagement, OpAgentSession, OpWaiting, OpPoll}
+
+// Route types of a route request (chatRouted's routeType, the generic facade's route_type).
+// A lead routes a WAITING chat to its first agent (the owner); the others add an agent to a
+// chat another agent already has (ACTIVE): a transfer hands the chat over when the target
+// accepts, a conference or consult keeps the owner and adds the target beside it.
+const (
+	RouteLead       = "lead"
+	RouteTransfer   = "transfer"
+	RouteConference = "conference"
+	RouteConsult    = "consult"
+)
+
+// routeTypes lists the route types a request may name; "" means lead.
+var routeTypes = []string{RouteLead, RouteTransfer, RouteConference, RouteConsult}
+
+// validRouteType reports whether a request's route type is known ("" is lead).
+func validRouteType(rt string) bool { return rt == "" || slices.Contains(routeTypes, rt) }
 
 // Responses to an agent's offer (Respond).
 const (

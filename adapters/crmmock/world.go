@@ -68,6 +68,49 @@ type chat struct {
 	customerPolls    bool
 	customerLastPoll time.Time
 	customerMissed   int // missed intervals since customerLastPoll
+	// participants are the agents in the chat beside its owner (second legs), in the order
+	// they were routed.
+	participants []*participant
+}
+
+// participant is an agent a transfer, conference or consult route added to an ACTIVE chat
+// beside its owner. It is OFFERED (with its own offer timer) until it answers: accepting a
+// conference or consult makes it ACTIVE beside the owner, accepting a transfer makes it the
+// chat's owner (it then leaves this list and the previous owner leaves the chat). It leaves
+// the list when it declines, times out, leaves alone or its session ends; when the chat
+// ends it stays, CONCLUDED, for the record. While OFFERED or ACTIVE it holds a capacity
+// slot of its agent, like an owned chat.
+type participant struct {
+	agentID      string
+	routeType    string    // transfer, conference, consult
+	queueID      string    // the queue it was routed through (an accepted transfer moves the chat there)
+	state        string    // OFFERED, ACTIVE, CONCLUDED
+	offerExpires time.Time // while OFFERED
+}
+
+// live reports whether the participant is still in the chat (OFFERED or ACTIVE).
+func (p *participant) live() bool { return p.state == StateOffered || p.state == StateActive }
+
+// participant returns the agent's live participation in the chat, or nil.
+func (c *chat) participant(accountID string) *participant {
+	for _, p := range c.participants {
+		if p.agentID == accountID && p.live() {
+			return p
+		}
+	}
+	return nil
+}
+
+// hasAgent reports whether the agent is in the chat: its owner (OFFERED or ACTIVE) or a live
+// participant.
+func (c *chat) hasAgent(accountID string) bool {
+	owner := c.agentID == accountID && (c.state == StateOffered || c.state == StateActive)
+	return owner || c.participant(accountID) != nil
+}
+
+// dropParticipant removes p from the chat's participants.
+func (c *chat) dropParticipant(p *participant) {
+	c.participants = slices.DeleteFunc(c.participants, func(q *participant) bool { return q == p })
 }
 
 // customerPresence is the polling customer's presence while the chat lasts: ACTIVE or
@@ -116,23 +159,18 @@ func (st *site) addStatus(name string, available bool) {
 	st.statusOrder = append(st.statusOrder, name)
 }
 
-// activeSessions counts the agent's OFFERED and ACTIVE chats: both hold a capacity slot.
+// activeSessions counts the agent's OFFERED and ACTIVE chats, owned or as a participant:
+// each holds a capacity slot.
 func (st *site) activeSessions(accountID string) int {
-	n := 0
-	for _, c := range st.chats {
-		if c.agentID == accountID && (c.state == StateOffered || c.state == StateActive) {
-			n++
-		}
-	}
-	return n
+	return len(st.agentChats(accountID))
 }
 
-// agentChats returns the agent's OFFERED and ACTIVE chats in creation order.
+// agentChats returns the chats the agent is in (owner of an OFFERED or ACTIVE chat, or live
+// participant) in creation order.
 func (st *site) agentChats(accountID string) []*chat {
 	var out []*chat
 	for _, id := range st.chatOrder {
-		c := st.chats[id]
-		if c.agentID == accountID && (c.state == StateOffered || c.state == StateActive) {
+		if c := st.chats[id]; c.hasAgent(accountID) {
 			out = append(out, c)
 		}
 	}
@@ -196,20 +234,50 @@ func (s *Server) emitLocked(st *site, ev Event) {
 	s.wake = make(chan struct{})
 }
 
-// chatEvent is an engagement event for c.
+// chatEvent is an engagement event for c's owner.
 func chatEvent(typ string, c *chat, at time.Time) Event {
 	return Event{Type: typ, ChatID: c.id, AgentAccountID: c.agentID, At: at}
 }
 
-// requeueLocked puts an offered or active chat back to WAITING.
-func requeueLocked(c *chat, at time.Time) {
+// participantEvent is an engagement event for a participant of c.
+func participantEvent(typ string, c *chat, p *participant, at time.Time) Event {
+	return Event{Type: typ, ChatID: c.id, AgentAccountID: p.agentID, At: at}
+}
+
+// requeueLocked puts an offered or active chat back to WAITING and emits ev, the owner's
+// event (EngagementRequeued, EngagementTimeout or EngagementDeclined, built before the
+// call). A chat that goes back to the queue has no agent left in it: every participant then
+// leaves with EngagementConcluded, endReason PARTICIPANT_LEFT.
+func (s *Server) requeueLocked(st *site, c *chat, ev Event, at time.Time) {
 	c.state = StateWaiting
 	c.agentID = ""
 	c.offerExpires = time.Time{}
 	c.waitingSince = at
+	s.emitLocked(st, ev)
+	for _, p := range slices.Clone(c.participants) {
+		if p.live() {
+			s.leaveLocked(st, c, p, EventEngagementConcluded, EndParticipantLeft, at)
+		}
+	}
+	c.participants = nil
 }
 
-// concludeLocked ends a chat with a verbatim end reason and emits EngagementConcluded.
+// leaveLocked takes a participant out of the chat (declined, timed out, left alone, session
+// ended) and emits typ for it; endReason is set for EngagementConcluded. The chat and its
+// owner are not touched.
+func (s *Server) leaveLocked(st *site, c *chat, p *participant, typ, endReason string, at time.Time) {
+	c.dropParticipant(p)
+	ev := participantEvent(typ, c, p, at)
+	if typ == EventEngagementConcluded {
+		ev.EndReason = endReason
+	}
+	s.emitLocked(st, ev)
+}
+
+// concludeLocked ends a chat with a verbatim end reason: EngagementConcluded for the owner
+// (or, for a chat nobody had, without an agent), then one for each participant still in the
+// chat, OFFERED ones included, all with the same endReason. The participants stay listed,
+// CONCLUDED, for the record.
 func (s *Server) concludeLocked(st *site, c *chat, reason string, at time.Time) {
 	c.state = StateConcluded
 	c.endReason = reason
@@ -219,17 +287,32 @@ func (s *Server) concludeLocked(st *site, c *chat, reason string, at time.Time) 
 	ev := chatEvent(EventEngagementConcluded, c, at)
 	ev.EndReason = reason
 	s.emitLocked(st, ev)
+	for _, p := range c.participants {
+		if !p.live() {
+			continue
+		}
+		p.state = StateConcluded
+		p.offerExpires = time.Time{}
+		ev := participantEvent(EventEngagementConcluded, c, p, at)
+		ev.EndReason = reason
+		s.emitLocked(st, ev)
+	}
 }
 
-// tearDownLocked ends an agent's session (logout or disconnect): its offered and active
-// chats go back to WAITING with an EngagementRequeued event carrying cause, then
-// AgentLoggedOff.
+// tearDownLocked ends an agent's session (logout or disconnect), chat by chat in creation
+// order: the chats it owns go back to WAITING with an EngagementRequeued event carrying
+// cause (their participants leave, see requeueLocked); where it is a participant it leaves
+// with EngagementConcluded, endReason PARTICIPANT_LEFT, and the chat stays with its owner.
+// Then AgentLoggedOff.
 func (s *Server) tearDownLocked(st *site, a *agent, cause string, at time.Time) {
 	for _, c := range st.agentChats(a.AccountID) {
+		if p := c.participant(a.AccountID); p != nil {
+			s.leaveLocked(st, c, p, EventEngagementConcluded, EndParticipantLeft, at)
+			continue
+		}
 		ev := chatEvent(EventEngagementRequeued, c, at)
 		ev.Cause = cause
-		requeueLocked(c, at)
-		s.emitLocked(st, ev)
+		s.requeueLocked(st, c, ev, at)
 	}
 	a.loggedIn = false
 	a.missed = 0
@@ -262,6 +345,8 @@ func (s *Server) fireTimersLocked(now time.Time) {
 			s.missIntervalLocked(t.site, t.agent, t.due)
 		case timerOffer:
 			s.offerTimeoutLocked(t.site, t.chat, t.due)
+		case timerParticipantOffer:
+			s.leaveLocked(t.site, t.chat, t.participant, EventEngagementTimeout, "", t.due)
 		case timerQueue:
 			s.concludeLocked(t.site, t.chat, EndQueueTimeout, t.due)
 		case timerCustomer:
@@ -273,10 +358,11 @@ func (s *Server) fireTimersLocked(now time.Time) {
 type timerKind int
 
 const (
-	timerPresence timerKind = iota + 1 // an agent misses one more presence interval
-	timerOffer                         // an offer times out
-	timerQueue                         // a waiting customer's queue timeout
-	timerCustomer                      // a polling customer misses one more interval
+	timerPresence         timerKind = iota + 1 // an agent misses one more presence interval
+	timerOffer                                 // an offer times out
+	timerParticipantOffer                      // a transfer, conference or consult offer times out
+	timerQueue                                 // a waiting customer's queue timeout
+	timerCustomer                              // a polling customer misses one more interval
 )
 
 // timer is one due timer.
@@ -286,10 +372,13 @@ type timer struct {
 	site  *site
 	agent *agent
 	chat  *chat
+	// participant is the offered participant of chat (timerParticipantOffer).
+	participant *participant
 }
 
 // nextTimerLocked finds the earliest timer due at or before now. Ties go to the first in
-// site, agent, chat creation order.
+// site, agent, chat creation order (a chat's participants, in routing order, before the
+// chat's own timers).
 func (s *Server) nextTimerLocked(now time.Time) (timer, bool) {
 	var best timer
 	found := false
@@ -313,6 +402,11 @@ func (s *Server) nextTimerLocked(now time.Time) (timer, bool) {
 			if c.customerPolls && c.state != StateConcluded {
 				due := c.customerLastPoll.Add(time.Duration(c.customerMissed+1) * s.opts.AbsentInterval)
 				consider(timer{kind: timerCustomer, due: due, site: st, chat: c})
+			}
+			for _, p := range c.participants {
+				if p.state == StateOffered {
+					consider(timer{kind: timerParticipantOffer, due: p.offerExpires, site: st, chat: c, participant: p})
+				}
 			}
 			switch c.state {
 			case StateOffered:
@@ -374,7 +468,5 @@ func (s *Server) missCustomerIntervalLocked(st *site, c *chat, at time.Time) {
 }
 
 func (s *Server) offerTimeoutLocked(st *site, c *chat, at time.Time) {
-	ev := chatEvent(EventEngagementTimeout, c, at)
-	requeueLocked(c, at)
-	s.emitLocked(st, ev)
+	s.requeueLocked(st, c, chatEvent(EventEngagementTimeout, c, at), at)
 }

@@ -468,3 +468,69 @@ func testWaitingChats(t *testing.T, target Target) {
 		t.Errorf("WaitingChats for an unconfigured site = %v, want ErrRejected", err)
 	}
 }
+
+// testSecondLeg: a conference leg joins a chat another agent has (the CRM checks the chat
+// is ACTIVE, not WAITING), Engagement shows the guest beside the owner, and a second leg to
+// an agent already in the chat is refused with the CRM's code. A lead request into the
+// active chat is refused too: the route type reached the CRM.
+func testSecondLeg(t *testing.T, target Target) {
+	w := newWorld(t, target)
+	ctx := context.Background()
+	chat := w.chat("Q1")
+	w.route(pop(chat, "A1", "Q1"), "SUCCESS")
+	w.must(w.mock.Respond(Site, chat, crmmock.ActionAccept))
+	seq := w.lastSeq()
+
+	conference := pop(chat, "BULK", "Q1")
+	conference.RouteType = bridge.RouteConference
+	got := w.route(conference, "SUCCESS")
+	if got.EngagementState != bridge.EngagementOffered {
+		t.Errorf("RouteChat(conference) state = %q, want OFFERED", got.EngagementState)
+	}
+	if n := w.mock.RouteEvaluations(conference.TransactionID); n != 1 {
+		t.Errorf("RouteEvaluations = %d, want 1", n)
+	}
+	eng, err := w.crm.Engagement(ctx, Site, chat)
+	if err != nil {
+		t.Fatalf("Engagement: %v", err)
+	}
+	want := bridge.Engagement{Code: "SUCCESS", ChatID: chat, State: bridge.EngagementActive, AgentAccountID: "A1",
+		Participants: []bridge.Participant{{AgentAccountID: "BULK", RouteType: bridge.RouteConference, State: bridge.EngagementOffered}}}
+	if diff := cmp.Diff(want, eng); diff != "" {
+		t.Errorf("Engagement mismatch (-want +got):\n%s", diff)
+	}
+	if p, ok := eng.Participant("BULK"); !ok || p.State != bridge.EngagementOffered {
+		t.Errorf("Engagement.Participant(BULK) = %+v, %v, want OFFERED", p, ok)
+	}
+	events, err := w.crm.PollEvents(ctx, Site, seq)
+	wantEvents := []bridge.CRMEvent{{Seq: seq + 1, Type: bridge.CRMEngagementOffered, ChatID: chat, AgentAccountID: "BULK", At: t0}}
+	if err != nil || !cmp.Equal(wantEvents, events) {
+		t.Errorf("PollEvents(%d) = %+v, %v, want %+v", seq, events, err, wantEvents)
+	}
+
+	for _, agent := range []string{"BULK", "A1"} { // the guest, the owner
+		transfer := pop(chat, agent, "Q1")
+		transfer.RouteType = bridge.RouteTransfer
+		w.route(transfer, "COULD_NOT_RESERVE_ENGAGEMENT")
+	}
+	lead := pop(chat, "BULK", "Q1")
+	w.route(lead, "COULD_NOT_RESERVE_ENGAGEMENT")
+
+	// A second leg whose answer is lost is settled like a pop: evaluated once.
+	if _, err := w.mock.Login(Site, "OUT"); err != nil {
+		t.Fatalf("Login(OUT): %v", err)
+	}
+	w.must(w.mock.InjectFault(crmmock.Fault{Op: crmmock.OpChatRouted, LoseAnswer: true, Count: 1}))
+	consult := pop(chat, "OUT", "Q1")
+	consult.RouteType = bridge.RouteConsult
+	if got, err := w.crm.RouteChat(ctx, consult); err != nil || got.Code != "SUCCESS" {
+		t.Errorf("RouteChat(consult) after a lost answer = %+v, %v, want SUCCESS", got, err)
+	}
+	if n := w.mock.RouteEvaluations(consult.TransactionID); n != 1 {
+		t.Errorf("RouteEvaluations(consult) = %d, want exactly 1", n)
+	}
+	if p, ok := w.chatParticipant(chat, "OUT"); !ok || p.RouteType != crmmock.RouteConsult || p.State != crmmock.StateOffered {
+		t.Errorf("OUT in the chat = %+v, %v, want an OFFERED consult", p, ok)
+	}
+	w.wantBreakerClosed("after second legs")
+}

@@ -13,7 +13,9 @@
 //     breaker;
 //   - a reply that cannot be read is bridge.ErrMalformedReply;
 //   - an adapter that lists waiting chats (bridge.ChatLister, needed for intake) lists
-//     exactly the chats still waiting in the queue.
+//     exactly the chats still waiting in the queue;
+//   - a second leg (RouteRequest.RouteType transfer, conference, consult) reaches the CRM
+//     as such, and Engagement lists the chat's participants.
 //
 // Use it from the adapter's package:
 //
@@ -105,6 +107,7 @@ func Run(t *testing.T, target Target) {
 		{"poll timeout marker", testPollTimeoutMarker},
 		{"unconfigured site", testUnconfiguredSite},
 		{"waiting chats for intake", testWaitingChats},
+		{"a second leg joins an active chat", testSecondLeg},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, target) })

@@ -161,6 +161,17 @@ func (w *world) chatState(chatID string) crmmock.ChatState {
 	return crmmock.ChatState{}
 }
 
+// chatParticipant is the mock's view of an agent's participation in a chat.
+func (w *world) chatParticipant(chatID, agent string) (crmmock.ParticipantState, bool) {
+	w.t.Helper()
+	for _, p := range w.chatState(chatID).Participants {
+		if p.AgentAccountID == agent {
+			return p, true
+		}
+	}
+	return crmmock.ParticipantState{}, false
+}
+
 // lastSeq is the site's last event sequence number.
 func (w *world) lastSeq() int64 {
 	w.t.Helper()

@@ -55,6 +55,7 @@ func (c *Client) routeOnce(ctx context.Context, s *siteConn, req bridge.RouteReq
 				AgentAccountID: req.AgentAccountID,
 				QueueID:        req.QueueID,
 				TransactionID:  req.TransactionID,
+				RouteType:      wireRouteType(req.RouteType),
 			},
 		})
 		if err != nil {
@@ -99,7 +100,7 @@ func (c *Client) engagement(ctx context.Context, s *siteConn, chatID string) (br
 		if err != nil {
 			return engagementReply{}, err
 		}
-		r, err := decode[engagementReply](body)
+		r, err := decodeEngagementReply(body)
 		if err != nil {
 			return r, fmt.Errorf("oracle engagement site %s chat %s: %w", s.name, chatID, err)
 		}
@@ -108,13 +109,7 @@ func (c *Client) engagement(ctx context.Context, s *siteConn, chatID string) (br
 	if err != nil {
 		return bridge.Engagement{}, err
 	}
-	return bridge.Engagement{
-		Code:           r.ResultCode,
-		ChatID:         r.ChatID,
-		State:          r.State,
-		EndReason:      r.EndReason,
-		AgentAccountID: r.AgentAccountID,
-	}, nil
+	return r.engagement(), nil
 }
 
 // AgentSession reads an agent's CRM chat session.

@@ -103,6 +103,42 @@ func TestEngagement(t *testing.T) {
 			want: bridge.Engagement{Code: "SUCCESS", State: "ACTIVE", AgentAccountID: "A1"},
 		},
 		{
+			name: "a conference guest offered",
+			setup: func(t *testing.T, w *world, id string) {
+				wantRoute(t, w, pop(id, "A1", "Q1"), "SUCCESS")
+				must(t, w.mock.Respond(site, id, "accept"))
+				guest := pop(id, "BULK", "Q1")
+				guest.RouteType = bridge.RouteConference
+				wantRoute(t, w, guest, "SUCCESS")
+			},
+			want: bridge.Engagement{Code: "SUCCESS", State: "ACTIVE", AgentAccountID: "A1",
+				Participants: []bridge.Participant{{AgentAccountID: "BULK", RouteType: bridge.RouteConference, State: "OFFERED"}}},
+		},
+		{
+			name: "a transfer auto-accepted: the target owns the chat",
+			setup: func(t *testing.T, w *world, id string) {
+				wantRoute(t, w, pop(id, "A1", "Q1"), "SUCCESS")
+				must(t, w.mock.Respond(site, id, "accept"))
+				transfer := pop(id, "AUTO", "Q1")
+				transfer.RouteType = bridge.RouteTransfer
+				wantRoute(t, w, transfer, "SUCCESS")
+			},
+			want: bridge.Engagement{Code: "SUCCESS", State: "ACTIVE", AgentAccountID: "AUTO"},
+		},
+		{
+			name: "concluded with a consult guest",
+			setup: func(t *testing.T, w *world, id string) {
+				wantRoute(t, w, pop(id, "AUTO", "Q1"), "SUCCESS")
+				guest := pop(id, "BULK", "Q1")
+				guest.RouteType = bridge.RouteConsult
+				wantRoute(t, w, guest, "SUCCESS")
+				must(t, w.mock.RespondWith(site, id, crmmock.OfferReply{Action: crmmock.ActionAccept, AgentAccountID: "BULK"}))
+				must(t, w.mock.Conclude(site, id, crmmock.EndAgentConcluded))
+			},
+			want: bridge.Engagement{Code: "SUCCESS", State: "CONCLUDED", EndReason: "AGENT_CONCLUDED", AgentAccountID: "AUTO",
+				Participants: []bridge.Participant{{AgentAccountID: "BULK", RouteType: bridge.RouteConsult, State: "CONCLUDED"}}},
+		},
+		{
 			name: "concluded by the customer",
 			setup: func(t *testing.T, w *world, id string) {
 				wantRoute(t, w, pop(id, "AUTO", "Q1"), "SUCCESS")

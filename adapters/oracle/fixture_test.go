@@ -2,6 +2,7 @@ package oracle_test
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -37,6 +38,17 @@ type world struct {
 	// loseRouteAnswers: this many chatRouted requests are evaluated by the CRM, but the
 	// answer never reaches the adapter (the connection is closed instead).
 	loseRouteAnswers atomic.Int32
+
+	// routeBodies are the chatRouted request bodies as sent, in order.
+	mu          sync.Mutex
+	routeBodies []string
+}
+
+// sentRoutes returns the chatRouted bodies sent so far.
+func (w *world) sentRoutes() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.routeBodies...)
 }
 
 // testConfig is small and fast: every number is milliseconds.
@@ -91,8 +103,16 @@ func (w *world) newClient(t testing.TB, cfg oracle.Config) *oracle.Client {
 	return c
 }
 
-// serve passes requests to the mock, losing chatRouted answers on request.
+// serve passes requests to the mock, recording chatRouted bodies and losing their answers
+// on request.
 func (w *world) serve(rw http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/chatRouted") {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		w.mu.Lock()
+		w.routeBodies = append(w.routeBodies, string(body))
+		w.mu.Unlock()
+	}
 	if strings.HasSuffix(r.URL.Path, "/chatRouted") && w.loseRouteAnswers.Add(-1) >= 0 {
 		w.mock.ServeHTTP(httptest.NewRecorder(), r) // the CRM evaluates it...
 		conn, _, err := http.NewResponseController(rw).Hijack()

@@ -197,6 +197,41 @@ func TestRouteChatReturnsEveryCodeVerbatim(t *testing.T) {
 	}
 }
 
+// A second leg carries its routeType; a lead's request stays byte for byte what it was
+// before route types existed, whether RouteType is empty or lead.
+func TestRouteChatSendsRouteTypeForSecondLegsOnly(t *testing.T) {
+	w := newWorld(t)
+	chat := w.chat(t, "Q1")
+	lead := pop(chat, "A1", "Q1")
+	wantRoute(t, w, lead, "SUCCESS")
+	must(t, w.mock.Respond(site, chat, crmmock.ActionAccept))
+	explicitLead := pop(w.chat(t, "Q1"), "BULK", "Q1")
+	explicitLead.RouteType = bridge.RouteLead
+	wantRoute(t, w, explicitLead, "SUCCESS")
+	conference := pop(chat, "BULK", "Q1")
+	conference.RouteType = bridge.RouteConference
+	got, err := w.crm.RouteChat(context.Background(), conference)
+	want := bridge.RouteResult{Code: "SUCCESS", EngagementState: "OFFERED", OfferExpiresIn: 60 * time.Second}
+	if err != nil || !cmp.Equal(want, got) {
+		t.Fatalf("RouteChat(conference) = %+v, %v, want %+v", got, err, want)
+	}
+	transfer := pop(chat, "BULK", "Q1")
+	transfer.RouteType = bridge.RouteTransfer
+	wantRoute(t, w, transfer, "COULD_NOT_RESERVE_ENGAGEMENT") // BULK is in the chat already
+
+	body := func(r bridge.RouteRequest, routeType string) string {
+		b := fmt.Sprintf(`{"chatId":%q,"agentAccountId":%q,"queueId":%q,"transactionId":%q`, r.ChatID, r.AgentAccountID, r.QueueID, r.TransactionID)
+		if routeType != "" {
+			b += fmt.Sprintf(`,"routeType":%q`, routeType)
+		}
+		return b + "}"
+	}
+	wantBodies := []string{body(lead, ""), body(explicitLead, ""), body(conference, "conference"), body(transfer, "transfer")}
+	if diff := cmp.Diff(wantBodies, w.sentRoutes()); diff != "" {
+		t.Errorf("chatRouted bodies (-want +got):\n%s", diff)
+	}
+}
+
 func wantRoute(t *testing.T, w *world, req bridge.RouteRequest, code string) {
 	t.Helper()
 	got, err := w.crm.RouteChat(context.Background(), req)

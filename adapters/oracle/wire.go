@@ -31,6 +31,17 @@ type chatRoutedRequest struct {
 	AgentAccountID string `json:"agentAccountId"`
 	QueueID        string `json:"queueId"`
 	TransactionID  string `json:"transactionId"`
+	// RouteType is sent for second legs only (transfer, conference, consult), so a lead's
+	// request is byte for byte what it was before route types existed.
+	RouteType string `json:"routeType,omitempty"`
+}
+
+// wireRouteType is the routeType a chatRouted request carries: none for a lead.
+func wireRouteType(rt bridge.RouteType) string {
+	if rt == bridge.RouteLead {
+		return ""
+	}
+	return string(rt)
 }
 
 type routeReply struct {
@@ -47,6 +58,14 @@ type engagementReply struct {
 	State          string `json:"state"`
 	EndReason      string `json:"endReason"`
 	AgentAccountID string `json:"agentAccountId"`
+	// Participants are the agents in the chat beside its owner (absent when none).
+	Participants []wireParticipant `json:"participants"`
+}
+
+type wireParticipant struct {
+	AgentAccountID string `json:"agentAccountId"`
+	RouteType      string `json:"routeType"`
+	State          string `json:"state"`
 }
 
 type agentSessionReply struct {
@@ -128,6 +147,41 @@ func decode[R reply](body []byte) (R, error) {
 
 // decodeRouteReply reads a chatRouted answer.
 func decodeRouteReply(body []byte) (routeReply, error) { return decode[routeReply](body) }
+
+// decodeEngagementReply reads an engagement answer. A participant without an agent is
+// ErrMalformedReply; route types and states come through verbatim (the core decides what
+// they mean).
+func decodeEngagementReply(body []byte) (engagementReply, error) {
+	r, err := decode[engagementReply](body)
+	if err != nil {
+		return r, err
+	}
+	for i, p := range r.Participants {
+		if p.AgentAccountID == "" {
+			return engagementReply{}, fmt.Errorf("%w: participants[%d] has no agentAccountId", bridge.ErrMalformedReply, i)
+		}
+	}
+	return r, nil
+}
+
+// engagement maps the answer to the core's type; no participants is a nil slice.
+func (r engagementReply) engagement() bridge.Engagement {
+	eng := bridge.Engagement{
+		Code:           r.ResultCode,
+		ChatID:         r.ChatID,
+		State:          r.State,
+		EndReason:      r.EndReason,
+		AgentAccountID: r.AgentAccountID,
+	}
+	for _, p := range r.Participants {
+		eng.Participants = append(eng.Participants, bridge.Participant{
+			AgentAccountID: p.AgentAccountID,
+			RouteType:      bridge.RouteType(p.RouteType),
+			State:          p.State,
+		})
+	}
+	return eng
+}
 
 // decodeEvents reads a long-poll answer and maps its events to the core's type. A timeout
 // marker is an empty, non-nil slice.

@@ -148,3 +148,86 @@ func FuzzDecodeEvents(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeEngagementReply(t *testing.T) {
+	tests := []struct {
+		name    string
+		give    string
+		want    bridge.Engagement
+		wantErr error
+	}{
+		{
+			name: "no participants",
+			give: `{"resultCode":"SUCCESS","chatId":"7","state":"ACTIVE","agentAccountId":"A1"}`,
+			want: bridge.Engagement{Code: "SUCCESS", ChatID: "7", State: "ACTIVE", AgentAccountID: "A1"},
+		},
+		{
+			name: "participants",
+			give: `{"resultCode":"SUCCESS","chatId":"7","state":"ACTIVE","agentAccountId":"A1","participants":[
+				{"agentAccountId":"B1","routeType":"consult","state":"ACTIVE"},
+				{"agentAccountId":"C1","routeType":"transfer","state":"OFFERED","extra":[1]}]}`,
+			want: bridge.Engagement{Code: "SUCCESS", ChatID: "7", State: "ACTIVE", AgentAccountID: "A1", Participants: []bridge.Participant{
+				{AgentAccountID: "B1", RouteType: bridge.RouteConsult, State: "ACTIVE"},
+				{AgentAccountID: "C1", RouteType: bridge.RouteTransfer, State: "OFFERED"},
+			}},
+		},
+		{
+			name: "concluded, a route type no one knows, verbatim",
+			give: `{"resultCode":"SUCCESS","state":"CONCLUDED","participants":[{"agentAccountId":"B1","routeType":"barge","state":"CONCLUDED"}]}`,
+			want: bridge.Engagement{Code: "SUCCESS", State: "CONCLUDED", Participants: []bridge.Participant{{AgentAccountID: "B1", RouteType: "barge", State: "CONCLUDED"}}},
+		},
+		{name: "empty list", give: `{"resultCode":"SUCCESS","participants":[]}`, want: bridge.Engagement{Code: "SUCCESS"}},
+		{name: "null list", give: `{"resultCode":"SUCCESS","participants":null}`, want: bridge.Engagement{Code: "SUCCESS"}},
+		{name: "participant without agent", give: `{"resultCode":"SUCCESS","participants":[{"routeType":"consult"}]}`, wantErr: bridge.ErrMalformedReply},
+		{name: "null participant", give: `{"resultCode":"SUCCESS","participants":[null]}`, wantErr: bridge.ErrMalformedReply},
+		{name: "participants not a list", give: `{"resultCode":"SUCCESS","participants":"B1"}`, wantErr: bridge.ErrMalformedReply},
+		{name: "numeric agent", give: `{"resultCode":"SUCCESS","participants":[{"agentAccountId":7}]}`, wantErr: bridge.ErrMalformedReply},
+		{name: "no resultCode", give: `{"participants":[]}`, wantErr: bridge.ErrMalformedReply},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := decodeEngagementReply([]byte(tt.give))
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("decodeEngagementReply(%q) error = %v, want %v", tt.give, err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, r.engagement()); diff != "" {
+				t.Errorf("decodeEngagementReply(%q) mismatch (-want +got):\n%s", tt.give, diff)
+			}
+		})
+	}
+}
+
+func FuzzDecodeEngagementReply(f *testing.F) {
+	for _, seed := range []string{
+		`{"resultCode":"SUCCESS","chatId":"7","state":"ACTIVE","agentAccountId":"A1"}`,
+		`{"resultCode":"SUCCESS","chatId":"7","state":"ACTIVE","agentAccountId":"A1","participants":[{"agentAccountId":"B1","routeType":"conference","state":"OFFERED"}]}`,
+		`{"resultCode":"CHAT_ID_UNKNOWN","chatId":"404"}`,
+		`{"resultCode":"SUCCESS","participants":[{"routeType":"transfer"}]}`,
+		`{"resultCode":"SUCCESS","participants":[null,{}]}`,
+		`{"resultCode":"SUCCESS","participants":{}}`,
+		`{"participants":[`, ``, `null`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := decodeEngagementReply(body)
+		if err != nil {
+			if !errors.Is(err, bridge.ErrMalformedReply) {
+				t.Fatalf("decodeEngagementReply(%q) error = %v, want ErrMalformedReply", body, err)
+			}
+			return
+		}
+		eng := r.engagement()
+		if eng.Code == "" {
+			t.Fatalf("decodeEngagementReply(%q) accepted a reply without resultCode", body)
+		}
+		if eng.Participants != nil && len(eng.Participants) == 0 {
+			t.Fatalf("decodeEngagementReply(%q): empty non-nil participants", body)
+		}
+		for _, p := range eng.Participants {
+			if p.AgentAccountID == "" {
+				t.Fatalf("decodeEngagementReply(%q) accepted a participant without agent: %+v", body, eng.Participants)
+			}
+		}
+	})
+}

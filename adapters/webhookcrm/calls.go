@@ -57,7 +57,7 @@ func (c *Client) routeOnce(ctx context.Context, s *siteConn, req bridge.RouteReq
 		op:             "route",
 		method:         http.MethodPost,
 		path:           "/routes",
-		body:           routeRequest{ChatID: req.ChatID, AgentID: req.AgentAccountID, QueueID: req.QueueID},
+		body:           routeRequest{ChatID: req.ChatID, AgentID: req.AgentAccountID, QueueID: req.QueueID, RouteType: wireRouteType(req.RouteType)},
 		idempotencyKey: req.TransactionID,
 	})
 	if err != nil {
@@ -91,11 +91,11 @@ func (c *Client) chat(ctx context.Context, s *siteConn, chatID string) (bridge.E
 	if err != nil {
 		return bridge.Engagement{}, err
 	}
-	r, err := decode[chatReply](body)
+	eng, err := decodeChat(body)
 	if err != nil {
 		return bridge.Engagement{}, fmt.Errorf("webhookcrm chat site %s chat %s: %w", s.name, chatID, err)
 	}
-	return bridge.Engagement{Code: r.Result, ChatID: r.ChatID, State: r.State, EndReason: r.EndReason, AgentAccountID: r.AgentID}, nil
+	return eng, nil
 }
 
 // AgentSession reads an agent's CRM chat session.

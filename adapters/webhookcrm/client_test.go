@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -155,6 +156,76 @@ func TestRouteChatSendsTheTransactionIDAsKey(t *testing.T) {
 	}
 	if n := w.mock.RouteEvaluations("tx-42"); n != 1 {
 		t.Errorf("RouteEvaluations = %d, want 1", n)
+	}
+}
+
+// A second leg carries its route_type and its participant shows on the chat; a lead's
+// request stays byte for byte what it was before route types existed, whether RouteType is
+// empty or lead.
+func TestRouteChatSecondLeg(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		bodies []string
+	)
+	w := newWorld(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/routes") {
+				var b bytes.Buffer
+				_, _ = b.ReadFrom(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(b.Bytes()))
+				mu.Lock()
+				bodies = append(bodies, b.String())
+				mu.Unlock()
+			}
+			next.ServeHTTP(rw, r)
+		})
+	})
+	must(t, w.mock.CreateAgent(site, crmmock.Agent{AccountID: "B1", Queues: []string{"Q1"}, MaxSessions: 2}))
+	if _, err := w.mock.Login(site, "B1"); err != nil {
+		t.Fatal(err)
+	}
+	crm := w.client(t, apiKey)
+	ctx := context.Background()
+	chat, err := w.mock.CreateChat(site, "Q1", "Ada")
+	must(t, err)
+	other, err := w.mock.CreateChat(site, "Q1", "Bob")
+	must(t, err)
+
+	reqs := []struct {
+		give bridge.RouteRequest
+		want string
+	}{
+		{bridge.RouteRequest{Site: site, ChatID: chat, AgentAccountID: "A1", QueueID: "Q1", TransactionID: "lead-1"}, "SUCCESS"},
+		{bridge.RouteRequest{Site: site, ChatID: other, AgentAccountID: "B1", QueueID: "Q1", TransactionID: "lead-2", RouteType: bridge.RouteLead}, "SUCCESS"},
+		{bridge.RouteRequest{Site: site, ChatID: chat, AgentAccountID: "B1", QueueID: "Q1", TransactionID: "conf-1", RouteType: bridge.RouteConference}, "SUCCESS"},
+		{bridge.RouteRequest{Site: site, ChatID: chat, AgentAccountID: "A1", QueueID: "Q1", TransactionID: "xfer-1", RouteType: bridge.RouteTransfer}, "COULD_NOT_RESERVE_ENGAGEMENT"},
+	}
+	for i, r := range reqs {
+		if i == 2 {
+			must(t, w.mock.Respond(site, chat, crmmock.ActionAccept))
+		}
+		got, err := crm.RouteChat(ctx, r.give)
+		if err != nil || got.Code != r.want {
+			t.Fatalf("RouteChat(%+v) = %+v, %v, want %s", r.give, got, err, r.want)
+		}
+	}
+
+	eng, err := crm.Engagement(ctx, site, chat)
+	want := bridge.Engagement{Code: "SUCCESS", ChatID: chat, State: "ACTIVE", AgentAccountID: "A1",
+		Participants: []bridge.Participant{{AgentAccountID: "B1", RouteType: bridge.RouteConference, State: "OFFERED"}}}
+	if err != nil || !cmp.Equal(want, eng) {
+		t.Errorf("Engagement = %+v, %v, want %+v", eng, err, want)
+	}
+	wantBodies := []string{
+		fmt.Sprintf(`{"chat_id":%q,"agent_id":"A1","queue_id":"Q1"}`, chat),
+		fmt.Sprintf(`{"chat_id":%q,"agent_id":"B1","queue_id":"Q1"}`, other),
+		fmt.Sprintf(`{"chat_id":%q,"agent_id":"B1","queue_id":"Q1","route_type":"conference"}`, chat),
+		fmt.Sprintf(`{"chat_id":%q,"agent_id":"A1","queue_id":"Q1","route_type":"transfer"}`, chat),
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff(wantBodies, bodies); diff != "" {
+		t.Errorf("route bodies (-want +got):\n%s", diff)
 	}
 }
 

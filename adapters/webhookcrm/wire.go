@@ -19,6 +19,17 @@ type routeRequest struct {
 	ChatID  string `json:"chat_id"`
 	AgentID string `json:"agent_id"`
 	QueueID string `json:"queue_id"`
+	// RouteType is sent for second legs only (transfer, conference, consult), so a lead's
+	// request is byte for byte what it was before route types existed.
+	RouteType string `json:"route_type,omitempty"`
+}
+
+// wireRouteType is the route_type a route request carries: none for a lead.
+func wireRouteType(rt bridge.RouteType) string {
+	if rt == bridge.RouteLead {
+		return ""
+	}
+	return string(rt)
 }
 
 type routeReply struct {
@@ -35,6 +46,14 @@ type chatReply struct {
 	State     string `json:"state"`
 	EndReason string `json:"end_reason"`
 	AgentID   string `json:"agent_id"`
+	// Participants are the agents in the chat beside its owner (absent when none).
+	Participants []wireParticipant `json:"participants"`
+}
+
+type wireParticipant struct {
+	AgentID   string `json:"agent_id"`
+	RouteType string `json:"route_type"`
+	State     string `json:"state"`
 }
 
 type agentReply struct {
@@ -116,6 +135,28 @@ func decode[R reply](body []byte) (R, error) {
 		return zero, fmt.Errorf("%w: no result", bridge.ErrMalformedReply)
 	}
 	return r, nil
+}
+
+// decodeChat reads a chat answer and maps it to the core's type. A participant without an
+// agent is ErrMalformedReply; route types and states come through verbatim (the core decides
+// what they mean). No participants is a nil slice.
+func decodeChat(body []byte) (bridge.Engagement, error) {
+	r, err := decode[chatReply](body)
+	if err != nil {
+		return bridge.Engagement{}, err
+	}
+	eng := bridge.Engagement{Code: r.Result, ChatID: r.ChatID, State: r.State, EndReason: r.EndReason, AgentAccountID: r.AgentID}
+	for i, p := range r.Participants {
+		if p.AgentID == "" {
+			return bridge.Engagement{}, fmt.Errorf("%w: participants[%d] has no agent_id", bridge.ErrMalformedReply, i)
+		}
+		eng.Participants = append(eng.Participants, bridge.Participant{
+			AgentAccountID: p.AgentID,
+			RouteType:      bridge.RouteType(p.RouteType),
+			State:          p.State,
+		})
+	}
+	return eng, nil
 }
 
 // decodeEvents reads an events answer and maps its events to the core's type. A timeout

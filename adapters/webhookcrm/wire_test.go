@@ -88,6 +88,51 @@ func TestDecodeEvents(t *testing.T) {
 	}
 }
 
+func TestDecodeChat(t *testing.T) {
+	tests := []struct {
+		name    string
+		give    string
+		want    bridge.Engagement
+		wantErr error
+	}{
+		{
+			name: "no participants",
+			give: `{"result":"SUCCESS","chat_id":"7","state":"ACTIVE","agent_id":"A1"}`,
+			want: bridge.Engagement{Code: "SUCCESS", ChatID: "7", State: "ACTIVE", AgentAccountID: "A1"},
+		},
+		{
+			name: "participants",
+			give: `{"result":"SUCCESS","chat_id":"7","state":"ACTIVE","agent_id":"A1","participants":[
+				{"agent_id":"B1","route_type":"conference","state":"ACTIVE"},
+				{"agent_id":"C1","route_type":"transfer","state":"OFFERED","extra":1}]}`,
+			want: bridge.Engagement{Code: "SUCCESS", ChatID: "7", State: "ACTIVE", AgentAccountID: "A1", Participants: []bridge.Participant{
+				{AgentAccountID: "B1", RouteType: bridge.RouteConference, State: "ACTIVE"},
+				{AgentAccountID: "C1", RouteType: bridge.RouteTransfer, State: "OFFERED"},
+			}},
+		},
+		{
+			name: "a route type no one knows, verbatim",
+			give: `{"result":"SUCCESS","participants":[{"agent_id":"B1","route_type":"barge","state":"ACTIVE"}]}`,
+			want: bridge.Engagement{Code: "SUCCESS", Participants: []bridge.Participant{{AgentAccountID: "B1", RouteType: "barge", State: "ACTIVE"}}},
+		},
+		{name: "empty list", give: `{"result":"SUCCESS","participants":[]}`, want: bridge.Engagement{Code: "SUCCESS"}},
+		{name: "participant without agent", give: `{"result":"SUCCESS","participants":[{"route_type":"consult"}]}`, wantErr: bridge.ErrMalformedReply},
+		{name: "participants not a list", give: `{"result":"SUCCESS","participants":{"agent_id":"B1"}}`, wantErr: bridge.ErrMalformedReply},
+		{name: "the other protocol's names", give: `{"result":"SUCCESS","participants":[{"agentAccountId":"B1"}]}`, wantErr: bridge.ErrMalformedReply},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decodeChat([]byte(tt.give))
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("decodeChat(%q) error = %v, want %v", tt.give, err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("decodeChat(%q) mismatch (-want +got):\n%s", tt.give, diff)
+			}
+		})
+	}
+}
+
 // Every reply the CRM sends goes through decode: whatever the bytes, it never panics, and
 // what it accepts carries a result and sane numbers.
 func FuzzDecodeReplies(f *testing.F) {
@@ -99,6 +144,9 @@ func FuzzDecodeReplies(f *testing.F) {
 		`{"result":"SUCCESS","events":[{"at":null,"seconds_to_disconnect":null}]}`,
 		`{"result":"SUCCESS","chats":[{"chat_id":"7","queue_id":"q","customer_name":"Ann","waiting_seconds":12}]}`,
 		`{"result":"SUCC`, `{"offer_expires_in_seconds":1e308}`, ``, `null`, `{"result":7}`,
+		`{"result":"SUCCESS","chat_id":"7","state":"ACTIVE","agent_id":"A1","participants":[{"agent_id":"B1","route_type":"conference","state":"OFFERED"}]}`,
+		`{"result":"SUCCESS","participants":[{"route_type":"transfer"}]}`, `{"result":"SUCCESS","participants":{}}`,
+		`{"result":"SUCCESS","participants":null}`, `{"result":"SUCCESS","participants":[null]}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -119,8 +167,13 @@ func FuzzDecodeReplies(f *testing.F) {
 		if r, err := decode[routeReply](body); check("route", r.Result, err) && r.OfferExpiresInSeconds.duration() < 0 {
 			t.Fatalf("decode route (%q): offer expiry %v < 0", body, r.OfferExpiresInSeconds.duration())
 		}
-		r, err := decode[chatReply](body)
-		check("chat", r.Result, err)
+		if eng, err := decodeChat(body); check("chat", eng.Code, err) {
+			for _, p := range eng.Participants {
+				if p.AgentAccountID == "" {
+					t.Fatalf("decodeChat(%q) accepted a participant without agent: %+v", body, eng.Participants)
+				}
+			}
+		}
 		if a, err := decode[agentReply](body); check("agent", a.Result, err) && a.SecondsToDisconnect.int() < 0 {
 			t.Fatalf("decode agent (%q): seconds to disconnect %d < 0", body, a.SecondsToDisconnect.int())
 		}
