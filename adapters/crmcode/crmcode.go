@@ -63,10 +63,12 @@ func ResolveRoute(ctx context.Context, log *slog.Logger, req bridge.RouteRequest
 			}
 			continue // still blind: do not replay, read again next round
 		}
-		if eng.Code == string(bridgeerr.Success) && eng.AgentAccountID == req.AgentAccountID &&
-			(eng.State == bridge.EngagementOffered || eng.State == bridge.EngagementActive) {
+		// The target's own view: the chat's owner for a lead, a participant for a second leg.
+		p, in := eng.Participant(req.AgentAccountID)
+		if eng.Code == string(bridgeerr.Success) && in &&
+			(p.State == bridge.EngagementOffered || p.State == bridge.EngagementActive) {
 			// OfferExpiresIn is unknown here: the read does not carry it.
-			return bridge.RouteResult{Code: string(bridgeerr.Success), EngagementState: eng.State}, nil
+			return bridge.RouteResult{Code: string(bridgeerr.Success), EngagementState: p.State}, nil
 		}
 		res, err = route(ctx)
 	}
