@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/httpapi"
@@ -107,4 +110,47 @@ func (c *mediabarClient) complete(ctx context.Context, id, disposition string) (
 		return nil, err
 	}
 	return &in, nil
+}
+
+// transfer asks for a transfer, conference or consult of the agent's active chat.
+func (c *mediabarClient) transfer(ctx context.Context, id string, req httpapi.TransferRequest) (*bridge.Interaction, error) {
+	var in bridge.Interaction
+	if err := c.do(ctx, http.MethodPost, "/v1/mediabar/interactions/"+id+"/transfer", req, &in); err != nil {
+		return nil, err
+	}
+	return &in, nil
+}
+
+// waitEvent reads the agent's event stream from its start until an event of the type comes.
+func (c *mediabarClient) waitEvent(ctx context.Context, typ string) (bridge.Event, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/mediabar/events?last_event_id=0", nil)
+	if err != nil {
+		return bridge.Event{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := (&http.Client{}).Do(req) // no client timeout: the stream stays open; ctx bounds it
+	if err != nil {
+		return bridge.Event{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return bridge.Event{}, fmt.Errorf("event stream: HTTP %d", resp.StatusCode)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: ") && event == typ:
+			var ev bridge.Event
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev); err != nil {
+				return bridge.Event{}, fmt.Errorf("event %s: %w", typ, err)
+			}
+			return ev, nil
+		}
+	}
+	return bridge.Event{}, fmt.Errorf("no %s event before the stream ended: %v", typ, errors.Join(sc.Err(), ctx.Err()))
 }

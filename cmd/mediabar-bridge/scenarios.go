@@ -358,6 +358,7 @@ func allScenarios() []scenario {
 	out = append(out, reconcilerScenarios()...)
 	out = append(out, acdScenarios()...)
 	out = append(out, escalationScenarios()...)
+	out = append(out, secondLegScenarios()...)
 	return append(out, statusScenarios()...)
 }
 
