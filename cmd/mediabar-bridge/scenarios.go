@@ -160,6 +160,13 @@ func newHarness(ctx context.Context, getenv func(string) string, logger *slog.Lo
 			return nil, fmt.Errorf("scenario queue %s: %w", q.ID, err)
 		}
 	}
+	// directQueue is an ACD skill no interaction waits in: an agent with only this skill gets
+	// nothing the ACD would dispatch by itself, only what is routed to it by name.
+	if err := w.acd.AddQueue(acdmock.Queue{ID: directQueue, Name: "Direct routing only"}); err != nil {
+		w.stop()
+		<-w.done
+		return nil, err
+	}
 	// The demo agents stay out of the way: scenarios route explicitly to their own agents.
 	for _, a := range demoAgents {
 		if err := w.acd.SetAgentReady(a.acdID, false, "scenarios"); err != nil {

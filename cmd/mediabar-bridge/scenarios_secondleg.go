@@ -25,6 +25,9 @@ func secondLegScenarios() []scenario {
 	}
 }
 
+// directQueue: see newHarness.
+const directQueue = "sc-direct"
+
 // secondLegWant is SPEC section 5's table: the first leg's and the second leg's descriptor.
 func secondLegWant(rt bridge.RouteType, accepted bool) (first, second string) {
 	switch {
@@ -42,7 +45,9 @@ func scenarioSecondLeg(rt bridge.RouteType, accepted bool) func(context.Context,
 		if err != nil {
 			return err
 		}
-		second, err := h.newAgent(ctx, agentSetup{allowDecline: true})
+		// Ready in the ACD, but with no skill anything waits in (chats requeued by earlier
+		// scenarios), so the only thing the ACD routes to it is this second leg.
+		second, err := h.newAgent(ctx, agentSetup{allowDecline: true, acdQueues: []string{directQueue}})
 		if err != nil {
 			return err
 		}
