@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -94,6 +95,11 @@ func TestParse(t *testing.T) {
 		{name: "bad stage", give: `{"type":"interaction.abandoned",` + ts + `,"data":{"interactionId":"i1","stage":"later"}}`, wantKind: ErrInvalid, wantField: "data.stage"},
 		{name: "alerting abandon needs agent", give: `{"type":"interaction.abandoned",` + ts + `,"data":{"interactionId":"i1","stage":"alerting"}}`, wantKind: ErrInvalid, wantField: "data.agentId"},
 		{name: "control characters in id", give: `{"type":"interaction.revoked",` + ts + `,"data":{"interactionId":"i1\r\nX","agentId":"a1"}}`, wantKind: ErrInvalid, wantField: "data.interactionId"},
+		{name: "transfer from a leg", give: `{"type":"interaction.routed",` + ts + `,"data":{"interactionId":"i1","routingId":"r2","chatId":"c1","site":"demo","queueId":"q","agentId":"a2","routeType":"transfer","fromRoutingId":"r1"}}`, wantType: TypeRouted},
+		{name: "lead from a leg", give: `{"type":"interaction.routed",` + ts + `,"data":{"interactionId":"i1","chatId":"c1","site":"demo","queueId":"q","agentId":"a1","routeType":"lead","fromRoutingId":"r1"}}`, wantKind: ErrInvalid, wantField: "data.fromRoutingId"},
+		{name: "control characters in routing id", give: `{"type":"interaction.routed",` + ts + `,"data":{"interactionId":"i1","routingId":"r\n1","chatId":"c1","site":"demo","queueId":"q","agentId":"a1","routeType":"lead"}}`, wantKind: ErrInvalid, wantField: "data.routingId"},
+		{name: "overlong abandon routing id", give: `{"type":"interaction.abandoned",` + ts + `,"data":{"interactionId":"i1","routingId":"` + strings.Repeat("r", 129) + `","agentId":"a1","stage":"alerting"}}`, wantKind: ErrInvalid, wantField: "data.routingId"},
+		{name: "control characters in revoke reason", give: `{"type":"interaction.revoked",` + ts + `,"data":{"interactionId":"i1","agentId":"a1","reason":"x\u0007"}}`, wantKind: ErrInvalid, wantField: "data.reason"},
 		{name: "bad agent state", give: `{"type":"agent.state_changed",` + ts + `,"data":{"agentId":"a1","state":"sleepy"}}`, wantKind: ErrInvalid, wantField: "data.state"},
 	}
 	for _, tt := range tests {
