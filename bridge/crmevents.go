@@ -189,12 +189,15 @@ func (s *Service) requeueFromCRM(ctx context.Context, leg *Interaction, t Trigge
 			return err
 		}
 	}
-	_, _, err = s.transition(ctx, key, t, 0, func(l *Interaction) {
+	_, applied, err := s.transition(ctx, key, t, 0, func(l *Interaction) {
 		l.Code = string(code)
 		l.Message = s.render(l, s.lookup(l, code), "")
 		l.Requeued = true
 		l.Descriptor = redirected(l.RouteType)
 	})
+	if applied {
+		s.obs.Requeued(string(code), call.TargetQueueID != "")
+	}
 	return err
 }
 

@@ -136,6 +136,7 @@ func (s *Service) deadLetter(ctx context.Context, in *Interaction, call ACDCall,
 	if err := s.work.Enqueue(ctx, QueueACDDeadLetter, payload); err != nil {
 		return fmt.Errorf("dead-letter %s: %w", call.IdempotencyKey, err) // keep it in the outbox
 	}
+	s.obs.DeadLettered(call.Kind)
 	if call.InteractionID != "" {
 		s.timeline(ctx, in, TimelineACDCall, fmt.Sprintf("%s dead-lettered: %v", call.Kind, cause), "", 0)
 	}

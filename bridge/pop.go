@@ -267,9 +267,11 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, fence int64, 
 			return fmt.Errorf("pop %s: %w", key, err)
 		}
 	}
+	escalated := false
 	if !entry.Success() {
 		if entry.Requeue {
 			call, err := s.requeueCallFor(ctx, leg, code)
+			escalated = call.TargetQueueID != ""
 			if err != nil {
 				return fmt.Errorf("pop %s: %w", key, err)
 			}
@@ -309,6 +311,9 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, fence int64, 
 		return nil
 	}
 	s.obs.PopFinished(code, entry.Requeue && !entry.Success(), latency)
+	if entry.Requeue && !entry.Success() {
+		s.obs.Requeued(code, escalated)
+	}
 	logAttrs := []any{"interaction_id", in.InteractionID, "routing_id", in.RoutingID, "agent_id", in.AgentID, "chat_id", in.ChatID, "code", code}
 	if entry.OpsAlert {
 		s.log.Error("pop failed; operator action needed", append(logAttrs, "meaning", entry.Meaning)...)

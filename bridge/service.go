@@ -113,6 +113,11 @@ type Observer interface {
 	IntakeCreated(site, queueID string)
 	// Reconciled counts legs the reconciler resolved, by the state they were stuck in.
 	Reconciled(state State)
+	// Requeued counts chats given back to the ACD, by the code behind it; escalated when the
+	// requeue went to the escalation queue.
+	Requeued(code string, escalated bool)
+	// DeadLettered counts ACD calls the outbox gave up on.
+	DeadLettered(kind ACDCallKind)
 }
 
 type nopObserver struct{}
@@ -123,6 +128,8 @@ func (nopObserver) Absorbed(string)                         {}
 func (nopObserver) ACDCallFinished(ACDCallKind, error)      {}
 func (nopObserver) IntakeCreated(string, string)            {}
 func (nopObserver) Reconciled(State)                        {}
+func (nopObserver) Requeued(string, bool)                   {}
+func (nopObserver) DeadLettered(ACDCallKind)                {}
 
 // Deps are the ports the service needs.
 type Deps struct {

@@ -31,6 +31,9 @@ type Options struct {
 	SSEHeartbeat time.Duration
 	// Now is the clock for tokens and signatures (tests).
 	Now func() time.Time
+	// WebhookObserver, when set, is told the event type ("unknown" before parsing) and result
+	// of every ACD webhook delivery (metrics).
+	WebhookObserver func(eventType, result string)
 }
 
 // Service is what the HTTP surface needs from the core.

@@ -22,7 +22,9 @@ type webhookAnswer struct {
 // records the event id: applying is idempotent, so a delivery that failed half-way is safely
 // retried by the ACD, while a repeat of a finished one is answered as a duplicate.
 func (a *API) handleACDEvent() echo.HandlerFunc {
-	return func(c echo.Context) error {
+	return func(c echo.Context) (err error) {
+		typ, result := "unknown", ""
+		defer func() { a.observeWebhook(typ, result, err) }()
 		req := c.Request()
 		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, a.opts.MaxBodyBytes))
 		if err != nil {
@@ -50,6 +52,7 @@ func (a *API) handleACDEvent() echo.HandlerFunc {
 			}
 			return newAPIError(http.StatusBadRequest, "malformed", err.Error(), "body")
 		}
+		typ = ev.Type
 		ans, err := a.applyEvent(c, id, ev)
 		if err != nil {
 			return err
@@ -63,8 +66,32 @@ func (a *API) handleACDEvent() echo.HandlerFunc {
 		if ans.Status != "accepted" {
 			status = http.StatusOK
 		}
+		result = ans.Status
+		if ans.Duplicate {
+			result = "duplicate"
+		}
 		return c.JSON(status, ans)
 	}
+}
+
+// observeWebhook reports one delivery's result: the answer's status when it was applied,
+// else the error's code (invalid_signature, malformed, invalid, body_too_large, ...).
+func (a *API) observeWebhook(typ, result string, err error) {
+	if a.opts.WebhookObserver == nil {
+		return
+	}
+	if err != nil {
+		var ae *apiError
+		switch {
+		case errors.As(err, &ae):
+			result = ae.body.Error
+		case errors.Is(err, bridge.ErrStoreUnavailable):
+			result = "unavailable"
+		default:
+			result = "error"
+		}
+	}
+	a.opts.WebhookObserver(typ, result)
 }
 
 func (a *API) applyEvent(c echo.Context, eventID string, ev acdapi.Event) (webhookAnswer, error) {

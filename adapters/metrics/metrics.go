@@ -6,6 +6,7 @@ package metrics
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,8 @@ type Metrics struct {
 	webhooks    *prometheus.CounterVec
 	intake      *prometheus.CounterVec
 	reconciled  *prometheus.CounterVec
+	requeues    *prometheus.CounterVec
+	deadLetters *prometheus.CounterVec
 }
 
 var _ bridge.Observer = (*Metrics)(nil)
@@ -45,13 +48,18 @@ func New() *Metrics {
 		acdCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mbb_acd_calls_total",
 			Help: "ACD calls made from the outbox, by kind and result."}, []string{"kind", "result"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mbb_webhook_events_total",
-			Help: "ACD webhook deliveries by HTTP status."}, []string{"status"}),
+			Help: "ACD webhook deliveries by event type (\"unknown\" before it is parsed) and result: accepted, duplicate (dedupe hit), ignored, invalid_signature, malformed, invalid, too_large, unavailable."}, []string{"type", "result"}),
 		intake: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mbb_intake_created_total",
 			Help: "New CRM chats handed to the ACD by intake, by site and queue."}, []string{"site", "queue"}),
 		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mbb_reconciled_total",
 			Help: "Legs the reconciler resolved, by the state they were stuck in."}, []string{"state"}),
+		requeues: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mbb_requeues_total",
+			Help: "Chats given back to the ACD, by the code behind it and whether the requeue went to the escalation queue."}, []string{"code", "escalated"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mbb_dead_letters_total",
+			Help: "ACD calls the outbox gave up on, by kind (listed at GET /v1/acd/dead-letters)."}, []string{"kind"}),
 	}
 	m.reg.MustRegister(m.pops, m.popLatency, m.transitions, m.absorbed, m.acdCalls, m.webhooks, m.intake, m.reconciled,
+		m.requeues, m.deadLetters,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -100,3 +108,18 @@ func (m *Metrics) IntakeCreated(site, queueID string) { m.intake.WithLabelValues
 
 // Reconciled implements bridge.Observer.
 func (m *Metrics) Reconciled(state bridge.State) { m.reconciled.WithLabelValues(string(state)).Inc() }
+
+// Requeued implements bridge.Observer.
+func (m *Metrics) Requeued(code string, escalated bool) {
+	m.requeues.WithLabelValues(code, strconv.FormatBool(escalated)).Inc()
+}
+
+// DeadLettered implements bridge.Observer.
+func (m *Metrics) DeadLettered(kind bridge.ACDCallKind) {
+	m.deadLetters.WithLabelValues(string(kind)).Inc()
+}
+
+// WebhookHandled counts one ACD webhook delivery by event type and result.
+func (m *Metrics) WebhookHandled(eventType, result string) {
+	m.webhooks.WithLabelValues(eventType, result).Inc()
+}

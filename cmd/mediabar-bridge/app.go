@@ -125,8 +125,32 @@ func newApp(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger) (*ap
 		WebhookSecrets: secrets, WebhookTolerance: time.Duration(cfg.ACD.WebhookTolerance),
 		MaxBodyBytes: cfg.ACD.MaxBodyBytes, TokenSecret: []byte(cfg.Mediabar.TokenSecret.Value()),
 		TokenTTL: time.Duration(cfg.Mediabar.TokenTTL), AdminToken: cfg.Admin.Token.Value(), Version: version,
+		WebhookObserver: m.WebhookHandled,
 	}, svc, store, readiness{a}, m.Handler(), log)
+	m.WatchState(a.stateSnapshot, nil)
 	return a, nil
+}
+
+// stateSnapshot is what /metrics reads from the shared state at scrape time.
+func (a *app) stateSnapshot(ctx context.Context) (metrics.Snapshot, error) {
+	snap := metrics.Snapshot{Breakers: readiness{a}.Breakers()}
+	// Overdue: past the shortest reconciler deadline (the reconciler defers each leg to its
+	// own deadline, so this counts legs it should already have looked at, with some slack).
+	overdue := time.Now().Add(-2 * min(time.Duration(a.cfg.Reconciler.StuckAfter), time.Duration(a.cfg.Reconciler.OfferDeadline)))
+	st, err := a.store.Stats(ctx, []string{bridge.QueuePops, bridge.QueueACDOutbox, bridge.QueueACDDeadLetter}, overdue, 10000)
+	if err != nil {
+		return snap, err
+	}
+	snap.QueueDepth, snap.QueueOldestSeconds = st.QueueDepth, map[string]float64{}
+	for q, age := range st.QueueOldest {
+		snap.QueueOldestSeconds[q] = age.Seconds()
+	}
+	snap.InteractionsByState = map[string]int{}
+	for state, n := range st.LegsByState {
+		snap.InteractionsByState[string(state)] = n
+	}
+	snap.OpenInteractions, snap.StuckInteractions = st.OpenLegs, st.Overdue
+	return snap, nil
 }
 
 // consumerName identifies this replica in the work queues' consumer groups.
