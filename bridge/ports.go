@@ -42,6 +42,24 @@ type CRM interface {
 	// PollEvents long-polls the site's event feed for events after afterSeq. An empty slice
 	// with a nil error is the CRM's timeout marker.
 	PollEvents(ctx context.Context, site string, afterSeq int64) ([]CRMEvent, error)
+	// RespondOffer answers an agent's pending offer in the CRM on its behalf (the media bar's
+	// Accept and Decline) and returns the CRM's result code verbatim: SUCCESS, or a business
+	// code (NO_PENDING_OFFER, DECLINE_NOT_ALLOWED, ...). The outcome itself comes back as a
+	// CRM event (EngagementAccepted, EngagementDeclined). TransactionID (required: adapters
+	// refuse a request without one, ErrRejected) makes it idempotent: a replay returns the
+	// first answer and is not applied twice, so adapters retry it under the same id.
+	RespondOffer(ctx context.Context, req OfferResponse) (string, error)
+}
+
+// OfferResponse is an agent's answer to an offer, sent by the bridge: accept, or decline.
+type OfferResponse struct {
+	Site   string
+	ChatID string
+	// AgentAccountID is the offered agent: the chat's owner-to-be, or a transfer, conference
+	// or consult target.
+	AgentAccountID string
+	Accept         bool // false: decline
+	TransactionID  string
 }
 
 // ChatLister lists the chats waiting in a CRM queue. It is what intake needs; a CRM adapter

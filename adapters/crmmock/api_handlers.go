@@ -152,6 +152,23 @@ func (s *Server) handleChatRouted(c echo.Context) error {
 	return c.JSON(http.StatusOK, resp)
 }
 
+// handleRespondOffer answers an offer for the agent (accept or decline).
+func (s *Server) handleRespondOffer(c echo.Context) error {
+	data, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	req, err := decodeRespond(data)
+	if err != nil {
+		return err
+	}
+	now := s.begin()
+	st, code := s.gateLocked(token(c), param(c, "site"), now)
+	resp := s.idempotentRespondLocked(st, code, param(c, "chatId"), req.TransactionID, req, now)
+	s.mu.Unlock()
+	return c.JSON(http.StatusOK, resp)
+}
+
 func (s *Server) handleEngagement(c echo.Context) error {
 	now := s.begin()
 	resp := s.engagementLocked(token(c), param(c, "site"), param(c, "chatId"), now)

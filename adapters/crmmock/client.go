@@ -145,7 +145,7 @@ func (c *ControlClient) Dump(ctx context.Context) (State, error) {
 	return st, err
 }
 
-// Calls is how many routing API requests the mock received for op.
+// Calls is how many API requests (either facade) the mock received for op.
 func (c *ControlClient) Calls(ctx context.Context, op string) (int, error) {
 	st, err := c.Dump(ctx)
 	return st.Calls[op], err
@@ -155,6 +155,12 @@ func (c *ControlClient) Calls(ctx context.Context, op string) (int, error) {
 func (c *ControlClient) RouteEvaluations(ctx context.Context, transactionID string) (int, error) {
 	st, err := c.Dump(ctx)
 	return st.RouteEvaluations[transactionID], err
+}
+
+// RespondEvaluations is how many respond requests with this transactionId were evaluated.
+func (c *ControlClient) RespondEvaluations(ctx context.Context, transactionID string) (int, error) {
+	st, err := c.Dump(ctx)
+	return st.RespondEvaluations[transactionID], err
 }
 
 // sitePath builds /control/v1/sites/{site}/..., escaping every segment.

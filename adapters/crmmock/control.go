@@ -470,31 +470,26 @@ func (s *Server) RespondWith(siteName, chatID string, r OfferReply) error {
 		if p.state != StateOffered {
 			return controlErr(ErrConflict, "agentAccountId", "agent %q is %s in chat %q, not OFFERED", p.agentID, p.state, chatID)
 		}
-		switch r.Action {
-		case ActionAccept:
-			s.acceptParticipantLocked(st, c, p, now)
-		case ActionDecline:
-			if err := mayDecline(st, p.agentID); err != nil {
-				return err
-			}
-			s.leaveLocked(st, c, p, EventEngagementDeclined, "", now)
-		}
-		return nil
+		return s.replyLocked(st, c, p, p.agentID, r.Action, now)
 	}
 	if c.state != StateOffered {
 		return controlErr(ErrConflict, "chatId", "chat %q is %s, not OFFERED", chatID, c.state)
 	}
-	switch r.Action {
-	case ActionAccept:
-		c.state = StateActive
-		c.offerExpires = time.Time{}
-		s.emitLocked(st, chatEvent(EventEngagementAccepted, c, now))
+	return s.replyLocked(st, c, nil, c.agentID, r.Action, now)
+}
+
+// replyLocked applies a control-plane answer to a pending offer of accountID (p nil: the
+// chat's own): ignore changes nothing, a decline needs the profile's permission.
+func (s *Server) replyLocked(st *site, c *chat, p *participant, accountID, action string, now time.Time) error {
+	switch action {
+	case ActionIgnore:
+		return nil
 	case ActionDecline:
-		if err := mayDecline(st, c.agentID); err != nil {
+		if err := mayDecline(st, accountID); err != nil {
 			return err
 		}
-		s.requeueLocked(st, c, chatEvent(EventEngagementDeclined, c, now), now)
 	}
+	s.answerOfferLocked(st, c, p, action, now)
 	return nil
 }
 
@@ -618,4 +613,13 @@ func (s *Server) RouteEvaluations(transactionID string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.routeEvals[transactionID]
+}
+
+// RespondEvaluations is how many respond requests with this transactionId (routing API) or
+// Idempotency-Key (generic facade) the server evaluated, i.e. answered other than by
+// replaying the first answer or by a fault: a replay is never applied twice.
+func (s *Server) RespondEvaluations(transactionID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.respondEvals[transactionID]
 }

@@ -46,6 +46,7 @@ func TestControlClientRoundTrip(t *testing.T) {
 		RouteEvaluations: map[string]int{
 			"tx-1": 1,
 		},
+		RespondEvaluations: map[string]int{},
 		Sites: []SiteState{
 			{
 				Name:    "demo",

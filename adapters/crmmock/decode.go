@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -78,6 +79,27 @@ func decodeChatRouted(data []byte) (chatRoutedRequest, error) {
 		return req, &requestError{Field: "routeType", Message: routeTypeMessage(req.RouteType)}
 	}
 	return req, nil
+}
+
+// decodeRespond reads a respond body. An action other than accept or decline is a body that
+// cannot be read; no action at all is the CRM's verdict (MISSING_PARAMETERS).
+func decodeRespond(data []byte) (respondRequest, error) {
+	var req respondRequest
+	if err := decodeJSON(data, &req, false); err != nil {
+		return req, err
+	}
+	if !validRespondAction(req.Action) {
+		return req, &requestError{Field: "action", Message: respondActionMessage(req.Action)}
+	}
+	return req, nil
+}
+
+// validRespondAction reports whether a respond request's action is accept, decline or none.
+func validRespondAction(a string) bool { return a == "" || slices.Contains(respondActions, a) }
+
+// respondActionMessage says why an action was refused.
+func respondActionMessage(a string) string {
+	return fmt.Sprintf("unknown action %q; want accept or decline (to ignore an offer, make no call)", a)
 }
 
 // routeTypeMessage says why a route type was refused.

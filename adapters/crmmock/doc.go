@@ -11,7 +11,8 @@
 //
 // All answers are HTTP 200 with a "resultCode", except a body that cannot be read (400,
 // with {"error", "field"}: not JSON, a field of the wrong type, a routeType other than
-// lead, transfer, conference or consult) and injected transport faults. Ids are JSON
+// lead, transfer, conference or consult; an action other than accept or decline) and
+// injected transport faults. Ids are JSON
 // strings. Every call but authenticate carries the session token in the X-UQ-Session
 // header.
 //
@@ -23,6 +24,8 @@
 //	GET  /uq/v1/{site}/engagements/{chatId}
 //	     → {resultCode, chatId, state, endReason, agentAccountId,
 //	        participants?: [{agentAccountId, routeType, state}]}
+//	POST /uq/v1/{site}/engagements/{chatId}/respond  {agentAccountId, action, transactionId}
+//	     → {resultCode, chatId, agentAccountId, engagementState}
 //	GET  /uq/v1/{site}/agents/{accountId}/session
 //	     → {resultCode, loggedIn, sessionId, presence, missedIntervals, secondsToDisconnect,
 //	        statusType, statusName, activeSessions, maxSessions}
@@ -33,8 +36,9 @@
 //	        endReason, presence, missedIntervals, secondsToDisconnect, statusType,
 //	        statusName, at}]}
 //
-// An empty site ("/uq/v1//chatRouted") answers MISSING_SITE_NAME; the POST operations also
-// accept the path without the site segment ("/uq/v1/chatRouted") and a "site" body field.
+// An empty site ("/uq/v1//chatRouted") answers MISSING_SITE_NAME; authenticate, chatRouted
+// and events/poll also accept the path without the site segment ("/uq/v1/chatRouted") and a
+// "site" body field.
 //
 // Every call except authenticate first checks the token (missing, unknown or expired →
 // AUTHENTICATION_FAILED), then the site (empty → MISSING_SITE_NAME, unknown →
@@ -71,6 +75,26 @@
 // requests per transactionId (not the replayed ones, nor those a fault answered, except
 // loseAnswer, which evaluates), so tests can prove "exactly one pop".
 //
+// respond is the bridge answering an offer on the agent's behalf (the media bar's Accept and
+// Decline buttons): action "accept" or "decline" for the agent agentAccountId, the chat's
+// owner or a transfer, conference or consult target (ignoring an offer is making no call).
+// After the gate it checks, in this order, the first failure deciding the code:
+// agentAccountId or action missing → MISSING_PARAMETERS; chat unknown → CHAT_ID_UNKNOWN;
+// chat ended by the customer → END_USER_ABANDONED_ENGAGEMENT; chat ended otherwise →
+// CHAT_ID_UNKNOWN; agent unknown → AGENT_ID_UNKNOWN; the agent has no offer pending in the
+// chat (never offered it, someone else's offer, already accepted or declined, or timed out)
+// → NO_PENDING_OFFER; decline and the agent's profile does not allow it →
+// DECLINE_NOT_ALLOWED; else SUCCESS, applied exactly as the control plane's respond
+// (Behaviour, "Offer" and "Second legs"): accept → EngagementAccepted (the chat, or the
+// guest, ACTIVE; an accepted transfer hands the chat over); decline → EngagementDeclined (a
+// lead's chat back to WAITING, a participant out of the chat). engagementState is the chat's
+// state after the call, on SUCCESS, NO_PENDING_OFFER and DECLINE_NOT_ALLOWED. The presence
+// and status of the agent are not checked: a console that is absent can still answer its
+// toast, and a session that ended has no offer left. A transactionId makes respond
+// idempotent exactly like chatRouted (first answer of an admitted request replayed, never
+// applied twice; optional), in a key space of its own; RespondEvaluations counts the
+// evaluated requests per transactionId.
+//
 // # Generic webhook API
 //
 // A second wire protocol for the same world, so one simulator serves both CRM adapters. It
@@ -84,6 +108,9 @@
 //	GET  /crm/v1/sites/{site}/chats/{chatId}
 //	     → {result, chat_id, state, end_reason, agent_id,
 //	        participants?: [{agent_id, route_type, state}]}
+//	POST /crm/v1/sites/{site}/chats/{chatId}/responses  {agent_id, action}
+//	     + Idempotency-Key: <key>
+//	     → {result, chat_id, agent_id, engagement_state}
 //	GET  /crm/v1/sites/{site}/agents/{agentId}
 //	     → {result, agent_id, logged_in, session_id, presence, missed_intervals,
 //	        seconds_to_disconnect, status_type, status_name, active_sessions, max_sessions}
@@ -98,20 +125,23 @@
 // "reason"}; a request that cannot be read is 400 with {"error": "invalid_request", "field",
 // "reason"}: a body that is not one JSON object, a field of the wrong type, an unknown field
 // (camelCase names are the other facade's), a route_type other than lead, transfer,
-// conference or consult, a missing or bad Idempotency-Key (required on
-// routes; at most 255 printable ASCII characters), a negative or non-numeric after or wait.
+// conference or consult, an action other than accept or decline, a missing or bad
+// Idempotency-Key (required on routes and responses; at most 255 printable ASCII
+// characters), a negative or non-numeric after or wait.
 // Everything else is the CRM's verdict with 200, decided by exactly the routing API's
 // rules: the site (empty → MISSING_SITE_NAME, unknown → UNKNOWN_SITE), then the
-// operation's own checks (a route's are chatRouted's, above; an empty field is
-// MISSING_PARAMETERS). The Idempotency-Key plays the transactionId: one key space per site,
-// shared by both facades, the first answer replayed, RouteEvaluations counted by key. The
+// operation's own checks (a route's are chatRouted's, a response's respond's, above; an empty
+// field is MISSING_PARAMETERS). The Idempotency-Key plays the transactionId: one key space per
+// site and operation (routes, responses), shared by both facades, the first answer replayed,
+// RouteEvaluations and RespondEvaluations counted by key. The
 // events call long-polls like events/poll (wait defaults to, and is capped at,
 // MaxPollWait).
 //
 // Operations are named like the routing API's (routes → chatRouted, chats → engagement,
-// agents → agentSession, waiting → waiting, events → poll): Calls counts both facades
-// together and an injected fault for an op hits it on both, answered in each facade's own
-// spelling ({"result": ...} here). A fault is applied before the key is checked.
+// responses → respond, agents → agentSession, waiting → waiting, events → poll): Calls
+// counts both facades together and an injected fault for an op hits it on both, answered in
+// each facade's own spelling ({"result": ...} here). A fault is applied before the key is
+// checked.
 //
 // # Events
 //
@@ -145,7 +175,8 @@
 //   - Offer. A lead's offer not accepted or declined within OfferTimeout goes back to
 //     WAITING (EngagementTimeout). Decline works only if the agent's profile allows it
 //     (EngagementDeclined; otherwise the control call fails with ErrDeclineNotAllowed, HTTP
-//     409). Accept makes the chat ACTIVE (EngagementAccepted).
+//     409, and the API's respond answers DECLINE_NOT_ALLOWED). Accept makes the chat ACTIVE
+//     (EngagementAccepted).
 //   - Customer. A chat still WAITING QueueTimeout after it was created is CONCLUDED with
 //     QUEUE_TIMEOUT (the wait counts from creation: a chat requeued late times out at once).
 //     Abandon concludes with ENDED_USER_CANCEL. Conclude takes any verbatim end reason;
@@ -186,6 +217,11 @@
 //
 // # Control plane
 //
+// The control plane's respond is the agent answering from its own console; the API's respond
+// (above) is the bridge answering for it. Both change the world the same way, but only the
+// API's is counted (Calls) and faulted, and the control plane's says no with 4xx errors
+// instead of result codes.
+//
 // JSON in and out under /control/v1; bad input is a 4xx with {"error", "field", "kind"}
 // (400 invalid_input, 404 not_found, 409 conflict; "cause": "decline_not_allowed").
 //
@@ -222,8 +258,9 @@
 // RNW_API_EXCEPTION, or any other, e.g. one the client does not know), an HTTP status, a
 // delay, a hang (held until the client gives up), a malformed 200 body, a dropped TCP
 // connection, or a lost answer; for one op or all, for Count requests or until cleared, for
-// Percent of them. A fault is applied before the request is evaluated: a faulted
-// chatRouted changes nothing and is not remembered for replay. The exception is
+// Percent of them (ops: authenticate, chatRouted, engagement, agentSession, waiting, poll,
+// respond). A fault is applied before the request is evaluated: a faulted chatRouted or
+// respond changes nothing and is not remembered for replay. The exception is
 // loseAnswer: the request is evaluated (and remembered) as usual, then the connection is
 // closed instead of answering, as when an answer is lost on the way back. Calls counts
 // every request received, faulted or not.

@@ -188,3 +188,82 @@ func FuzzEventsQuery(f *testing.F) {
 		}
 	})
 }
+
+// The respond decoders, through the whole handler of either facade: accepted (200 with a
+// result code) or refused (400 naming the field); an accepted action is accept, decline or
+// none; never a panic, never a 5xx.
+func FuzzRespondRequest(f *testing.F) {
+	for _, seed := range []struct{ key, body string }{
+		{"r1", `{"agentAccountId":"a1","action":"accept","transactionId":"r1"}`},
+		{"r2", `{"agentAccountId":"a1","action":"decline"}`}, {"r3", `{"action":"ignore"}`}, {"r4", `{"action":1}`},
+		{"r5", `{}`}, {"", ``}, {"r6", `null`}, {"r7", `{"agent_id":"a1","action":"accept"}`},
+		{"r8", `{"agentAccountId":"a1","action":"accept"} {}`}, {"r 9", `{"agent_id":"a1","action":"DECLINE"}`},
+	} {
+		f.Add(seed.key, []byte(seed.body))
+	}
+	srv := New(Options{Clock: NewManualClock(t0), TickInterval: -1})
+	f.Cleanup(srv.Close)
+	if err := srv.CreateQueue("demo", Queue{ID: "sales", External: true}); err != nil {
+		f.Fatal(err)
+	}
+	token := srv.authenticateForTest(f, "demo")
+	f.Fuzz(func(t *testing.T, key string, data []byte) {
+		req, err := decodeRespond(data)
+		if err == nil {
+			if !validRespondAction(req.Action) {
+				t.Fatalf("decodeRespond(%q) accepted action %q", data, req.Action)
+			}
+			roundTrip(t, req, decodeRespond)
+		}
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, "/uq/v1/demo/engagements/1001/respond", bytes.NewReader(data))
+		r.Header.Set(headerSession, token)
+		srv.ServeHTTP(rec, r)
+		var body map[string]any
+		if jerr := json.Unmarshal(rec.Body.Bytes(), &body); jerr != nil {
+			t.Fatalf("answer %q is not JSON: %v", rec.Body.Bytes(), jerr)
+		}
+		switch {
+		case err == nil && (rec.Code != http.StatusOK || body["resultCode"] == nil || body["resultCode"] == CodeAuthenticationFailed):
+			t.Fatalf("accepted body answered %d %v", rec.Code, body)
+		case err != nil && rec.Code != http.StatusBadRequest:
+			t.Fatalf("rejected body (%v) answered %d %v", err, rec.Code, body)
+		}
+
+		greq, gerr := decodeGenericResponse(data)
+		if gerr == nil {
+			if !validRespondAction(greq.Action) {
+				t.Fatalf("decodeGenericResponse(%q) accepted action %q", data, greq.Action)
+			}
+			roundTrip(t, greq, decodeGenericResponse)
+		}
+		rec = httptest.NewRecorder()
+		r = httptest.NewRequest(http.MethodPost, "/crm/v1/sites/demo/chats/1001/responses", bytes.NewReader(data))
+		r.Header.Set("Authorization", "Bearer "+DefaultAPIKey)
+		r.Header[HeaderIdempotencyKey] = []string{key}
+		srv.ServeHTTP(rec, r)
+		body = nil
+		if jerr := json.Unmarshal(rec.Body.Bytes(), &body); jerr != nil {
+			t.Fatalf("generic answer %q is not JSON: %v", rec.Body.Bytes(), jerr)
+		}
+		_, keyErr := decodeIdempotencyKey(r.Header)
+		switch {
+		case gerr == nil && keyErr == nil && (rec.Code != http.StatusOK || body["result"] == nil):
+			t.Fatalf("accepted generic request answered %d %v", rec.Code, body)
+		case (gerr != nil || keyErr != nil) && (rec.Code != http.StatusBadRequest || body["reason"] == "" || body["error"] != "invalid_request"):
+			t.Fatalf("refused generic request (%v, %v) answered %d %v", gerr, keyErr, rec.Code, body)
+		}
+	})
+}
+
+// authenticateForTest logs in as the default user on site and returns the token.
+func (s *Server) authenticateForTest(tb testing.TB, site string) string {
+	tb.Helper()
+	now := s.begin()
+	defer s.mu.Unlock()
+	resp := s.authenticateLocked(site, authenticateRequest{UserName: "bridge", Password: "bridge"}, now)
+	if resp.ResultCode != CodeSuccess {
+		tb.Fatalf("authenticate(%q) = %s", site, resp.ResultCode)
+	}
+	return resp.SessionToken
+}

@@ -45,6 +45,19 @@ type genericRouteResponse struct {
 	OfferExpiresInSeconds int    `json:"offer_expires_in_seconds,omitempty"`
 }
 
+type genericResponseRequest struct {
+	AgentID string `json:"agent_id"`
+	// Action is accept or decline (none is MISSING_PARAMETERS).
+	Action string `json:"action"`
+}
+
+type genericResponseResponse struct {
+	Result          string `json:"result"`
+	ChatID          string `json:"chat_id,omitempty"`
+	AgentID         string `json:"agent_id,omitempty"`
+	EngagementState string `json:"engagement_state,omitempty"`
+}
+
 type genericChatResponse struct {
 	Result       string               `json:"result"`
 	ChatID       string               `json:"chat_id,omitempty"`
@@ -164,13 +177,27 @@ func decodeGenericRoute(data []byte) (genericRouteRequest, error) {
 	return req, nil
 }
 
-// decodeIdempotencyKey checks the route call's Idempotency-Key: required, at most 255
-// printable ASCII characters.
+// decodeGenericResponse reads an offer response body: strict like a route's (unknown fields
+// refused), and an action other than accept or decline (or none, MISSING_PARAMETERS) is
+// refused too.
+func decodeGenericResponse(data []byte) (genericResponseRequest, error) {
+	var req genericResponseRequest
+	if err := decodeJSON(data, &req, true); err != nil {
+		return req, asInvalidRequest(err)
+	}
+	if !validRespondAction(req.Action) {
+		return req, invalidRequest("action", respondActionMessage(req.Action))
+	}
+	return req, nil
+}
+
+// decodeIdempotencyKey checks a route's or an offer response's Idempotency-Key: required, at
+// most 255 printable ASCII characters.
 func decodeIdempotencyKey(h http.Header) (string, error) {
 	key := h.Get(HeaderIdempotencyKey)
 	switch {
 	case key == "":
-		return "", invalidRequest(HeaderIdempotencyKey, "required: the route call is idempotent by key")
+		return "", invalidRequest(HeaderIdempotencyKey, "required: the call is idempotent by key")
 	case len(key) > maxIdempotencyKey:
 		return "", invalidRequest(HeaderIdempotencyKey, "longer than "+strconv.Itoa(maxIdempotencyKey)+" characters")
 	}
@@ -224,6 +251,10 @@ func genericRoute(r chatRoutedResponse) genericRouteResponse {
 		EngagementState:       r.EngagementState,
 		OfferExpiresInSeconds: r.OfferExpiresInSeconds,
 	}
+}
+
+func genericResponse(r respondResponse) genericResponseResponse {
+	return genericResponseResponse{Result: r.ResultCode, ChatID: r.ChatID, AgentID: r.AgentAccountID, EngagementState: r.EngagementState}
 }
 
 func genericChat(r engagementResponse) genericChatResponse {

@@ -45,6 +45,30 @@ func (s *Server) handleGenericRoute(c echo.Context) error {
 	return c.JSON(http.StatusOK, genericRoute(resp))
 }
 
+// handleGenericResponse answers an offer for the agent under the Idempotency-Key, by
+// respond's rules (respond.go).
+func (s *Server) handleGenericResponse(c echo.Context) error {
+	key, err := decodeIdempotencyKey(c.Request().Header)
+	if err != nil {
+		return err
+	}
+	data, err := readBody(c)
+	if err != nil {
+		return asInvalidRequest(err)
+	}
+	req, err := decodeGenericResponse(data)
+	if err != nil {
+		return err
+	}
+	now := s.begin()
+	st, code := s.siteGateLocked(param(c, "site"))
+	resp := s.idempotentRespondLocked(st, code, param(c, "chatId"), key, respondRequest{
+		AgentAccountID: req.AgentID, Action: req.Action, TransactionID: key,
+	}, now)
+	s.mu.Unlock()
+	return c.JSON(http.StatusOK, genericResponse(resp))
+}
+
 func (s *Server) handleGenericChat(c echo.Context) error {
 	s.begin()
 	var resp engagementResponse

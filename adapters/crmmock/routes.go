@@ -19,6 +19,7 @@ func (s *Server) routes() *echo.Echo {
 	e.POST("/uq/v1/:site/chatRouted", s.api(OpChatRouted, s.handleChatRouted))
 	e.POST("/uq/v1/chatRouted", s.api(OpChatRouted, s.handleChatRouted))
 	e.GET("/uq/v1/:site/engagements/:chatId", s.api(OpEngagement, s.handleEngagement))
+	e.POST("/uq/v1/:site/engagements/:chatId/respond", s.api(OpRespond, s.handleRespondOffer))
 	e.GET("/uq/v1/:site/agents/:accountId/session", s.api(OpAgentSession, s.handleAgentSession))
 	e.GET("/uq/v1/:site/queues/:queueId/engagements", s.api(OpWaiting, s.handleWaiting))
 	e.POST("/uq/v1/:site/events/poll", s.api(OpPoll, s.handlePoll))
@@ -28,6 +29,7 @@ func (s *Server) routes() *echo.Echo {
 	// under a second, non-Oracle protocol (doc.go, "Generic webhook API").
 	e.POST("/crm/v1/sites/:site/routes", s.generic(OpChatRouted, s.handleGenericRoute))
 	e.GET("/crm/v1/sites/:site/chats/:chatId", s.generic(OpEngagement, s.handleGenericChat))
+	e.POST("/crm/v1/sites/:site/chats/:chatId/responses", s.generic(OpRespond, s.handleGenericResponse))
 	e.GET("/crm/v1/sites/:site/agents/:agentId", s.generic(OpAgentSession, s.handleGenericAgent))
 	e.GET("/crm/v1/sites/:site/queues/:queueId/waiting", s.generic(OpWaiting, s.handleGenericWaiting))
 	e.GET("/crm/v1/sites/:site/events", s.generic(OpPoll, s.handleGenericEvents))

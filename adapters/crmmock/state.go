@@ -14,6 +14,9 @@ type State struct {
 	Calls map[string]int `json:"calls"`
 	// RouteEvaluations counts evaluated route requests per transactionId / Idempotency-Key.
 	RouteEvaluations map[string]int `json:"routeEvaluations"`
+	// RespondEvaluations counts evaluated respond requests per transactionId /
+	// Idempotency-Key.
+	RespondEvaluations map[string]int `json:"respondEvaluations"`
 }
 
 // SiteState is one site in a State.
@@ -87,6 +90,8 @@ func (s *Server) Dump() State {
 		Faults:           []Fault{},
 		Calls:            maps.Clone(s.w.calls),
 		RouteEvaluations: maps.Clone(s.w.routeEvals),
+
+		RespondEvaluations: maps.Clone(s.w.respondEvals),
 	}
 	for _, af := range s.w.faults {
 		f := af.Fault

@@ -27,6 +27,19 @@ const (
 	CodeCouldNotAssignEngagement   = "COULD_NOT_ASSIGN_ENGAGEMENT"
 )
 
+// Result codes of respond only (the bridge answering an offer for the agent). The real
+// server's third-party queue API has no published code for these cases, so the mock names
+// them in its own style; the catalog must know them before a CRM sends them.
+const (
+	// CodeNoPendingOffer: the agent has no offer waiting for an answer in this chat. It was
+	// never offered the chat (someone else's offer, or a chat still WAITING), or its offer is
+	// over: accepted, declined or timed out already. Nothing changed.
+	CodeNoPendingOffer = "NO_PENDING_OFFER"
+	// CodeDeclineNotAllowed: the agent's profile does not allow declining; the offer is
+	// still pending (the agent may accept it, or let it time out). Nothing changed.
+	CodeDeclineNotAllowed = "DECLINE_NOT_ALLOWED"
+)
+
 // Engagement (chat) states.
 const (
 	StateWaiting   = "WAITING"
@@ -114,10 +127,13 @@ const (
 	OpAgentSession = "agentSession"
 	OpWaiting      = "waiting"
 	OpPoll         = "poll"
+	// OpRespond is the bridge answering an offer for the agent (accept or decline); the
+	// control plane's respond (the agent's own console) is not an API op and is not counted.
+	OpRespond = "respond"
 )
 
 // apiOps lists the operations in a stable order (state dumps, validation messages).
-var apiOps = []string{OpAuthenticate, OpChatRouted, OpEngagement, OpAgentSession, OpWaiting, OpPoll}
+var apiOps = []string{OpAuthenticate, OpChatRouted, OpEngagement, OpAgentSession, OpWaiting, OpPoll, OpRespond}
 
 // Route types of a route request (chatRouted's routeType, the generic facade's route_type).
 // A lead routes a WAITING chat to its first agent (the owner); the others add an agent to a
@@ -136,7 +152,8 @@ var routeTypes = []string{RouteLead, RouteTransfer, RouteConference, RouteConsul
 // validRouteType reports whether a request's route type is known ("" is lead).
 func validRouteType(rt string) bool { return rt == "" || slices.Contains(routeTypes, rt) }
 
-// Responses to an agent's offer (Respond).
+// Responses to an agent's offer: all three on the control plane (Respond), accept and decline
+// on the API's respond operation.
 const (
 	ActionAccept  = "accept"
 	ActionDecline = "decline"

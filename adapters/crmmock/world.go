@@ -15,6 +15,8 @@ type world struct {
 	routeEvals  map[string]int // transactionId -> evaluated chatRouted requests
 	nextChat    int64
 	nextSession int64
+
+	respondEvals map[string]int // transactionId / Idempotency-Key -> evaluated respond requests
 }
 
 type sessionToken struct {
@@ -34,6 +36,7 @@ type site struct {
 	chats       map[string]*chat
 	chatOrder   []string
 	routes      map[string]chatRoutedResponse // transactionId -> first answer
+	responds    map[string]respondResponse    // respond's transactionId -> first answer
 	events      []Event
 }
 
@@ -132,6 +135,8 @@ func newWorld(siteNames []string) *world {
 		calls:      make(map[string]int),
 		routeEvals: make(map[string]int),
 		nextChat:   1000,
+
+		respondEvals: make(map[string]int),
 	}
 	for _, n := range siteNames {
 		w.sites[n] = newSite(n)
@@ -147,6 +152,7 @@ func newSite(name string) *site {
 		agents:   make(map[string]*agent),
 		chats:    make(map[string]*chat),
 		routes:   make(map[string]chatRoutedResponse),
+		responds: make(map[string]respondResponse),
 	}
 	st.addStatus(StatusUnrestricted, true)
 	st.addStatus(StatusInMeeting, false)

@@ -321,6 +321,7 @@ func testOpenBreaker(t *testing.T, target Target) {
 		"Engagement":   func() error { _, err := w.crm.Engagement(ctx, Site, chat); return err },
 		"AgentSession": func() error { _, err := w.crm.AgentSession(ctx, Site, "A1"); return err },
 		"PollEvents":   func() error { _, err := w.crm.PollEvents(ctx, Site, 0); return err },
+		"RespondOffer": func() error { _, err := w.crm.RespondOffer(ctx, offerResponse(chat, "A1", true)); return err },
 	} {
 		if err := call(); !errors.Is(err, bridge.ErrBreakerOpen) || !errors.Is(err, bridge.ErrUnavailable) {
 			t.Errorf("%s with the breaker open = %v, want ErrBreakerOpen and ErrUnavailable", name, err)
@@ -353,6 +354,10 @@ func testCancellation(t *testing.T, target Target) {
 		{"Engagement", func(ctx context.Context) error { _, err := w.crm.Engagement(ctx, Site, "1"); return err }},
 		{"AgentSession", func(ctx context.Context) error { _, err := w.crm.AgentSession(ctx, Site, "A1"); return err }},
 		{"PollEvents", func(ctx context.Context) error { _, err := w.crm.PollEvents(ctx, Site, w.lastSeq()); return err }},
+		{"RespondOffer", func(ctx context.Context) error {
+			_, err := w.crm.RespondOffer(ctx, offerResponse("1", "A1", true))
+			return err
+		}},
 	}
 	for round := range int(w.timings.BreakerFailures) + 2 {
 		for _, c := range calls {
@@ -401,6 +406,9 @@ func testMalformedReply(t *testing.T, target Target) {
 			_, err := w.crm.PollEvents(ctx, Site, 0)
 			return "", err
 		}},
+		{crmmock.OpRespond, func(w *world) (string, error) {
+			return w.crm.RespondOffer(ctx, offerResponse("1", "A1", true))
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.op, func(t *testing.T) {
@@ -431,6 +439,11 @@ func testUnconfiguredSite(t *testing.T, target Target) {
 	req.Site = "nowhere"
 	if _, err := w.crm.RouteChat(context.Background(), req); !errors.Is(err, bridge.ErrRejected) || errors.Is(err, bridge.ErrUnavailable) {
 		t.Errorf("RouteChat for an unconfigured site = %v, want ErrRejected", err)
+	}
+	answer := offerResponse("1", "A1", true)
+	answer.Site = "nowhere"
+	if code, err := w.crm.RespondOffer(context.Background(), answer); !errors.Is(err, bridge.ErrRejected) || errors.Is(err, bridge.ErrUnavailable) || code != "" {
+		t.Errorf("RespondOffer for an unconfigured site = %q, %v, want ErrRejected", code, err)
 	}
 	if n := w.calls(); n != 0 {
 		t.Errorf("the CRM received %d requests, want none", n)

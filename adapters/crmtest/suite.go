@@ -15,7 +15,11 @@
 //   - an adapter that lists waiting chats (bridge.ChatLister, needed for intake) lists
 //     exactly the chats still waiting in the queue;
 //   - a second leg (RouteRequest.RouteType transfer, conference, consult) reaches the CRM
-//     as such, and Engagement lists the chat's participants.
+//     as such, and Engagement lists the chat's participants;
+//   - an offer response (RespondOffer, accept or decline) comes back as the CRM's code
+//     verbatim (SUCCESS, DECLINE_NOT_ALLOWED, NO_PENDING_OFFER) with a nil error, is
+//     retried on failure under its transaction id and applied by the CRM exactly once, and
+//     fails like every other call when there is no usable answer.
 //
 // Use it from the adapter's package:
 //
@@ -108,6 +112,10 @@ func Run(t *testing.T, target Target) {
 		{"unconfigured site", testUnconfiguredSite},
 		{"waiting chats for intake", testWaitingChats},
 		{"a second leg joins an active chat", testSecondLeg},
+		{"accept an offer", testAcceptOffer},
+		{"decline an offer", testDeclineOffer},
+		{"no pending offer", testNoPendingOffer},
+		{"offer response retried under its transaction id", testRespondRetried},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, target) })

@@ -111,6 +111,33 @@ func (w *world) route(req bridge.RouteRequest, code string) bridge.RouteResult {
 	return got
 }
 
+// offerResponse is an answer to chatID's offer for agent with a fresh transaction id.
+func offerResponse(chatID, agent string, accept bool) bridge.OfferResponse {
+	return bridge.OfferResponse{
+		Site: Site, ChatID: chatID, AgentAccountID: agent, Accept: accept,
+		TransactionID: "acceptance-respond-" + strconv.FormatInt(txSeq.Add(1), 10),
+	}
+}
+
+// respond answers an offer through the adapter and wants code, verbatim, with no error.
+func (w *world) respond(req bridge.OfferResponse, code string) {
+	w.t.Helper()
+	got, err := w.crm.RespondOffer(context.Background(), req)
+	if err != nil || got != code {
+		w.t.Fatalf("RespondOffer(%+v) = %q, %v, want %s", req, got, err, code)
+	}
+}
+
+// engagement reads a chat through the adapter.
+func (w *world) engagement(chatID string) bridge.Engagement {
+	w.t.Helper()
+	eng, err := w.crm.Engagement(context.Background(), Site, chatID)
+	if err != nil {
+		w.t.Fatalf("Engagement(%s): %v", chatID, err)
+	}
+	return eng
+}
+
 // host is the mock's host:port, as the adapter's breaker names it.
 func (w *world) host() string { return strings.TrimPrefix(w.srv.URL, "http://") }
 
@@ -142,6 +169,15 @@ func (w *world) calls() int {
 func (w *world) evaluations() int {
 	n := 0
 	for _, c := range w.mock.Dump().RouteEvaluations {
+		n += c
+	}
+	return n
+}
+
+// respondEvaluations is how many offer responses the mock evaluated, all keys together.
+func (w *world) respondEvaluations() int {
+	n := 0
+	for _, c := range w.mock.Dump().RespondEvaluations {
 		n += c
 	}
 	return n

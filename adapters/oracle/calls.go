@@ -77,6 +77,51 @@ func (c *Client) routeOnce(ctx context.Context, s *siteConn, req bridge.RouteReq
 	}, nil
 }
 
+// RespondOffer answers the agent's pending offer (accept or decline) and returns the CRM's
+// result code verbatim. The whole call stays within the ordinary call budget; each HTTP
+// attempt within Config.CallTimeout. Unlike a pop it is retried after a transport failure or
+// timeout as well as after 5xx/429, always with the same transactionId: the CRM answers a
+// replay with its first answer and never applies it twice, so a lost answer is simply asked
+// for again. Without a TransactionID that would not be safe, so the call is refused before
+// the wire (ErrRejected). An open breaker fails at once.
+func (c *Client) RespondOffer(ctx context.Context, req bridge.OfferResponse) (string, error) {
+	ctx = resilient.MarkCaller(ctx)
+	s, err := c.site("respond", req.Site)
+	if err != nil {
+		return "", err
+	}
+	if req.TransactionID == "" {
+		return "", fmt.Errorf("oracle respond site %s chat %s: no TransactionID: %w", s.name, req.ChatID, bridge.ErrRejected)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.callBudget(c.cfg.CallTimeout))
+	defer cancel()
+	r, err := withSession(ctx, c, s, "respond", func(ctx context.Context, token string) (respondReply, error) {
+		body, err := c.send(ctx, s, exchange{
+			op:     "respond",
+			method: http.MethodPost,
+			path:   "/engagements/" + url.PathEscape(req.ChatID) + "/respond",
+			token:  token,
+			body: respondRequest{
+				AgentAccountID: req.AgentAccountID,
+				Action:         wireAction(req.Accept),
+				TransactionID:  req.TransactionID,
+			},
+		})
+		if err != nil {
+			return respondReply{}, err
+		}
+		r, err := decodeRespondReply(body)
+		if err != nil {
+			return r, fmt.Errorf("oracle respond site %s chat %s: %w", s.name, req.ChatID, err)
+		}
+		return r, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return r.ResultCode, nil
+}
+
 // Engagement reads one chat's state.
 func (c *Client) Engagement(ctx context.Context, site, chatID string) (bridge.Engagement, error) {
 	ctx = resilient.MarkCaller(ctx)

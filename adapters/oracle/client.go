@@ -118,7 +118,7 @@ func (c *Client) site(op, name string) (*siteConn, error) {
 
 // exchange is one logical request (retryablehttp may make several attempts of it).
 type exchange struct {
-	op     string // chatRouted, engagement, ...: for errors
+	op     string // chatRouted, respond, engagement, ...: for errors
 	method string
 	path   string // after /uq/v1/{site}, already escaped
 	query  url.Values

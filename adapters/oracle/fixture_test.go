@@ -39,9 +39,11 @@ type world struct {
 	// answer never reaches the adapter (the connection is closed instead).
 	loseRouteAnswers atomic.Int32
 
-	// routeBodies are the chatRouted request bodies as sent, in order.
-	mu          sync.Mutex
-	routeBodies []string
+	// routeBodies and respondBodies are the chatRouted and respond request bodies as sent,
+	// in order.
+	mu            sync.Mutex
+	routeBodies   []string
+	respondBodies []string
 }
 
 // sentRoutes returns the chatRouted bodies sent so far.
@@ -49,6 +51,13 @@ func (w *world) sentRoutes() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]string(nil), w.routeBodies...)
+}
+
+// sentResponds returns the respond bodies sent so far.
+func (w *world) sentResponds() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.respondBodies...)
 }
 
 // testConfig is small and fast: every number is milliseconds.
@@ -103,14 +112,14 @@ func (w *world) newClient(t testing.TB, cfg oracle.Config) *oracle.Client {
 	return c
 }
 
-// serve passes requests to the mock, recording chatRouted bodies and losing their answers
-// on request.
+// serve passes requests to the mock, recording chatRouted and respond bodies and losing
+// chatRouted answers on request.
 func (w *world) serve(rw http.ResponseWriter, r *http.Request) {
-	if strings.HasSuffix(r.URL.Path, "/chatRouted") {
+	if record := w.bodiesOf(r.URL.Path); record != nil {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		w.mu.Lock()
-		w.routeBodies = append(w.routeBodies, string(body))
+		*record = append(*record, string(body))
 		w.mu.Unlock()
 	}
 	if strings.HasSuffix(r.URL.Path, "/chatRouted") && w.loseRouteAnswers.Add(-1) >= 0 {
@@ -122,6 +131,17 @@ func (w *world) serve(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.mock.ServeHTTP(rw, r)
+}
+
+// bodiesOf is where serve records the bodies sent to path, or nil.
+func (w *world) bodiesOf(path string) *[]string {
+	switch {
+	case strings.HasSuffix(path, "/chatRouted"):
+		return &w.routeBodies
+	case strings.HasSuffix(path, "/respond"):
+		return &w.respondBodies
+	}
+	return nil
 }
 
 // seed: external queues Q1 (Sales) and Q3 (Support), internal queue Q2; agents

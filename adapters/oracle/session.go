@@ -134,6 +134,8 @@ func loginRefused[R reply](code string) R {
 	switch p := any(&r).(type) {
 	case *routeReply:
 		p.ResultCode = code
+	case *respondReply:
+		p.ResultCode = code
 	case *engagementReply:
 		p.ResultCode = code
 	case *agentSessionReply:

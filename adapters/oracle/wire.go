@@ -52,6 +52,34 @@ type routeReply struct {
 	OfferExpiresInSeconds wireSeconds `json:"offerExpiresInSeconds"`
 }
 
+// respondRequest answers an offer for the agent (POST .../engagements/{chatId}/respond).
+type respondRequest struct {
+	AgentAccountID string `json:"agentAccountId"`
+	Action         string `json:"action"` // accept, decline
+	TransactionID  string `json:"transactionId"`
+}
+
+// Offer response actions on the wire.
+const (
+	actionAccept  = "accept"
+	actionDecline = "decline"
+)
+
+// wireAction is the respond action for an OfferResponse.
+func wireAction(accept bool) string {
+	if accept {
+		return actionAccept
+	}
+	return actionDecline
+}
+
+type respondReply struct {
+	ResultCode      string `json:"resultCode"`
+	ChatID          string `json:"chatId"`
+	AgentAccountID  string `json:"agentAccountId"`
+	EngagementState string `json:"engagementState"`
+}
+
 type engagementReply struct {
 	ResultCode     string `json:"resultCode"`
 	ChatID         string `json:"chatId"`
@@ -120,6 +148,7 @@ type wireEvent struct {
 
 func (r authenticateReply) code() string { return r.ResultCode }
 func (r routeReply) code() string        { return r.ResultCode }
+func (r respondReply) code() string      { return r.ResultCode }
 func (r engagementReply) code() string   { return r.ResultCode }
 func (r agentSessionReply) code() string { return r.ResultCode }
 func (r waitingReply) code() string      { return r.ResultCode }
@@ -147,6 +176,10 @@ func decode[R reply](body []byte) (R, error) {
 
 // decodeRouteReply reads a chatRouted answer.
 func decodeRouteReply(body []byte) (routeReply, error) { return decode[routeReply](body) }
+
+// decodeRespondReply reads a respond answer: a JSON object with a non-empty resultCode and
+// string fields, like every answer (the code is verbatim; the core decides).
+func decodeRespondReply(body []byte) (respondReply, error) { return decode[respondReply](body) }
 
 // decodeEngagementReply reads an engagement answer. A participant without an agent is
 // ErrMalformedReply; route types and states come through verbatim (the core decides what

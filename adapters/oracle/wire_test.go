@@ -231,3 +231,68 @@ func FuzzDecodeEngagementReply(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeRespondReply(t *testing.T) {
+	tests := []struct {
+		name    string
+		give    string
+		want    respondReply
+		wantErr error
+	}{
+		{
+			name: "accepted",
+			give: `{"resultCode":"SUCCESS","chatId":"7","agentAccountId":"A1","engagementState":"ACTIVE"}`,
+			want: respondReply{ResultCode: "SUCCESS", ChatID: "7", AgentAccountID: "A1", EngagementState: "ACTIVE"},
+		},
+		{
+			name: "business code, unknown fields ignored",
+			give: `{"resultCode":"NO_PENDING_OFFER","chatId":"7","engagementState":"WAITING","extra":[1]}`,
+			want: respondReply{ResultCode: "NO_PENDING_OFFER", ChatID: "7", EngagementState: "WAITING"},
+		},
+		{name: "a fault's bare code", give: `{"resultCode":"RNW_API_EXCEPTION"}`, want: respondReply{ResultCode: "RNW_API_EXCEPTION"}},
+		{name: "empty", give: ``, wantErr: bridge.ErrMalformedReply},
+		{name: "cut short", give: `{"resultCode":"SUCC`, wantErr: bridge.ErrMalformedReply},
+		{name: "no resultCode", give: `{"chatId":"7","engagementState":"ACTIVE"}`, wantErr: bridge.ErrMalformedReply},
+		{name: "empty resultCode", give: `{"resultCode":""}`, wantErr: bridge.ErrMalformedReply},
+		{name: "numeric resultCode", give: `{"resultCode":0}`, wantErr: bridge.ErrMalformedReply},
+		{name: "the other protocol's result", give: `{"result":"SUCCESS"}`, wantErr: bridge.ErrMalformedReply},
+		{name: "numeric id", give: `{"resultCode":"SUCCESS","chatId":7}`, wantErr: bridge.ErrMalformedReply},
+		{name: "state not a string", give: `{"resultCode":"SUCCESS","engagementState":{"s":1}}`, wantErr: bridge.ErrMalformedReply},
+		{name: "array", give: `[{"resultCode":"SUCCESS"}]`, wantErr: bridge.ErrMalformedReply},
+		{name: "two objects", give: `{"resultCode":"SUCCESS"}{"resultCode":"SUCCESS"}`, wantErr: bridge.ErrMalformedReply},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decodeRespondReply([]byte(tt.give))
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("decodeRespondReply(%q) error = %v, want %v", tt.give, err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("decodeRespondReply(%q) mismatch (-want +got):\n%s", tt.give, diff)
+			}
+		})
+	}
+}
+
+func FuzzDecodeRespondReply(f *testing.F) {
+	for _, seed := range []string{
+		`{"resultCode":"SUCCESS","chatId":"7","agentAccountId":"A1","engagementState":"ACTIVE"}`,
+		`{"resultCode":"DECLINE_NOT_ALLOWED","chatId":"7","agentAccountId":"A1","engagementState":"OFFERED"}`,
+		`{"resultCode":"NO_PENDING_OFFER"}`, `{"resultCode":"SUCC`, `{"resultCode":null}`, `{"engagementState":1}`,
+		``, `null`, `[]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := decodeRespondReply(body)
+		if err != nil {
+			if !errors.Is(err, bridge.ErrMalformedReply) {
+				t.Fatalf("decodeRespondReply(%q) error = %v, want ErrMalformedReply", body, err)
+			}
+			return
+		}
+		if r.ResultCode == "" {
+			t.Fatalf("decodeRespondReply(%q) accepted a reply without resultCode", body)
+		}
+	})
+}

@@ -74,6 +74,41 @@ func (c *Client) routeOnce(ctx context.Context, s *siteConn, req bridge.RouteReq
 	}, nil
 }
 
+// RespondOffer answers the agent's pending offer (accept or decline) under the
+// Idempotency-Key req.TransactionID and returns the CRM's result verbatim. The whole call
+// stays within the ordinary call budget; each HTTP attempt within Config.CallTimeout. Unlike
+// a route it is retried after a transport failure or timeout as well as after 5xx/429,
+// always under the same key: the CRM answers a replay with its first answer and never
+// applies it twice, so a lost answer is simply asked for again. Without a key the call is
+// refused before the wire (ErrRejected). An open breaker fails at once.
+func (c *Client) RespondOffer(ctx context.Context, req bridge.OfferResponse) (string, error) {
+	ctx = resilient.MarkCaller(ctx)
+	s, err := c.site("response", req.Site)
+	if err != nil {
+		return "", err
+	}
+	if req.TransactionID == "" {
+		return "", fmt.Errorf("webhookcrm response site %s chat %s: no TransactionID for the Idempotency-Key: %w", s.name, req.ChatID, bridge.ErrRejected)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.resilience().CallBudget(c.cfg.CallTimeout))
+	defer cancel()
+	body, err := c.send(ctx, s, exchange{
+		op:             "response",
+		method:         http.MethodPost,
+		path:           "/chats/" + url.PathEscape(req.ChatID) + "/responses",
+		body:           responseRequest{AgentID: req.AgentAccountID, Action: wireAction(req.Accept)},
+		idempotencyKey: req.TransactionID,
+	})
+	if err != nil {
+		return "", err
+	}
+	r, err := decode[responseReply](body)
+	if err != nil {
+		return "", fmt.Errorf("webhookcrm response site %s chat %s: %w", s.name, req.ChatID, err)
+	}
+	return r.Result, nil
+}
+
 // Engagement reads one chat's state.
 func (c *Client) Engagement(ctx context.Context, site, chatID string) (bridge.Engagement, error) {
 	ctx = resilient.MarkCaller(ctx)

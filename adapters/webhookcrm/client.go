@@ -1,7 +1,7 @@
 // Package webhookcrm is a second CRM adapter: it implements bridge.CRM over the generic
 // webhook CRM protocol (a static bearer API key, snake_case JSON, an Idempotency-Key on the
-// route call, the CRM's verdict as "result"; adapters/crmmock serves it next to the
-// Oracle-like API).
+// route and offer-response calls, the CRM's verdict as "result"; adapters/crmmock serves it
+// next to the Oracle-like API).
 //
 // Adapters report, the core decides: whenever the CRM answered, its result code comes back
 // verbatim with a nil error, business rejections included. An error means there was no usable
@@ -36,7 +36,8 @@ var _ bridge.CRM = (*Client)(nil)
 // together with bridge.ErrRejected: asking again cannot help.
 var ErrSiteNotConfigured = errors.New("crm site not configured")
 
-// HeaderIdempotencyKey carries the route call's key (the core's TransactionID).
+// HeaderIdempotencyKey carries the route's and the offer response's key (the core's
+// TransactionID).
 const HeaderIdempotencyKey = "Idempotency-Key"
 
 // maxReplyBytes bounds a reply body; a longer one is malformed.
@@ -119,7 +120,7 @@ func (c *Client) site(op, name string) (*siteConn, error) {
 
 // exchange is one logical request (retryablehttp may make several attempts of it).
 type exchange struct {
-	op             string // route, chat, agent, events: for errors
+	op             string // route, response, chat, agent, events: for errors
 	method         string
 	path           string // after /crm/v1/sites/{site}, already escaped
 	query          url.Values

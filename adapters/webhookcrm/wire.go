@@ -40,6 +40,28 @@ type routeReply struct {
 	OfferExpiresInSeconds wireSeconds `json:"offer_expires_in_seconds"`
 }
 
+// responseRequest answers an offer for the agent (POST /chats/{chatId}/responses, under the
+// Idempotency-Key).
+type responseRequest struct {
+	AgentID string `json:"agent_id"`
+	Action  string `json:"action"` // accept, decline
+}
+
+// wireAction is the response action for an OfferResponse.
+func wireAction(accept bool) string {
+	if accept {
+		return "accept"
+	}
+	return "decline"
+}
+
+type responseReply struct {
+	Result          string `json:"result"`
+	ChatID          string `json:"chat_id"`
+	AgentID         string `json:"agent_id"`
+	EngagementState string `json:"engagement_state"`
+}
+
 type chatReply struct {
 	Result    string `json:"result"`
 	ChatID    string `json:"chat_id"`
@@ -104,6 +126,8 @@ func (r chatReply) result() string    { return r.Result }
 func (r agentReply) result() string   { return r.Result }
 func (r eventsReply) result() string  { return r.Result }
 func (r waitingReply) result() string { return r.Result }
+
+func (r responseReply) result() string { return r.Result }
 
 type waitingReply struct {
 	Result string        `json:"result"`

@@ -133,6 +133,44 @@ func TestDecodeChat(t *testing.T) {
 	}
 }
 
+func TestDecodeResponseReply(t *testing.T) {
+	tests := []struct {
+		name    string
+		give    string
+		want    responseReply
+		wantErr error
+	}{
+		{
+			name: "declined",
+			give: `{"result":"SUCCESS","chat_id":"7","agent_id":"A1","engagement_state":"WAITING"}`,
+			want: responseReply{Result: "SUCCESS", ChatID: "7", AgentID: "A1", EngagementState: "WAITING"},
+		},
+		{
+			name: "business code, unknown fields ignored",
+			give: `{"result":"DECLINE_NOT_ALLOWED","engagement_state":"OFFERED","extra":{}}`,
+			want: responseReply{Result: "DECLINE_NOT_ALLOWED", EngagementState: "OFFERED"},
+		},
+		{name: "empty", give: ``, wantErr: bridge.ErrMalformedReply},
+		{name: "cut short", give: `{"result":"SUCC`, wantErr: bridge.ErrMalformedReply},
+		{name: "no result", give: `{"chat_id":"7"}`, wantErr: bridge.ErrMalformedReply},
+		{name: "the other protocol's resultCode", give: `{"resultCode":"SUCCESS"}`, wantErr: bridge.ErrMalformedReply},
+		{name: "numeric result", give: `{"result":1}`, wantErr: bridge.ErrMalformedReply},
+		{name: "state not a string", give: `{"result":"SUCCESS","engagement_state":["ACTIVE"]}`, wantErr: bridge.ErrMalformedReply},
+		{name: "null", give: `null`, wantErr: bridge.ErrMalformedReply},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decode[responseReply]([]byte(tt.give))
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("decode(%q) error = %v, want %v", tt.give, err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("decode(%q) mismatch (-want +got):\n%s", tt.give, diff)
+			}
+		})
+	}
+}
+
 // Every reply the CRM sends goes through decode: whatever the bytes, it never panics, and
 // what it accepts carries a result and sane numbers.
 func FuzzDecodeReplies(f *testing.F) {
@@ -147,6 +185,8 @@ func FuzzDecodeReplies(f *testing.F) {
 		`{"result":"SUCCESS","chat_id":"7","state":"ACTIVE","agent_id":"A1","participants":[{"agent_id":"B1","route_type":"conference","state":"OFFERED"}]}`,
 		`{"result":"SUCCESS","participants":[{"route_type":"transfer"}]}`, `{"result":"SUCCESS","participants":{}}`,
 		`{"result":"SUCCESS","participants":null}`, `{"result":"SUCCESS","participants":[null]}`,
+		`{"result":"SUCCESS","chat_id":"7","agent_id":"A1","engagement_state":"ACTIVE"}`,
+		`{"result":"DECLINE_NOT_ALLOWED","engagement_state":"OFFERED"}`, `{"result":"NO_PENDING_OFFER","engagement_state":7}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -164,6 +204,8 @@ func FuzzDecodeReplies(f *testing.F) {
 			}
 			return true
 		}
+		resp, err := decode[responseReply](body)
+		check("response", resp.Result, err)
 		if r, err := decode[routeReply](body); check("route", r.Result, err) && r.OfferExpiresInSeconds.duration() < 0 {
 			t.Fatalf("decode route (%q): offer expiry %v < 0", body, r.OfferExpiresInSeconds.duration())
 		}

@@ -10,15 +10,17 @@ import (
 )
 
 // CRM is a fake bridge.CRM. Nil functions answer SUCCESS / an available, present session /
-// no events.
+// no events / SUCCESS to an offer response.
 type CRM struct {
 	RouteChatFn    func(ctx context.Context, req bridge.RouteRequest) (bridge.RouteResult, error)
 	AgentSessionFn func(ctx context.Context, site, accountID string) (bridge.CRMAgentSession, error)
 	EngagementFn   func(ctx context.Context, site, chatID string) (bridge.Engagement, error)
 	PollEventsFn   func(ctx context.Context, site string, afterSeq int64) ([]bridge.CRMEvent, error)
+	RespondOfferFn func(ctx context.Context, req bridge.OfferResponse) (string, error)
 
-	mu     sync.Mutex
-	routes []bridge.RouteRequest
+	mu        sync.Mutex
+	routes    []bridge.RouteRequest
+	responses []bridge.OfferResponse
 }
 
 var _ bridge.CRM = (*CRM)(nil)
@@ -65,6 +67,24 @@ func (c *CRM) PollEvents(ctx context.Context, site string, afterSeq int64) ([]br
 	}
 	<-ctx.Done()
 	return nil, ctx.Err()
+}
+
+// RespondOffer records the request and answers with RespondOfferFn (nil: SUCCESS).
+func (c *CRM) RespondOffer(ctx context.Context, req bridge.OfferResponse) (string, error) {
+	c.mu.Lock()
+	c.responses = append(c.responses, req)
+	c.mu.Unlock()
+	if c.RespondOfferFn != nil {
+		return c.RespondOfferFn(ctx, req)
+	}
+	return "SUCCESS", nil
+}
+
+// OfferResponses returns every RespondOffer request seen.
+func (c *CRM) OfferResponses() []bridge.OfferResponse {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]bridge.OfferResponse(nil), c.responses...)
 }
 
 // ACD is a fake bridge.ACD that records calls.
