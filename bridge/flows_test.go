@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -236,4 +237,51 @@ func TestTransferRequestIsCheckedBeforeAnythingChanges(t *testing.T) {
 		}
 	}
 	f.drainOutbox(t, 0) // nothing reached the ACD
+}
+
+// The media bar's Accept and Decline answer in the CRM; the CRM's answer decides.
+func TestAcceptAndDeclineFromTheMediaBar(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	f.login(t, "a1")
+	first := f.routeLeg(t, "i1", "r1", "a1", bridge.RouteLead, "")
+	in, err := f.svc.Accept(ctx, "a1", "i1")
+	if err != nil || in.State != bridge.StateActive {
+		t.Fatalf("Accept() = %+v, %v; want active", in, err)
+	}
+	if got := f.crm.OfferResponses(); len(got) != 1 || !got[0].Accept || got[0].AgentAccountID != "acct-a1" || got[0].TransactionID != "accept:i1/r1" {
+		t.Errorf("CRM offer responses = %+v", got)
+	}
+	if _, err := f.svc.Accept(ctx, "a1", "i1"); !errors.Is(err, bridge.ErrNotOffered) {
+		t.Errorf("second Accept() = %v, want ErrNotOffered", err)
+	}
+	if _, err := f.svc.Decline(ctx, "a1", "i1"); !errors.Is(err, bridge.ErrNotOffered) {
+		t.Errorf("Decline() of an active chat = %v, want ErrNotOffered", err)
+	}
+	if callOf(f.drainOutbox(t, 1), bridge.ACDAccept).RoutingID != first.RoutingID {
+		t.Errorf("the ACD was not told of the accept")
+	}
+
+	f.routeLeg(t, "i2", "r1", "a1", bridge.RouteLead, "")
+	if _, err := f.svc.Decline(ctx, "a1", "i2"); !errors.Is(err, bridge.ErrDeclineNotAllowed) {
+		t.Errorf("Decline() where the site does not allow it = %v", err)
+	}
+	f.crm.RespondOfferFn = func(context.Context, bridge.OfferResponse) (string, error) { return "NO_PENDING_OFFER", nil }
+	if _, err := f.svc.Accept(ctx, "a1", "i2"); !errors.Is(err, bridge.ErrNotOffered) {
+		t.Errorf("Accept() the CRM has no offer for = %v, want ErrNotOffered", err)
+	}
+	f.crm.RespondOfferFn = func(context.Context, bridge.OfferResponse) (string, error) {
+		return "", fmt.Errorf("%w: connection refused", bridge.ErrUnavailable)
+	}
+	if _, err := f.svc.Accept(ctx, "a1", "i2"); !errors.Is(err, bridge.ErrCRMUnavailable) {
+		t.Errorf("Accept() with the CRM down = %v, want ErrCRMUnavailable", err)
+	}
+	f.crm.RespondOfferFn = func(context.Context, bridge.OfferResponse) (string, error) { return "AGENT_ID_UNKNOWN", nil }
+	var refused *bridge.CRMRefusedError
+	if _, err := f.svc.Accept(ctx, "a1", "i2"); !errors.As(err, &refused) || refused.Code != "AGENT_ID_UNKNOWN" {
+		t.Errorf("Accept() refused by the CRM = %v, want the verbatim code", err)
+	}
+	if got := f.leg(t, bridge.LegKey{InteractionID: "i2", RoutingID: "r1"}); got.State != bridge.StateOffered {
+		t.Errorf("after refused answers the leg is %s, want still offered", got.State)
+	}
 }

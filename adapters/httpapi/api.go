@@ -50,6 +50,8 @@ type Service interface {
 	AgentLeg(ctx context.Context, agentID, interactionID string) (*bridge.Interaction, error)
 	Complete(ctx context.Context, agentID, interactionID, disposition string) (*bridge.Interaction, error)
 	Transfer(ctx context.Context, agentID, interactionID string, r bridge.TransferRequest) (*bridge.Interaction, error)
+	Accept(ctx context.Context, agentID, interactionID string) (*bridge.Interaction, error)
+	Decline(ctx context.Context, agentID, interactionID string) (*bridge.Interaction, error)
 	Queue(site, queueID string) (bridge.QueueOptions, bool)
 	Timeline(ctx context.Context, interactionID string) ([]bridge.TimelineEntry, error)
 	Outcomes(ctx context.Context, since, until time.Time, each func(*bridge.Interaction) error) error

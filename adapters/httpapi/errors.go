@@ -46,6 +46,10 @@ var statusOf = []struct {
 	{bridge.ErrOpenInteractions, http.StatusConflict, "open_interactions"},
 	{bridge.ErrUnknownSite, http.StatusUnprocessableEntity, "unknown_site"},
 	{bridge.ErrStoreUnavailable, http.StatusServiceUnavailable, "store_unavailable"},
+	{bridge.ErrNotOffered, http.StatusConflict, "not_offered"},
+	{bridge.ErrDeclineNotAllowed, http.StatusForbidden, "decline_not_allowed"},
+	{bridge.ErrCRMUnavailable, http.StatusServiceUnavailable, "crm_unreachable"},
+	{bridge.ErrNotTransferable, http.StatusConflict, "not_transferable"},
 }
 
 // errorHandler is echo's HTTPErrorHandler: the one place errors become answers and are logged.
@@ -57,7 +61,10 @@ func (a *API) errorHandler(err error, c echo.Context) {
 	var ae *apiError
 	var he *echo.HTTPError
 	var refused *bridge.LoginRefusedError
+	var crmRefused *bridge.CRMRefusedError
 	switch {
+	case errors.As(err, &crmRefused):
+		status, body = http.StatusConflict, ErrorBody{Error: "crm_refused", Message: crmRefused.Message, Field: crmRefused.Code}
 	case errors.As(err, &ae):
 		status, body = ae.status, ae.body
 	case errors.As(err, &refused):

@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,20 +53,42 @@ func decodeJSON(c echo.Context, v any) error { return decodeBody(c, v, false) }
 func decodeOptionalJSON(c echo.Context, v any) error { return decodeBody(c, v, true) }
 
 func decodeBody(c echo.Context, v any, optional bool) error {
-	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 16<<10))
+	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, maxRequestBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if optional && errors.Is(err, io.EOF) {
-			return nil
-		}
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return newAPIError(http.StatusBadRequest, "malformed", "wrong type: want "+te.Type.String(), te.Field)
-		}
-		return newAPIError(http.StatusBadRequest, "malformed", "invalid JSON body: "+err.Error(), "body")
+	err := dec.Decode(v)
+	if err == nil {
+		err = nothingAfter(dec)
 	}
-	return nil
+	var tooBig *http.MaxBytesError
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil, optional && errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, &tooBig):
+		return newAPIError(http.StatusRequestEntityTooLarge, "body_too_large", "request body exceeds "+strconv.Itoa(maxRequestBody)+" bytes", "body")
+	case errors.As(err, &te) && te.Field != "":
+		return newAPIError(http.StatusBadRequest, "malformed", "wrong type: want "+te.Type.String(), te.Field)
+	case errors.As(err, &te): // the body itself is not an object
+		return newAPIError(http.StatusBadRequest, "malformed", "the body must be a JSON object", "body")
+	}
+	return newAPIError(http.StatusBadRequest, "malformed", "invalid JSON body: "+err.Error(), "body")
 }
+
+// nothingAfter refuses a body with more than white space after its JSON value (a second
+// object, stray bytes), rather than ignoring the rest.
+func nothingAfter(dec *json.Decoder) error {
+	_, err := dec.Token()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err == nil:
+		return errors.New("data after the JSON value")
+	}
+	return err
+}
+
+// maxRequestBody bounds a media-bar request body.
+const maxRequestBody = 16 << 10
 
 // LoginRequest binds the agent's three identities.
 type LoginRequest struct {
@@ -235,6 +259,21 @@ func (a *API) handleTransfer() echo.HandlerFunc {
 			return err
 		}
 		return c.JSON(http.StatusAccepted, leg)
+	}
+}
+
+// handleOfferAnswer is Accept or Decline: the CRM is asked on the agent's behalf, and the
+// leg is answered as it stands after the CRM's answer.
+func (a *API) handleOfferAnswer(answer func(ctx context.Context, agentID, interactionID string) (*bridge.Interaction, error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := decodeOptionalJSON(c, &struct{}{}); err != nil {
+			return err
+		}
+		leg, err := answer(c.Request().Context(), agentOf(c), c.Param("id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, leg)
 	}
 }
 

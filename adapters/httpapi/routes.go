@@ -23,6 +23,8 @@ func (a *API) Handler() http.Handler {
 	mb.GET("/interactions/:id/timeline", a.handleAgentTimeline())
 	mb.POST("/interactions/:id/complete", a.handleComplete())
 	mb.POST("/interactions/:id/transfer", a.handleTransfer())
+	mb.POST("/interactions/:id/accept", a.handleOfferAnswer(a.svc.Accept))
+	mb.POST("/interactions/:id/decline", a.handleOfferAnswer(a.svc.Decline))
 	mb.GET("/dispositions", a.handleDispositions())
 
 	admin := e.Group("/v1", a.requireAdmin)

@@ -154,3 +154,12 @@ func (c *mediabarClient) waitEvent(ctx context.Context, typ string) (bridge.Even
 	}
 	return bridge.Event{}, fmt.Errorf("no %s event before the stream ended: %v", typ, errors.Join(sc.Err(), ctx.Err()))
 }
+
+// answerOffer is the media bar's Accept or Decline ("accept" / "decline").
+func (c *mediabarClient) answerOffer(ctx context.Context, id, verb string) (*bridge.Interaction, error) {
+	var in bridge.Interaction
+	if err := c.do(ctx, http.MethodPost, "/v1/mediabar/interactions/"+id+"/"+verb, nil, &in); err != nil {
+		return nil, err
+	}
+	return &in, nil
+}

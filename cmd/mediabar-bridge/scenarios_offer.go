@@ -20,7 +20,75 @@ func offerScenarios() []scenario {
 		{name: "offer/decline-allowed", run: scenarioDecline},
 		{name: "offer/decline-not-allowed", run: scenarioDeclineNotAllowed},
 		{name: "offer/timeout", run: scenarioOfferTimeout},
+		{name: "offer/accept-on-the-media-bar", run: scenarioMediabarAccept},
+		{name: "offer/decline-on-the-media-bar", run: scenarioMediabarDecline},
 	}
+}
+
+// Accept on the media bar: the bridge answers in the CRM, the chat is active there and on the
+// media bar, and the ACD is told once.
+func scenarioMediabarAccept(ctx context.Context, h *harness) error {
+	a, r, err := h.offered(ctx, agentSetup{})
+	if err != nil {
+		return err
+	}
+	in, err := a.mb.answerOffer(ctx, r.interactionID, "accept")
+	if err != nil || in.State != bridge.StateActive {
+		return fmt.Errorf("media-bar accept = %+v, %v; want active", in, err)
+	}
+	if st := h.crm.Dump(); chatState(st, r.chatID) != crmmock.StateActive {
+		return fmt.Errorf("CRM chat %s is %q after the accept, want ACTIVE", r.chatID, chatState(st, r.chatID))
+	}
+	var se *apiStatusError
+	if _, err := a.mb.answerOffer(ctx, r.interactionID, "accept"); !errors.As(err, &se) || se.Status != 409 || se.Body.Error != "not_offered" {
+		return fmt.Errorf("second accept = %v, want 409 not_offered", err)
+	}
+	if err := h.waitOutboxDrained(ctx); err != nil {
+		return err
+	}
+	if n := h.acd.Applied(acdmock.KindAccept, r.interactionID); n != 1 {
+		return fmt.Errorf("ACD applied %d accepts, want 1", n)
+	}
+	return nil
+}
+
+// Decline on the media bar: refused with 403 (nothing changes) where the agent's CRM profile
+// does not allow it; otherwise the chat goes back to the ACD once.
+func scenarioMediabarDecline(ctx context.Context, h *harness) error {
+	a, r, err := h.offered(ctx, agentSetup{allowDecline: false})
+	if err != nil {
+		return err
+	}
+	var se *apiStatusError
+	if _, err := a.mb.answerOffer(ctx, r.interactionID, "decline"); !errors.As(err, &se) || se.Status != 403 || se.Body.Error != "decline_not_allowed" {
+		return fmt.Errorf("decline without the profile's permission = %v, want 403 decline_not_allowed", err)
+	}
+	if in, err := a.mb.interaction(ctx, r.interactionID); err != nil || in.State != bridge.StateOffered {
+		return fmt.Errorf("after the refused decline the leg is %+v %v, want still offered", in, err)
+	}
+	b, r2, err := h.offered(ctx, agentSetup{allowDecline: true})
+	if err != nil {
+		return err
+	}
+	if _, err := b.mb.answerOffer(ctx, r2.interactionID, "decline"); err != nil {
+		return fmt.Errorf("media-bar decline: %w", err)
+	}
+	if st := h.crm.Dump(); chatState(st, r2.chatID) != crmmock.StateWaiting {
+		return fmt.Errorf("CRM chat %s is %q after the decline, want WAITING", r2.chatID, chatState(st, r2.chatID))
+	}
+	return h.checkRequeuedOnce(ctx, b, r2, bridgeerr.AgentDeclined)
+}
+
+// chatState is a chat's state in a dump of the mock CRM.
+func chatState(st crmmock.State, chatID string) string {
+	for _, site := range st.Sites {
+		for _, c := range site.Chats {
+			if c.ChatID == chatID {
+				return c.State
+			}
+		}
+	}
+	return ""
 }
 
 // offered routes a new chat to a new agent and waits for the offer.
