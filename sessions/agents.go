@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -46,7 +47,12 @@ const maxSessionUpdateAttempts = 16
 // mutate's own error is returned as it is.
 func (s *Store) UpdateAgentSession(ctx context.Context, agentID string, mutate func(*bridge.AgentSession) (bool, error)) (bridge.AgentSession, error) {
 	key := s.keys.AgentSession(agentID)
-	for range maxSessionUpdateAttempts {
+	for attempt := range maxSessionUpdateAttempts {
+		if attempt > 0 {
+			// Back off a random bit, growing, so writers that keep colliding spread out
+			// instead of retrying in lockstep.
+			time.Sleep(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond))))
+		}
 		var out bridge.AgentSession
 		var mutateErr error
 		err := s.client.Watch(ctx, func(tx *redis.Tx) error {
