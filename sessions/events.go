@@ -20,14 +20,19 @@ redis.call('PUBLISH', ARGV[4], '{"agent_id":' .. ARGV[5] .. ',"id":"' .. id .. '
 return id
 `)
 
-// Notification announces a new event on an agent's stream.
+// Notification is what Publish announces on the events channel (KeySpace.EventsChannel), one
+// per appended event: {"agent_id": "...", "id": "<stream id>"}. It is a wake-up hint for the
+// replicas' SSE hubs (adapters/ssehub), not the data: the stream is the source of truth, and a
+// reader that missed a notification loses nothing as long as it reads from its last id.
 type Notification struct {
 	AgentID string `json:"agent_id"`
 	ID      string `json:"id"`
 }
 
 // Publish appends ev to the agent's stream (capped at about StreamMaxLen, TTL StreamTTL) and
-// announces it on the events channel. The stream id is the event's ID: Read sets it.
+// announces it on the events channel (one channel per key prefix, whatever the agent), in one
+// script: nothing is announced that was not appended. The stream id is the event's ID: Read
+// sets it.
 func (s *Store) Publish(ctx context.Context, agentID string, ev bridge.Event) (string, error) {
 	ev.ID = "" // the stream assigns it
 	if ev.AgentID == "" {
@@ -79,43 +84,4 @@ func (s *Store) Read(ctx context.Context, agentID, afterID string, count int) ([
 		out = append(out, ev)
 	}
 	return out, nil
-}
-
-// Subscribe follows the events channel with one SUBSCRIBE connection: one per replica, fanned
-// out to that replica's SSE clients. It returns once Redis confirmed the subscription (or
-// failed to; go-redis then keeps reconnecting and resubscribing). The channel is closed when
-// ctx ends.
-//
-// Notifications are wake-up hints, not the data: one published while the connection is down
-// is lost, and the caller must drain the channel promptly (go-redis drops messages it cannot
-// hand over for a minute). Readers therefore always Read from their last seen id.
-func (s *Store) Subscribe(ctx context.Context) <-chan Notification {
-	ps := s.client.Subscribe(ctx, s.keys.EventsChannel())
-	_, _ = ps.Receive(ctx) // the subscription confirmation; an error is retried by Channel
-	out := make(chan Notification, 256)
-	go func() {
-		defer close(out)
-		defer ps.Close()
-		msgs := ps.Channel()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case m, ok := <-msgs:
-				if !ok {
-					return
-				}
-				var n Notification
-				if err := json.Unmarshal([]byte(m.Payload), &n); err != nil {
-					continue // not ours; the channel is namespaced, so only by mistake
-				}
-				select {
-				case out <- n:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	return out
 }

@@ -1,6 +1,8 @@
 package sessions_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -92,21 +94,40 @@ func TestEventsCap(t *testing.T) {
 	}
 }
 
-func TestSubscribe(t *testing.T) {
+// Every Publish announces the new id on the prefix's one events channel, in the format the
+// SSE hubs read.
+func TestPublishAnnounces(t *testing.T) {
 	ctx := t.Context()
-	s, _ := newStore(t, sessions.Options{})
-	notes := s.Subscribe(ctx)
-	id, err := s.Publish(ctx, "agent \"7\"", bridge.Event{Type: bridge.EventChannelUpdated})
-	if err != nil {
+	s, client := newStore(t, sessions.Options{})
+	ps := client.Subscribe(ctx, s.Keys().EventsChannel())
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil { // the subscription confirmation
 		t.Fatal(err)
 	}
-	select {
-	case got := <-notes:
-		want := sessions.Notification{AgentID: "agent \"7\"", ID: id}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("notification mismatch (-want +got):\n%s", diff)
+	var ids []string
+	for _, agent := range []string{"agent \"7\"", "a2"} {
+		id, err := s.Publish(ctx, agent, bridge.Event{Type: bridge.EventChannelUpdated})
+		if err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no notification within 5s of Publish")
+		ids = append(ids, id)
+	}
+	want := []sessions.Notification{{AgentID: "agent \"7\"", ID: ids[0]}, {AgentID: "a2", ID: ids[1]}}
+	var got []sessions.Notification
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for len(got) < len(want) {
+		m, err := ps.ReceiveMessage(rctx)
+		if err != nil {
+			t.Fatalf("after %d notifications: %v", len(got), err)
+		}
+		var n sessions.Notification
+		if err := json.Unmarshal([]byte(m.Payload), &n); err != nil {
+			t.Fatalf("notification %q: %v", m.Payload, err)
+		}
+		got = append(got, n)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("notifications mismatch (-want +got):\n%s", diff)
 	}
 }

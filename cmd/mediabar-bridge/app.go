@@ -19,6 +19,7 @@ import (
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/httpapi"
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/metrics"
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/oracle"
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/ssehub"
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/webhookcrm"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge/acdapi"
@@ -35,6 +36,7 @@ type app struct {
 	acd      *acd.Client
 	svc      *bridge.Service
 	api      *httpapi.API
+	hub      *ssehub.Hub // wakes this replica's SSE streams: one Redis subscription
 	consumer string
 }
 
@@ -121,13 +123,14 @@ func newApp(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger) (*ap
 		secrets = append(secrets, acdapi.Secret(k))
 	}
 	a := &app{cfg: cfg, log: log, store: store, crm: crm, acd: acdClient, svc: svc, consumer: consumerName()}
+	a.hub = ssehub.New(rdb, store.Keys().EventsChannel(), ssehub.Options{Logger: log})
 	a.api = httpapi.New(httpapi.Options{
 		WebhookSecrets: secrets, WebhookTolerance: time.Duration(cfg.ACD.WebhookTolerance),
 		MaxBodyBytes: cfg.ACD.MaxBodyBytes, TokenSecret: []byte(cfg.Mediabar.TokenSecret.Value()),
 		TokenTTL: time.Duration(cfg.Mediabar.TokenTTL), AdminToken: cfg.Admin.Token.Value(), Version: version,
 		WebhookObserver: m.WebhookHandled,
-	}, svc, store, readiness{a}, m.Handler(), log)
-	m.WatchState(a.stateSnapshot, nil)
+	}, svc, httpapi.LiveEvents{Events: store, Wakeups: a.hub}, readiness{a}, m.Handler(), log)
+	m.WatchState(a.stateSnapshot, a.hub.Clients)
 	return a, nil
 }
 
@@ -214,6 +217,7 @@ func (r readiness) Breakers() map[string]string {
 func (a *app) serve(ctx context.Context, ln, opsLn net.Listener) error {
 	srv := &http.Server{Handler: a.api.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	srv.RegisterOnShutdown(a.hub.Close) // SSE streams end with a reconnect hint instead of holding Shutdown
 	ops := &http.Server{Handler: a.api.OpsHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
 
@@ -238,6 +242,7 @@ func (a *app) serve(ctx context.Context, ln, opsLn net.Listener) error {
 		spawn("crm-events-"+site, func(ctx context.Context) error { return a.svc.RunCRMEvents(ctx, site) })
 	}
 	spawn("reconciler", a.svc.RunReconciler)
+	spawn("sse-hub", a.hub.Run)
 	for _, site := range a.svc.IntakeSites() {
 		spawn("intake-"+site, func(ctx context.Context) error { return a.svc.RunIntake(ctx, site) })
 	}
