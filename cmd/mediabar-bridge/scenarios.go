@@ -294,6 +294,20 @@ func (h *harness) routeNewChat(ctx context.Context, a *scAgent, queueID, what st
 	return r, in, err
 }
 
+// activeChat routes a new chat in chat-support to the agent, who accepts it in the CRM
+// console, and waits until the media bar shows it active.
+func (h *harness) activeChat(ctx context.Context, a *scAgent) (routed, error) {
+	r, _, err := h.routeNewChat(ctx, a, "chat-support", "offered", bridge.StateOffered)
+	if err != nil {
+		return r, err
+	}
+	if err := h.crm.Respond(h.site, r.chatID, "accept"); err != nil {
+		return r, err
+	}
+	_, err = waitLeg(ctx, a, r.interactionID, "active", inState(bridge.StateActive))
+	return r, err
+}
+
 // newChat starts a customer chat in the CRM queue.
 func (h *harness) newChat(queueID string) (string, error) {
 	h.n++

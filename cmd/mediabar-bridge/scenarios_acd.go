@@ -171,14 +171,8 @@ func scenarioACDDownThenBack(ctx context.Context, h *harness) error {
 	if err != nil {
 		return err
 	}
-	toComplete, _, err := h.routeNewChat(ctx, a, "chat-support", "offered", bridge.StateOffered)
+	toComplete, err := h.activeChat(ctx, a)
 	if err != nil {
-		return err
-	}
-	if err := h.crm.Respond(h.site, toComplete.chatID, "accept"); err != nil {
-		return err
-	}
-	if _, err := waitLeg(ctx, a, toComplete.interactionID, "active", inState(bridge.StateActive)); err != nil {
 		return err
 	}
 	if err := h.waitOutboxDrained(ctx); err != nil {
@@ -241,14 +235,8 @@ func scenarioReportCompleted(ctx context.Context, h *harness) error {
 	if err != nil {
 		return err
 	}
-	r, _, err := h.routeNewChat(ctx, a, "chat-support", "offered", bridge.StateOffered)
+	r, err := h.activeChat(ctx, a)
 	if err != nil {
-		return err
-	}
-	if err := h.crm.Respond(h.site, r.chatID, "accept"); err != nil {
-		return err
-	}
-	if _, err := waitLeg(ctx, a, r.interactionID, "active", inState(bridge.StateActive)); err != nil {
 		return err
 	}
 	if err := h.crm.Conclude(h.site, r.chatID, "END_USER_CONCLUDED"); err != nil {

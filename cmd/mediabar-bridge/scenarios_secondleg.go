@@ -51,14 +51,8 @@ func scenarioSecondLeg(rt bridge.RouteType, accepted bool) func(context.Context,
 		if err != nil {
 			return err
 		}
-		r, _, err := h.routeNewChat(ctx, first, "chat-support", "offered", bridge.StateOffered)
+		r, err := h.activeChat(ctx, first)
 		if err != nil {
-			return err
-		}
-		if err := h.crm.Respond(h.site, r.chatID, "accept"); err != nil {
-			return err
-		}
-		if _, err := waitLeg(ctx, first, r.interactionID, "active", inState(bridge.StateActive)); err != nil {
 			return err
 		}
 		// The second agent is ready in the ACD, so the ACD can route to it.
@@ -175,14 +169,8 @@ func scenarioTransferRefused(ctx context.Context, h *harness) error {
 	if err != nil {
 		return err
 	}
-	r, _, err := h.routeNewChat(ctx, first, "chat-support", "offered", bridge.StateOffered)
+	r, err := h.activeChat(ctx, first)
 	if err != nil {
-		return err
-	}
-	if err := h.crm.Respond(h.site, r.chatID, "accept"); err != nil {
-		return err
-	}
-	if _, err := waitLeg(ctx, first, r.interactionID, "active", inState(bridge.StateActive)); err != nil {
 		return err
 	}
 	deadBefore, err := h.app.store.Depth(ctx, bridge.QueueACDDeadLetter)

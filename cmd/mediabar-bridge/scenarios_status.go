@@ -138,14 +138,8 @@ func scenarioDisconnectRequeues(ctx context.Context, h *harness) error {
 	if err != nil {
 		return err
 	}
-	r, _, err := h.routeNewChat(ctx, a, "chat-support", "offered", bridge.StateOffered)
+	r, err := h.activeChat(ctx, a)
 	if err != nil {
-		return err
-	}
-	if err := h.crm.Respond(h.site, r.chatID, "accept"); err != nil {
-		return err
-	}
-	if _, err := waitLeg(ctx, a, r.interactionID, "active", inState(bridge.StateActive)); err != nil {
 		return err
 	}
 	// No presence poll through both absent intervals: the CRM disconnects the agent and
