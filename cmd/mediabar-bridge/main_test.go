@@ -111,7 +111,7 @@ func TestDemoRunsChatsThroughToComplete(t *testing.T) {
 
 func testDemo(t *testing.T, adapter string) {
 	var out, errOut bytes.Buffer
-	args := []string{"demo", "--for", "9s", "--chat-every", "400ms", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
+	args := []string{"demo", "--for", "15s", "--chat-every", "400ms", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
 		"--crm-listen", "127.0.0.1:0", "--acd-listen", "127.0.0.1:0", "--crm-adapter", adapter}
 	if err := run(context.Background(), args, testEnv(t), &out, &errOut); err != nil {
 		t.Fatalf("demo: %v\n%s", err, errOut.String())

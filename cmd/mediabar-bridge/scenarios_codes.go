@@ -123,6 +123,14 @@ func (c codeCase) scenario() func(ctx context.Context, h *harness) error {
 		if err != nil {
 			return fmt.Errorf("prepare: %w", err)
 		}
+		if c.crmRed {
+			// The CRM's own event turns the channel red first, then the pop meets the red
+			// channel: exactly one not-ready for the turn. (When the pop wins the race
+			// instead, both may tell the ACD; the bridge prefers once too often to never.)
+			if _, err := waitChannel(ctx, a, "red from the CRM's event", func(ch bridge.Channel) bool { return !ch.Green }); err != nil {
+				return err
+			}
+		}
 		if c.fault {
 			if err := h.crm.InjectFault(crmmock.Fault{Op: "chatRouted", ResultCode: string(c.code), Count: 10}); err != nil {
 				return err
