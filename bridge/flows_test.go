@@ -285,3 +285,46 @@ func TestAcceptAndDeclineFromTheMediaBar(t *testing.T) {
 		t.Errorf("after refused answers the leg is %s, want still offered", got.State)
 	}
 }
+
+// Diagnostics name every obstacle between the agent and a new chat, from each side.
+func TestDiagnoseNamesEveryObstacle(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	f.login(t, "a1")
+	d, err := f.svc.Diagnose(ctx, "a1")
+	if err != nil || len(d.Reasons) != 0 || d.CRM == nil || d.ACD != nil {
+		t.Fatalf("healthy agent: %+v, %v; want no reasons, the CRM's view, no ACD report yet", d, err)
+	}
+	if err := f.svc.ACDAgentState(ctx, "a1", false, "break"); err != nil {
+		t.Fatal(err)
+	}
+	f.crm.AgentSessionFn = func(context.Context, string, string) (bridge.CRMAgentSession, error) {
+		return bridge.CRMAgentSession{Code: "SUCCESS", LoggedIn: true, Presence: "ABSENT", SecondsToDisconnect: 90,
+			StatusType: "UNAVAILABLE", StatusName: "On Break", ActiveSessions: 2, MaxSessions: 2}, nil
+	}
+	d, err = f.svc.Diagnose(ctx, "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"not ready (break)", "ABSENT (90 s to disconnect)", `"On Break"`, "(2 of 2)"}
+	if len(d.Reasons) != len(want) {
+		t.Fatalf("reasons = %q, want %d", d.Reasons, len(want))
+	}
+	for i, w := range want {
+		if !strings.Contains(d.Reasons[i], w) {
+			t.Errorf("reason %d = %q, want it to contain %q", i, d.Reasons[i], w)
+		}
+	}
+	f.crm.AgentSessionFn = func(context.Context, string, string) (bridge.CRMAgentSession, error) {
+		return bridge.CRMAgentSession{}, fmt.Errorf("%w: timeout", bridge.ErrUnavailable)
+	}
+	if d, err = f.svc.Diagnose(ctx, "a1"); err != nil || d.CRMError == "" || d.CRM != nil {
+		t.Errorf("CRM down: %+v, %v; want diagnostics with the CRM error", d, err)
+	}
+	if err := f.svc.ACDAgentState(ctx, "nobody", true, ""); !errors.Is(err, bridge.ErrNotFound) {
+		t.Errorf("ACD state for an agent not logged in = %v, want ErrNotFound", err)
+	}
+	if _, err := f.svc.Diagnose(ctx, "nobody"); !errors.Is(err, bridge.ErrNotLoggedIn) {
+		t.Errorf("Diagnose(not logged in) = %v", err)
+	}
+}

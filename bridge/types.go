@@ -93,13 +93,15 @@ func (k LegKey) String() string { return k.InteractionID + "/" + k.RoutingID }
 
 // AgentSession binds the three identities of a logged-in agent.
 type AgentSession struct {
-	AgentID          string    `json:"agent_id"`            // ACD agent id
-	Site             string    `json:"site"`                // CRM site
-	CRMAccountID     string    `json:"crm_account_id"`      // CRM agent account id
-	CRMChatSessionID string    `json:"crm_chat_session_id"` // CRM agent chat session id
-	Channel          Channel   `json:"channel"`
-	LoggedInAt       time.Time `json:"logged_in_at"`
-	LastSeenAt       time.Time `json:"last_seen_at"`
+	AgentID          string  `json:"agent_id"`            // ACD agent id
+	Site             string  `json:"site"`                // CRM site
+	CRMAccountID     string  `json:"crm_account_id"`      // CRM agent account id
+	CRMChatSessionID string  `json:"crm_chat_session_id"` // CRM agent chat session id
+	Channel          Channel `json:"channel"`
+	// ACD is the ready flag as the ACD last reported it (nil until it does).
+	ACD        *ACDState `json:"acd,omitempty"`
+	LoggedInAt time.Time `json:"logged_in_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
 }
 
 // Channel is the state of the agent's chat channel on the media bar.

@@ -26,6 +26,8 @@ func (a *API) Handler() http.Handler {
 	mb.POST("/interactions/:id/accept", a.handleOfferAnswer(a.svc.Accept))
 	mb.POST("/interactions/:id/decline", a.handleOfferAnswer(a.svc.Decline))
 	mb.GET("/dispositions", a.handleDispositions())
+	mb.GET("/diagnostics", a.handleDiagnostics())
+	mb.POST("/token", a.handleTokenRefresh())
 
 	admin := e.Group("/v1", a.requireAdmin)
 	admin.GET("/interactions/:id/timeline", a.handleTimeline())

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -40,6 +42,11 @@ func (a *API) handleACDEvent() echo.HandlerFunc {
 		}
 		if len(id) > 256 {
 			return newAPIError(http.StatusBadRequest, "malformed", "webhook-id is longer than 256 bytes", "webhook-id")
+		}
+		if strings.ContainsFunc(id, unicode.IsControl) {
+			// The id reaches the timeline and the logs: no control characters, as for the
+			// body's ids.
+			return newAPIError(http.StatusBadRequest, "malformed", "webhook-id contains control characters", "webhook-id")
 		}
 		ev, err := acdapi.Parse(body)
 		if err != nil {
@@ -122,8 +129,13 @@ func (a *API) applyEvent(c echo.Context, eventID string, ev acdapi.Event) (webho
 		r := ev.Abandoned
 		_, err := a.svc.Abandon(ctx, r.InteractionID, r.RoutingID, r.AgentID, r.Stage)
 		return answerFor(err)
-	default: // agent.state_changed: the ACD's own flag; nothing for the bridge to change yet
-		return webhookAnswer{Status: "ignored", Reason: "recorded by the ACD; no bridge action"}, nil
+	default: // agent.state_changed: shown on the agent's diagnostics
+		r := ev.AgentChanged
+		err := a.svc.ACDAgentState(ctx, r.AgentID, r.State == "ready", r.Reason)
+		if errors.Is(err, bridge.ErrNotFound) {
+			return webhookAnswer{Status: "ignored", Reason: "agent is not logged in to the media bar"}, nil
+		}
+		return answerFor(err)
 	}
 }
 

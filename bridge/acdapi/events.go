@@ -212,6 +212,9 @@ func (a *AgentStateChanged) check() error {
 	if err := required(field{"data.agentId", a.AgentID}, field{"data.state", a.State}); err != nil {
 		return err
 	}
+	if err := optional(field{"data.reason", a.Reason}); err != nil {
+		return err
+	}
 	if a.State != "ready" && a.State != "not_ready" {
 		return invalid("data.state", fmt.Sprintf("%q is not one of ready, not_ready", a.State))
 	}

@@ -163,3 +163,10 @@ func (c *mediabarClient) answerOffer(ctx context.Context, id, verb string) (*bri
 	}
 	return &in, nil
 }
+
+// diagnostics is the agent's "why am I not getting chats?".
+func (c *mediabarClient) diagnostics(ctx context.Context) (bridge.Diagnostics, error) {
+	var d bridge.Diagnostics
+	err := c.do(ctx, http.MethodGet, "/v1/mediabar/diagnostics", nil, &d)
+	return d, err
+}

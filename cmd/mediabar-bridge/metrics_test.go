@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -83,4 +84,35 @@ func grepLines(text, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// A logged-in agent refreshes its token; the new one works, and no token gets nothing.
+func TestTokenRefresh(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h, err := newHarness(ctx, testEnv(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.close()
+	a, err := h.newAgent(ctx, agentSetup{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp struct {
+		Token     string    `json:"token"`
+		ExpiresAt time.Time `json:"expiresAt"`
+	}
+	if err := a.mb.do(ctx, http.MethodPost, "/v1/mediabar/token", nil, &resp); err != nil || resp.Token == "" || !resp.ExpiresAt.After(time.Now()) {
+		t.Fatalf("refresh = %+v, %v", resp, err)
+	}
+	fresh := newMediabarClient(h.bridgeURL)
+	fresh.token = resp.Token
+	if _, err := fresh.me(ctx); err != nil {
+		t.Errorf("the refreshed token does not work: %v", err)
+	}
+	var se *apiStatusError
+	if err := newMediabarClient(h.bridgeURL).do(ctx, http.MethodPost, "/v1/mediabar/token", nil, nil); !errors.As(err, &se) || se.Status != 401 {
+		t.Errorf("refresh without a token = %v, want 401", err)
+	}
 }

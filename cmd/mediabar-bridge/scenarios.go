@@ -380,6 +380,7 @@ func allScenarios() []scenario {
 	out = append(out, acdScenarios()...)
 	out = append(out, escalationScenarios()...)
 	out = append(out, secondLegScenarios()...)
+	out = append(out, diagnosticsScenarios()...)
 	return append(out, statusScenarios()...)
 }
 
