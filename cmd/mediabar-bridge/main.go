@@ -45,6 +45,7 @@ commands:
   catalog     print the effective result-code catalog
   mock-crm    run the mock CRM chat server standalone
   mock-acd    run the ACD simulator standalone
+  bench       measure pops/s and pop latency against a floor, or SSE streams (--streams)
   version     print the version
 
 Run 'mediabar-bridge <command> -h' for a command's flags.`
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMockCRM(ctx, rest, stdout, stderr)
 	case "mock-acd":
 		return runMockACD(ctx, rest, getenv, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "mediabar-bridge", version)
 		return nil

@@ -1,0 +1,404 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+	"github.com/mediabar-bridge/mediabar-bridge/bridge/acdapi"
+	"github.com/mediabar-bridge/mediabar-bridge/sessions"
+)
+
+// The load generator sends signed interaction.routed webhooks, one routing each of a distinct
+// chat, over C keep-alive connections. It is a closed loop: each connection sends its next
+// webhook when its previous pop has finished, so C is the number of pops in flight and the
+// latency is that of a pop, not of a queue the generator filled. A pop's latency runs from
+// the moment its webhook is sent to the moment its leg is offered (or failed): for the floor
+// that is the webhook's answer; for the bridge, whose webhook answer comes before the pop,
+// the leg's offered event on the agent's stream (popTracker).
+
+// roundSize is how many pops run between two resets of the mock CRM. The mock scans every
+// chat it holds on every request, so it would otherwise slow down as a run goes on and
+// measure itself instead of the bridge.
+const roundSize = 1000
+
+// popTimeout: a pop not finished this long after its webhook counts as an error.
+const popTimeout = 30 * time.Second
+
+// loadSpec is one run of the load generator.
+type loadSpec struct {
+	name     string
+	url      string // the webhook URL
+	conns    int
+	duration time.Duration // measured time to run for, when pops is 0
+	pops     int           // pops to run, when not 0
+	// tracker, when set, says when a pop finished (the bridge); nil means the webhook's
+	// answer is the pop's end (the floor), and carries its code.
+	tracker *popTracker
+}
+
+// loadResult is one run's figures.
+type loadResult struct {
+	Name       string  `json:"name"`
+	Conns      int     `json:"conns"`
+	Pops       int     `json:"pops"`
+	Seconds    float64 `json:"seconds"`
+	PopsPerSec float64 `json:"pops_per_sec"`
+	P50MS      float64 `json:"p50_ms"`
+	P99MS      float64 `json:"p99_ms"`
+	P999MS     float64 `json:"p99_9_ms"`
+	// Failed pops ended other than offered (a CRM refusal); Errors never finished (a webhook
+	// refused, or no outcome within popTimeout).
+	Failed     int    `json:"failed"`
+	Errors     int    `json:"errors"`
+	FirstError string `json:"first_error,omitempty"`
+	// RedisRoundTripsPerPop and RedisCommandsPerPop are what the server under test (bridge
+	// or floor) sent Redis per pop, everything included (webhook, pop, events, workers'
+	// idle polls); a pipeline or transaction is one round trip.
+	RedisRoundTripsPerPop float64 `json:"redis_round_trips_per_pop"`
+	RedisCommandsPerPop   float64 `json:"redis_commands_per_pop"`
+}
+
+// loadGen drives runs against the env's mock CRM with a fixed set of agents.
+type loadGen struct {
+	env    *benchEnv
+	agents []benchAgent
+	hc     *http.Client
+	run    string       // distinguishes this bench's interaction ids
+	n      atomic.Int64 // interaction counter
+}
+
+func newLoadGen(env *benchEnv, agents []benchAgent, maxConns int) *loadGen {
+	tr := &http.Transport{MaxIdleConns: 2 * maxConns, MaxIdleConnsPerHost: 2 * maxConns, IdleConnTimeout: time.Minute, DisableCompression: true}
+	return &loadGen{env: env, agents: agents, hc: &http.Client{Transport: tr, Timeout: popTimeout},
+		run: strconv.FormatInt(time.Now().UnixNano()%1e9, 36)}
+}
+
+func (g *loadGen) close() { g.hc.CloseIdleConnections() }
+
+// popJob is one routing to deliver.
+type popJob struct {
+	agent  benchAgent
+	chatID string
+}
+
+// popOutcome is how one pop ended.
+type popOutcome struct {
+	latency time.Duration
+	failed  bool
+	err     error
+}
+
+// measure runs a short unrecorded warm-up (connections, pools, caches), then the run.
+func (g *loadGen) measure(ctx context.Context, spec loadSpec) (loadResult, error) {
+	warm := spec
+	warm.duration, warm.pops = min(max(spec.duration/10, 200*time.Millisecond), time.Second), 0
+	if _, err := g.rounds(ctx, warm); err != nil {
+		return loadResult{}, fmt.Errorf("%s warm-up: %w", spec.name, err)
+	}
+	trips0, cmds0 := g.env.trips.snapshot()
+	res, err := g.rounds(ctx, spec)
+	trips1, cmds1 := g.env.trips.snapshot()
+	if res.Pops > 0 {
+		res.RedisRoundTripsPerPop = float64(trips1-trips0) / float64(res.Pops)
+		res.RedisCommandsPerPop = float64(cmds1-cmds0) / float64(res.Pops)
+	}
+	return res, err
+}
+
+// rounds runs spec in rounds of roundSize pops; the mock CRM is reset and the round's chats
+// are created before each round, outside the measured time.
+func (g *loadGen) rounds(ctx context.Context, spec loadSpec) (loadResult, error) {
+	res := loadResult{Name: spec.name, Conns: spec.conns}
+	var lat []time.Duration
+	var active time.Duration
+	for {
+		size := roundSize
+		if spec.pops > 0 {
+			size = min(size, spec.pops-res.Pops-res.Errors)
+		} else if active >= spec.duration {
+			break
+		}
+		if size <= 0 {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if err := g.env.seedCRM(g.agents); err != nil {
+			return res, err
+		}
+		jobs := make([]popJob, size)
+		for i := range jobs {
+			a := g.agents[i%len(g.agents)]
+			chat, err := g.env.crm.CreateChat(g.env.site, g.env.queue, "Bench customer")
+			if err != nil {
+				return res, fmt.Errorf("create chat: %w", err)
+			}
+			jobs[i] = popJob{agent: a, chatID: chat}
+		}
+		var stopAt time.Time
+		if spec.pops == 0 {
+			stopAt = time.Now().Add(spec.duration - active)
+		}
+		start := time.Now()
+		outs := g.round(ctx, spec, jobs, stopAt)
+		active += time.Since(start)
+		for _, o := range outs {
+			switch {
+			case o.err != nil:
+				res.Errors++
+				if res.FirstError == "" {
+					res.FirstError = o.err.Error()
+				}
+			default:
+				res.Pops++
+				lat = append(lat, o.latency)
+				if o.failed {
+					res.Failed++
+				}
+			}
+		}
+		if res.Errors > 0 && res.Pops == 0 {
+			return res, fmt.Errorf("%s: every pop failed, the first with: %s", spec.name, res.FirstError)
+		}
+	}
+	res.Seconds = active.Seconds()
+	if res.Seconds > 0 {
+		res.PopsPerSec = float64(res.Pops) / res.Seconds
+	}
+	slices.Sort(lat)
+	res.P50MS, res.P99MS, res.P999MS = percentileMS(lat, 0.50), percentileMS(lat, 0.99), percentileMS(lat, 0.999)
+	return res, nil
+}
+
+// round delivers the jobs over spec.conns connections; none is started after stopAt (when
+// set). It returns the outcome of every job started.
+func (g *loadGen) round(ctx context.Context, spec loadSpec, jobs []popJob, stopAt time.Time) []popOutcome {
+	next := atomic.Int64{}
+	var mu sync.Mutex
+	outs := make([]popOutcome, 0, len(jobs))
+	var wg sync.WaitGroup
+	for range spec.conns {
+		wg.Go(func() {
+			var mine []popOutcome
+			for ctx.Err() == nil && (stopAt.IsZero() || time.Now().Before(stopAt)) {
+				i := int(next.Add(1)) - 1
+				if i >= len(jobs) {
+					break
+				}
+				mine = append(mine, g.pop(ctx, spec, jobs[i]))
+			}
+			mu.Lock()
+			outs = append(outs, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return outs
+}
+
+// pop delivers one routing and waits for its pop to finish.
+func (g *loadGen) pop(ctx context.Context, spec loadSpec, job popJob) popOutcome {
+	iid := "bench-" + g.run + "-" + strconv.FormatInt(g.n.Add(1), 10)
+	key := bridge.LegKey{InteractionID: iid, RoutingID: "r1"}
+	body, err := acdapi.Build(acdapi.TypeRouted, time.Now(), acdapi.Routed{
+		InteractionID: iid, RoutingID: key.RoutingID, ChatID: job.chatID, Site: g.env.site, QueueID: g.env.queue,
+		AgentID: job.agent.acdID, CRMAccountID: job.agent.account, RouteType: string(bridge.RouteLead),
+	})
+	if err != nil {
+		return popOutcome{err: err}
+	}
+	var done <-chan bridge.State
+	if spec.tracker != nil {
+		done = spec.tracker.expect(iid)
+		defer spec.tracker.forget(iid)
+	}
+	sent := time.Now()
+	ans, err := g.deliver(ctx, spec.url, "evt-"+iid, body)
+	if err != nil {
+		return popOutcome{err: err}
+	}
+	if spec.tracker == nil {
+		return popOutcome{latency: time.Since(sent), failed: ans.Code != "SUCCESS"}
+	}
+	state, err := spec.tracker.wait(ctx, key, done, sent)
+	if err != nil {
+		return popOutcome{err: err}
+	}
+	return popOutcome{latency: time.Since(sent), failed: state != bridge.StateOffered && state != bridge.StateActive}
+}
+
+// webhookReply is the part of a webhook answer the generator reads; Code is the floor's.
+type webhookReply struct {
+	Status string `json:"status"`
+	Code   string `json:"code"`
+}
+
+// deliver posts one webhook, signed now, and reads the answer.
+func (g *loadGen) deliver(ctx context.Context, url, eventID string, body []byte) (webhookReply, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return webhookReply{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range acdapi.Headers(g.env.secret, eventID, time.Now(), body) {
+		req.Header.Set(k, v)
+	}
+	resp, err := g.hc.Do(req)
+	if err != nil {
+		return webhookReply{}, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return webhookReply{}, err
+	}
+	var ans webhookReply
+	_ = json.Unmarshal(raw, &ans)
+	if resp.StatusCode != http.StatusAccepted || ans.Status != "accepted" {
+		return ans, fmt.Errorf("webhook answered %d %s", resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	return ans, nil
+}
+
+func percentileMS(sorted []time.Duration, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	i = max(0, min(i, len(sorted)-1))
+	return float64(sorted[i].Microseconds()) / 1000
+}
+
+// popTracker learns when the bridge finished a pop by following the agents' event streams,
+// as their media bars do: the pop's last step publishes the offered (or failed) leg there.
+// One blocking XREAD over all the bench agents' streams, batched, costs Redis one command
+// per batch, not one per pop.
+type popTracker struct {
+	rdb   redis.UniversalClient
+	store *sessions.Store
+	keys  []string
+
+	mu      sync.Mutex
+	waiting map[string]chan bridge.State // by interaction id
+}
+
+func newPopTracker(rdb redis.UniversalClient, prefix string, agents []benchAgent) *popTracker {
+	store := sessions.New(rdb, sessions.Options{Prefix: prefix})
+	t := &popTracker{rdb: rdb, store: store, waiting: map[string]chan bridge.State{}}
+	for _, a := range agents {
+		t.keys = append(t.keys, store.Keys().Events(a.acdID))
+	}
+	return t
+}
+
+func (t *popTracker) expect(iid string) <-chan bridge.State {
+	ch := make(chan bridge.State, 1)
+	t.mu.Lock()
+	t.waiting[iid] = ch
+	t.mu.Unlock()
+	return ch
+}
+
+func (t *popTracker) forget(iid string) {
+	t.mu.Lock()
+	delete(t.waiting, iid)
+	t.mu.Unlock()
+}
+
+// wait returns the pop's final state. Should the stream miss it (trimmed under a backlog),
+// the leg is read from the store once a second instead.
+func (t *popTracker) wait(ctx context.Context, key bridge.LegKey, done <-chan bridge.State, sent time.Time) (bridge.State, error) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case st := <-done:
+			return st, nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-tick.C:
+			if in, err := t.store.GetLeg(ctx, key); err == nil && popFinished(in.State) {
+				return in.State, nil
+			}
+			if time.Since(sent) > popTimeout {
+				return "", fmt.Errorf("pop %s not finished within %s", key, popTimeout)
+			}
+		}
+	}
+}
+
+func popFinished(s bridge.State) bool {
+	return s != bridge.StateRouted && s != bridge.StatePopping
+}
+
+// run follows the streams until ctx ends.
+func (t *popTracker) run(ctx context.Context) error {
+	ids := make([]string, len(t.keys))
+	for i := range ids {
+		ids[i] = "0-0" // the prefix is the bench's own: every entry is a bench event
+	}
+	for ctx.Err() == nil {
+		streams, err := t.rdb.XRead(ctx, &redis.XReadArgs{Streams: append(slices.Clone(t.keys), ids...), Count: 1000, Block: 200 * time.Millisecond}).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		for _, s := range streams {
+			i := slices.Index(t.keys, s.Stream)
+			for _, m := range s.Messages {
+				if i >= 0 {
+					ids[i] = m.ID
+				}
+				raw, _ := m.Values["event"].(string)
+				t.see(raw)
+			}
+		}
+	}
+	return nil
+}
+
+// see signals the pop an event finishes, if any.
+func (t *popTracker) see(raw string) {
+	// Most events are the routed and popping steps: skip them without decoding.
+	if strings.Contains(raw, `"state":"routed"`) || strings.Contains(raw, `"state":"popping"`) {
+		return
+	}
+	var ev struct {
+		Interaction *struct {
+			InteractionID string       `json:"interaction_id"`
+			State         bridge.State `json:"state"`
+		} `json:"interaction"`
+	}
+	if json.Unmarshal([]byte(raw), &ev) != nil || ev.Interaction == nil || !popFinished(ev.Interaction.State) {
+		return
+	}
+	t.mu.Lock()
+	ch := t.waiting[ev.Interaction.InteractionID]
+	delete(t.waiting, ev.Interaction.InteractionID)
+	t.mu.Unlock()
+	if ch != nil {
+		ch <- ev.Interaction.State
+	}
+}

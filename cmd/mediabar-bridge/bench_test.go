@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"testing"
+)
+
+// The bench's figures are not checked against its targets here (timing assertions do not
+// belong in tests); only that a short run works end to end and reports sane figures.
+
+func TestBenchPopsJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the pop bench for a few seconds; skipped with -short")
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"bench", "--duration", "1s", "--json"}, testEnv(t), &out, &errOut); err != nil {
+		t.Fatalf("bench: %v\n%s", err, errOut.String())
+	}
+	var rep popReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("bench --json printed %q: %v", out.String(), err)
+	}
+	if rep.Floor1 == nil || rep.Bridge1 == nil {
+		t.Fatalf("no 1-connection runs in %s", out.String())
+	}
+	for _, r := range []loadResult{rep.Floor, rep.Bridge, *rep.Floor1, *rep.Bridge1} {
+		if r.Pops <= 0 || r.PopsPerSec <= 0 || r.P50MS <= 0 || r.P99MS < r.P50MS || r.P999MS < r.P99MS {
+			t.Errorf("run %s: figures not positive and ordered: %+v", r.Name, r)
+		}
+		if r.Errors != 0 || r.Failed != 0 {
+			t.Errorf("run %s: %d errors, %d failed pops, want none", r.Name, r.Errors, r.Failed)
+		}
+	}
+	if rep.ThroughputRatio <= 0 || rep.P99DiffMS1Conn == nil || rep.FloorRedisRoundTrips != 5 {
+		t.Errorf("ratio %v, p99 difference %v, floor round trips %d: want a ratio, a difference, 5", rep.ThroughputRatio, rep.P99DiffMS1Conn, rep.FloorRedisRoundTrips)
+	}
+	if len(rep.Targets) < 3 {
+		t.Errorf("targets = %+v, want at least 3", rep.Targets)
+	}
+	for _, tg := range rep.Targets {
+		if tg.Verdict != "PASS" && tg.Verdict != "MISS" {
+			t.Errorf("target %q: verdict %q, want PASS or MISS", tg.Target, tg.Verdict)
+		}
+	}
+}
+
+func TestBenchStreamsJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the stream bench; skipped with -short")
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"bench", "--streams", "50", "--duration", "1s", "--json"}, testEnv(t), &out, &errOut); err != nil {
+		t.Fatalf("bench --streams: %v\n%s", err, errOut.String())
+	}
+	var rep streamReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("bench --streams --json printed %q: %v", out.String(), err)
+	}
+	if rep.Streams != 50 || rep.Opened != 50 || rep.Dropped != 0 {
+		t.Errorf("streams %d, opened %d, dropped %d: want 50, 50, 0", rep.Streams, rep.Opened, rep.Dropped)
+	}
+	if rep.EventsSent <= 0 || rep.EventsDelivered <= 0 || rep.RatePerSec <= 0 || rep.P50MS <= 0 || rep.P99MS < rep.P50MS {
+		t.Errorf("event figures not positive and ordered: %+v", rep)
+	}
+	if rep.HeapPerStreamBytes+rep.StackPerStreamBytes <= 0 {
+		t.Errorf("memory per stream: heap %.0f + stacks %.0f bytes, want positive", rep.HeapPerStreamBytes, rep.StackPerStreamBytes)
+	}
+	if len(rep.Targets) != 3 {
+		t.Errorf("targets = %+v, want 3", rep.Targets)
+	}
+}
+
+func TestBenchArgs(t *testing.T) {
+	tests := []struct {
+		give        []string
+		wantStreams int
+		wantSet     bool
+		wantJSON    bool
+		wantErr     bool
+	}{
+		{give: nil},
+		{give: []string{"--json"}, wantJSON: true},
+		{give: []string{"--streams"}, wantStreams: defaultStreams, wantSet: true},
+		{give: []string{"--streams", "50", "--duration", "1s", "--json"}, wantStreams: 50, wantSet: true, wantJSON: true},
+		{give: []string{"--streams=7", "--json"}, wantStreams: 7, wantSet: true, wantJSON: true},
+		{give: []string{"--json", "--streams", "19000"}, wantStreams: 19000, wantSet: true, wantJSON: true},
+		{give: []string{"--streams=none"}, wantErr: true},
+		{give: []string{"--json", "12"}, wantErr: true},
+		{give: []string{"--streams", "3", "4"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var s streamsFlag
+		js := fs.Bool("json", false, "")
+		fs.Duration("duration", 0, "")
+		fs.Var(&s, "streams", "")
+		err := parseBenchArgs(fs, &s, tt.give)
+		var ue *usageError
+		if tt.wantErr {
+			if !errors.As(err, &ue) {
+				t.Errorf("parseBenchArgs(%q) = %v, want a usage error", tt.give, err)
+			}
+			continue
+		}
+		if err != nil || s.n != tt.wantStreams || s.set != tt.wantSet || *js != tt.wantJSON {
+			t.Errorf("parseBenchArgs(%q) = streams %d set %v json %v err %v, want %d %v %v", tt.give, s.n, s.set, *js, err, tt.wantStreams, tt.wantSet, tt.wantJSON)
+		}
+	}
+}
