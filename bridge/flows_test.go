@@ -328,3 +328,50 @@ func TestDiagnoseNamesEveryObstacle(t *testing.T) {
 		t.Errorf("Diagnose(not logged in) = %v", err)
 	}
 }
+
+// A route whose answer was lost may have been applied: the pop is neither failed nor
+// requeued until the CRM answers the same transaction id, whatever fails meanwhile.
+func TestPopWithAnUnknownOutcomeWaitsForTheCRMsAnswer(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	f.login(t, "a1")
+	answers := []error{
+		fmt.Errorf("%w: %w: read timeout", bridge.ErrUnavailable, bridge.ErrOutcomeUnknown),
+		fmt.Errorf("%w: %w", bridge.ErrUnavailable, bridge.ErrBreakerOpen), // says nothing about the first try
+		nil,
+	}
+	f.crm.RouteChatFn = func(context.Context, bridge.RouteRequest) (bridge.RouteResult, error) {
+		err := answers[0]
+		answers = answers[1:]
+		if err != nil {
+			return bridge.RouteResult{}, err
+		}
+		return bridge.RouteResult{Code: "SUCCESS", EngagementState: bridge.EngagementOffered}, nil
+	}
+	out, err := f.svc.Routed(ctx, routedCmd("i1", "a1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := f.svc.Pop(ctx, out.Key); err == nil {
+			t.Fatalf("pop %d with no answer returned nil; the work item must come back", i+1)
+		}
+		if got := f.leg(t, out.Key); got.State != bridge.StatePopping || !got.PopUncertain || got.Requeued {
+			t.Fatalf("after pop %d: %s uncertain=%v requeued=%v, want popping, uncertain, not requeued", i+1, got.State, got.PopUncertain, got.Requeued)
+		}
+	}
+	if err := f.svc.Pop(ctx, out.Key); err != nil {
+		t.Fatal(err)
+	}
+	got := f.leg(t, out.Key)
+	if got.State != bridge.StateOffered || got.PopUncertain {
+		t.Errorf("after the CRM answered: %s uncertain=%v, want offered", got.State, got.PopUncertain)
+	}
+	routes := f.crm.Routes()
+	for _, r := range routes {
+		if r.TransactionID != routes[0].TransactionID {
+			t.Errorf("transaction ids %q and %q: the replay must reuse the first", routes[0].TransactionID, r.TransactionID)
+		}
+	}
+	f.drainOutbox(t, 0) // no requeue, no not-ready
+}

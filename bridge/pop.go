@@ -186,6 +186,15 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 		start := s.clock.Now()
 		res, code, callErr := s.routeOnce(ctx, in, attempt)
 		latency := s.clock.Now().Sub(start)
+		if errors.Is(callErr, errPopUncertain) {
+			tx := transactionID(key, attempt)
+			if _, _, err := s.transition(ctx, key, TriggerPopStart, fence, func(l *Interaction) { l.PopUncertain = true }); err != nil {
+				return fmt.Errorf("pop %s: uncertain: %w", key, err)
+			}
+			s.timeline(ctx, in, TimelineCRMCall, fmt.Sprintf("chatRouted (transaction %s) got no answer and may have been applied: the pop stays open and replays it until the CRM answers", tx), "", latency)
+			s.log.Warn("pop outcome unknown; will replay the same transaction", "interaction_id", in.InteractionID, "chat_id", in.ChatID, "transaction_id", tx)
+			return fmt.Errorf("pop %s: %w", key, callErr) // the work item comes back; so does the reconciler
+		}
 		if callErr != nil {
 			// The caller went away (shutdown): leave the item for another replica, which will
 			// replay the same transaction id.
@@ -228,6 +237,10 @@ func (s *Service) routeOnce(ctx context.Context, in *Interaction, attempt int) (
 		return res, res.Code, nil
 	case ctx.Err() != nil:
 		return res, "", ctx.Err()
+	case errors.Is(err, ErrOutcomeUnknown), in.PopUncertain && errors.Is(err, ErrUnavailable):
+		// A route that may have been applied is settled only by the CRM's answer to the same
+		// transaction id; a breaker or an error status now says nothing about it.
+		return res, "", errPopUncertain
 	case errors.Is(err, ErrMalformedReply):
 		s.log.Warn("malformed CRM reply", "interaction_id", in.InteractionID, "chat_id", in.ChatID, "err", err)
 		return res, string(bridgeerr.MalformedCRMReply), nil
@@ -236,6 +249,9 @@ func (s *Service) routeOnce(ctx context.Context, in *Interaction, attempt int) (
 		return res, string(bridgeerr.CRMUnreachable), nil
 	}
 }
+
+// errPopUncertain: the pop's route may have been applied and its answer is not known yet.
+var errPopUncertain = errors.New("route outcome unknown")
 
 // transactionID is the CRM idempotency key of one route attempt.
 func transactionID(key LegKey, attempt int) string {
@@ -289,6 +305,7 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, fence int64, 
 		}
 	}
 	in, applied, err := s.transition(ctx, key, trigger, fence, func(l *Interaction) {
+		l.PopUncertain = false
 		l.Code = code
 		l.Message = s.render(l, entry, sess.CRMChatSessionID)
 		if !entry.Success() {

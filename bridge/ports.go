@@ -19,6 +19,10 @@ var (
 	// ErrRejected: the upstream refused the request for good (4xx other than 408/429);
 	// retrying the same request cannot succeed.
 	ErrRejected = errors.New("upstream rejected the request")
+	// ErrOutcomeUnknown: the request may have reached the upstream and been applied, but no
+	// answer came back (timeout, connection lost mid-request). Always wrapped together with
+	// ErrUnavailable. Only a retry under the same idempotency key can tell what happened.
+	ErrOutcomeUnknown = errors.New("outcome unknown: the request may have been applied")
 
 	// ErrNotFound: the store has no such record.
 	ErrNotFound = errors.New("not found")

@@ -71,9 +71,13 @@ type Interaction struct {
 	// Descriptor is the reporting outcome, set once the leg reaches a terminal state.
 	Descriptor *bridgeerr.Descriptor `json:"descriptor,omitempty"`
 	// PopAttempts counts CRM route attempts made for this leg (same transaction id each time).
-	PopAttempts int       `json:"pop_attempts"`
-	RoutedAt    time.Time `json:"routed_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	PopAttempts int `json:"pop_attempts"`
+	// PopUncertain: the current attempt's route may have reached the CRM without an answer.
+	// Until the CRM answers that transaction id, the pop is neither failed nor requeued (the
+	// CRM may still offer the chat); the pop is retried with the same transaction id.
+	PopUncertain bool      `json:"pop_uncertain,omitempty"`
+	RoutedAt     time.Time `json:"routed_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // Key identifies the leg: interaction id and routing id.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
@@ -35,6 +36,21 @@ func (e *Error) Unwrap() error {
 	return bridge.ErrRejected
 }
 
+// ErrAnsweredError marks a CRM reply with an error status (5xx, 429): the CRM answered, so
+// the request it refused was not applied.
+var ErrAnsweredError = errors.New("the CRM answered with an error status")
+
+// sentBlind reports whether a failed call may have reached the CRM and been applied: not
+// when the breaker stopped it, the connection was never made, or the CRM answered with an
+// error status.
+func sentBlind(err error) bool {
+	if err == nil || !errors.Is(err, bridge.ErrUnavailable) || errors.Is(err, bridge.ErrBreakerOpen) || errors.Is(err, ErrAnsweredError) {
+		return false
+	}
+	var op *net.OpError
+	return !(errors.As(err, &op) && op.Op == "dial")
+}
+
 // OutcomeUnknown: the last call got no usable answer, and trying again may still help (not
 // when the breaker is open, nor when the caller's budget is spent).
 func OutcomeUnknown(ctx context.Context, err error) bool {
@@ -53,6 +69,7 @@ func OutcomeUnknown(ctx context.Context, err error) bool {
 func ResolveRoute(ctx context.Context, log *slog.Logger, req bridge.RouteRequest, rounds int,
 	route func(context.Context) (bridge.RouteResult, error), read func(context.Context) (bridge.Engagement, error)) (bridge.RouteResult, error) {
 	res, err := route(ctx)
+	blind := sentBlind(err) // a route may have been applied without an answer
 	for round := 0; round < rounds && OutcomeUnknown(ctx, err); round++ {
 		log.Info("crm route outcome unknown, reading the chat", "site", req.Site, "chat_id", req.ChatID,
 			"agent_account_id", req.AgentAccountID, "transaction_id", req.TransactionID, "round", round+1)
@@ -70,7 +87,12 @@ func ResolveRoute(ctx context.Context, log *slog.Logger, req bridge.RouteRequest
 			// OfferExpiresIn is unknown here: the read does not carry it.
 			return bridge.RouteResult{Code: string(bridgeerr.Success), EngagementState: p.State}, nil
 		}
-		res, err = route(ctx)
+		res, err = route(ctx) // not with the agent: what went before was not applied
+		blind = sentBlind(err)
+	}
+	if err != nil && blind {
+		// Giving up now must not read as "not routed": the CRM may still offer the chat.
+		return res, fmt.Errorf("%w: %w", bridge.ErrOutcomeUnknown, err)
 	}
 	return res, err
 }

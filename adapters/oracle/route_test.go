@@ -478,8 +478,8 @@ func TestRouteChatHangStaysWithinBudget(t *testing.T) {
 	start := time.Now()
 	_, err := w.crm.RouteChat(context.Background(), req)
 	elapsed := time.Since(start)
-	if !errors.Is(err, bridge.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("RouteChat error = %v, want ErrUnavailable and DeadlineExceeded", err)
+	if !errors.Is(err, bridge.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, bridge.ErrOutcomeUnknown) {
+		t.Fatalf("RouteChat error = %v, want ErrUnavailable, DeadlineExceeded and ErrOutcomeUnknown (the hung route may yet be applied)", err)
 	}
 	if errors.Is(err, bridge.ErrBreakerOpen) {
 		t.Errorf("RouteChat error = %v, want no ErrBreakerOpen", err)
@@ -493,6 +493,17 @@ func TestRouteChatHangStaysWithinBudget(t *testing.T) {
 	// Each timed-out attempt was followed by an engagement read before the next one.
 	if r, e := w.mock.Calls(crmmock.OpChatRouted), w.mock.Calls(crmmock.OpEngagement)-1; e < r-1 {
 		t.Errorf("chatRouted sent %d times after only %d engagement reads", r, e)
+	}
+}
+
+// A CRM that answers an error status every time did not apply the route: the failure is
+// a plain one (requeue is safe), not an unknown outcome.
+func TestRouteChatErrorStatusIsNotAnUnknownOutcome(t *testing.T) {
+	w := newWorld(t)
+	inject(t, w, crmmock.Fault{Op: crmmock.OpChatRouted, HTTPStatus: http.StatusServiceUnavailable})
+	_, err := w.crm.RouteChat(context.Background(), pop(w.chat(t, "Q1"), "A1", "Q1"))
+	if !errors.Is(err, bridge.ErrUnavailable) || errors.Is(err, bridge.ErrOutcomeUnknown) {
+		t.Fatalf("RouteChat error = %v, want ErrUnavailable and not ErrOutcomeUnknown", err)
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/crmcode"
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/resilient"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 )
@@ -160,7 +161,7 @@ func (c *Client) send(ctx context.Context, s *siteConn, x exchange) ([]byte, err
 	case status == http.StatusOK:
 		return resp.Body(), nil
 	case resilient.TransientStatus(status):
-		return nil, fmt.Errorf("webhookcrm %s site %s: HTTP %d: %w", x.op, s.name, status, bridge.ErrUnavailable)
+		return nil, fmt.Errorf("webhookcrm %s site %s: HTTP %d: %w: %w", x.op, s.name, status, bridge.ErrUnavailable, crmcode.ErrAnsweredError)
 	case status >= 400 && status < 500:
 		return nil, fmt.Errorf("webhookcrm %s site %s: HTTP %d %s: %w", x.op, s.name, status, describeError(resp.Body()), bridge.ErrRejected)
 	}

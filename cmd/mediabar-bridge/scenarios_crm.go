@@ -18,7 +18,7 @@ func crmScenarios() []scenario {
 		{name: "crm/outage-then-recovery", run: scenarioCRMOutageThenRecovery},
 		{name: "crm/5xx-burst-then-success", run: scenarioCRM5xxBurst},
 		{name: "crm/hang-then-replay", run: scenarioCRMHangThenReplay},
-		{name: "crm/hang-past-budget-requeues", run: scenarioCRMHangPastBudget},
+		{name: "crm/hang-past-budget-waits-for-the-answer", run: scenarioCRMHangPastBudget},
 		{name: "crm/breaker-open-fails-fast", run: scenarioCRMBreakerFailsFast},
 	}
 }
@@ -79,8 +79,11 @@ func scenarioCRMHangThenReplay(ctx context.Context, h *harness) error {
 	return h.expectEvaluatedOnce(r)
 }
 
-// scenarioCRMHangPastBudget: chatRouted hangs every time. The pop gives up within its budget,
-// the chat is requeued once with "CRM unreachable", and the CRM never routed it.
+// scenarioCRMHangPastBudget: chatRouted hangs every time, past the pop budget. The route may
+// yet be applied, so the chat is neither failed nor requeued (requeueing could leave it
+// offered in the CRM and routed again by the ACD): the leg stays popping and the pop replays
+// the same transaction id. When the CRM answers again, the replay is evaluated once and the
+// chat is offered; the ACD never got a requeue.
 func scenarioCRMHangPastBudget(ctx context.Context, h *harness) error {
 	a, err := h.newAgent(ctx, agentSetup{})
 	if err != nil {
@@ -89,24 +92,39 @@ func scenarioCRMHangPastBudget(ctx context.Context, h *harness) error {
 	if err := h.crm.InjectFault(crmmock.Fault{Op: crmmock.OpChatRouted, Hang: true}); err != nil {
 		return err
 	}
-	r, in, err := h.routeNewChat(ctx, a, "chat-support", "pop outcome", bridge.StateOffered, bridge.StateFailed)
+	r, _, err := h.routeNewChat(ctx, a, "chat-support", "pop in flight", bridge.StatePopping)
 	if err != nil {
 		return err
 	}
-	if in.State != bridge.StateFailed || in.Code != string(bridgeerr.CRMUnreachable) || !in.Requeued {
-		return fmt.Errorf("a pop into a hanging CRM ended %s %q requeued=%v, want failed %s and requeued", in.State, in.Code, in.Requeued, bridgeerr.CRMUnreachable)
+	if _, err := waitLeg(ctx, a, r.interactionID, "uncertain", func(in *bridge.Interaction) bool { return in.PopUncertain }); err != nil {
+		return err
+	}
+	budget := time.Duration(h.cfg.CRM.PopBudget)
+	time.Sleep(budget) // a second round against the hung CRM: still no verdict
+	if in, err := a.mb.interaction(ctx, r.interactionID); err != nil || in.State != bridge.StatePopping || in.Requeued {
+		return fmt.Errorf("with the CRM hung the leg is %+v %v, want popping and not requeued", in, err)
 	}
 	if n := h.crm.RouteEvaluations(firstTransaction(r)); n != 0 {
 		return fmt.Errorf("the CRM evaluated the hung route %d times, want 0", n)
 	}
+	h.crm.ClearFaults()
+	in, err := waitLeg(ctx, a, r.interactionID, "offered after the CRM answers", inState(bridge.StateOffered, bridge.StateFailed))
+	if err != nil {
+		return err
+	}
+	if in.State != bridge.StateOffered || in.PopUncertain {
+		return fmt.Errorf("after the CRM answered the leg is %s %q uncertain=%v, want offered", in.State, in.Code, in.PopUncertain)
+	}
+	if err := h.expectEvaluatedOnce(r); err != nil {
+		return err
+	}
 	if err := h.waitOutboxDrained(ctx); err != nil {
 		return err
 	}
-	if n := h.acd.Applied(acdmock.KindRequeue, r.interactionID); n != 1 {
-		return fmt.Errorf("ACD applied %d requeues, want 1", n)
+	if n := h.acd.Applied(acdmock.KindRequeue, r.interactionID); n != 0 {
+		return fmt.Errorf("ACD applied %d requeues, want 0", n)
 	}
-	h.crm.ClearFaults()
-	return h.popsSucceedAgain(ctx, a)
+	return nil
 }
 
 // scenarioCRMBreakerFailsFast: with the CRM failing, the breaker opens; a pop then fails at
