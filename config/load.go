@@ -201,6 +201,11 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 		d.fail(path, n.Line, "must be %s, got %s", describeType(v.Type()), nodeKindName(n))
 		return
 	}
+	if k := v.Kind(); k >= reflect.Int && k <= reflect.Uint64 && n.ShortTag() == "!!float" {
+		// yaml.v3 would truncate 1.5 to 1 without a word.
+		d.fail(path, n.Line, "must be %s, got %q", describeType(v.Type()), n.Value)
+		return
+	}
 	tmp := reflect.New(v.Type())
 	if err := n.Decode(tmp.Interface()); err != nil {
 		if v.Type() == secretType {
