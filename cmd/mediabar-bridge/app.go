@@ -219,7 +219,7 @@ func (a *app) serve(ctx context.Context, ln, opsLn net.Listener) error {
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 	srv.RegisterOnShutdown(a.hub.Close) // SSE streams end with a reconnect hint instead of holding Shutdown
 	ops := &http.Server{Handler: a.api.OpsHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+		WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10}
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
