@@ -16,7 +16,9 @@ func diagnosticsScenarios() []scenario {
 // Each thing that keeps chats from an agent shows on the media bar's diagnostics, in words,
 // and goes away when it is fixed: the CRM status, the ACD's ready flag, capacity.
 func scenarioDiagnostics(ctx context.Context, h *harness) error {
-	a, err := h.newAgent(ctx, agentSetup{maxSessions: 1})
+	// Ready in the ACD, with a skill nothing waits in: chats requeued by earlier scenarios
+	// must not fill its one slot before the capacity step does.
+	a, err := h.newAgent(ctx, agentSetup{maxSessions: 1, acdQueues: []string{directQueue}})
 	if err != nil {
 		return err
 	}
