@@ -1,6 +1,7 @@
 // Package crmcode is what the CRM adapters (oracle, webhookcrm) share, whatever their wire
-// protocol: the error for a CRM result code that has no place in a method's return values,
-// and the resolution of a route whose answer never arrived.
+// protocol: the HTTP stack and the reading of a reply into the port's errors (http.go), the
+// error for a CRM result code that has no place in a method's return values, and the
+// resolution of a route whose answer never arrived.
 package crmcode
 
 import (

@@ -93,7 +93,7 @@ func (c *Client) RespondOffer(ctx context.Context, req bridge.OfferResponse) (st
 	if req.TransactionID == "" {
 		return "", fmt.Errorf("oracle respond site %s chat %s: no TransactionID: %w", s.name, req.ChatID, bridge.ErrRejected)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.callBudget(c.cfg.CallTimeout))
+	ctx, cancel := context.WithTimeout(ctx, c.CallBudget(c.cfg.CallTimeout))
 	defer cancel()
 	r, err := withSession(ctx, c, s, "respond", func(ctx context.Context, token string) (respondReply, error) {
 		body, err := c.send(ctx, s, exchange{
@@ -129,7 +129,7 @@ func (c *Client) Engagement(ctx context.Context, site, chatID string) (bridge.En
 	if err != nil {
 		return bridge.Engagement{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.callBudget(c.cfg.CallTimeout))
+	ctx, cancel := context.WithTimeout(ctx, c.CallBudget(c.cfg.CallTimeout))
 	defer cancel()
 	return c.engagement(ctx, s, chatID)
 }
@@ -164,7 +164,7 @@ func (c *Client) AgentSession(ctx context.Context, site, accountID string) (brid
 	if err != nil {
 		return bridge.CRMAgentSession{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.callBudget(c.cfg.CallTimeout))
+	ctx, cancel := context.WithTimeout(ctx, c.CallBudget(c.cfg.CallTimeout))
 	defer cancel()
 	r, err := withSession(ctx, c, s, "agentSession", func(ctx context.Context, token string) (agentSessionReply, error) {
 		body, err := c.send(ctx, s, exchange{
@@ -207,7 +207,7 @@ func (c *Client) PollEvents(ctx context.Context, site string, afterSeq int64) ([
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.callBudget(c.cfg.PollAttempt()))
+	ctx, cancel := context.WithTimeout(ctx, c.CallBudget(c.cfg.PollAttempt()))
 	defer cancel()
 	var events []bridge.CRMEvent
 	r, err := withSession(ctx, c, s, "poll", func(ctx context.Context, token string) (pollReply, error) {
@@ -246,7 +246,7 @@ func (c *Client) WaitingChats(ctx context.Context, site, queueID string) ([]brid
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.callBudget(c.cfg.CallTimeout))
+	ctx, cancel := context.WithTimeout(ctx, c.CallBudget(c.cfg.CallTimeout))
 	defer cancel()
 	r, err := withSession(ctx, c, s, "waitingChats", func(ctx context.Context, token string) (waitingReply, error) {
 		body, err := c.send(ctx, s, exchange{

@@ -7,8 +7,8 @@
 // open — the last also wraps bridge.ErrBreakerOpen), bridge.ErrMalformedReply (a 200 that
 // cannot be read), bridge.ErrRejected (other 4xx) or the caller's own ctx.Err().
 //
-// Files: client.go builds the HTTP stack (adapters/resilient: resty → retryablehttp → one
-// breaker per host) and sends one exchange; session.go the session tokens; calls.go the port
+// Files: client.go builds the client (the HTTP stack, resty → retryablehttp → one breaker
+// per host, is crmcode.HTTP) and sends one exchange; session.go the session tokens; calls.go the port
 // methods; wire.go the wire types and decoders.
 package oracle
 
@@ -17,15 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/go-resty/resty/v2"
-
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/crmcode"
-	"github.com/mediabar-bridge/mediabar-bridge/adapters/resilient"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 )
 
@@ -35,19 +31,13 @@ var _ bridge.CRM = (*Client)(nil)
 // together with bridge.ErrRejected: asking again cannot help.
 var ErrSiteNotConfigured = errors.New("crm site not configured")
 
-// maxReplyBytes bounds a reply body; a longer one is malformed.
-const maxReplyBytes = 4 << 20
-
 // Client is the CRM adapter. It is safe for concurrent use.
 type Client struct {
-	cfg       settings
-	log       *slog.Logger
-	sites     map[string]*siteConn
-	calls     *resty.Client // ordinary calls: attempt = CallTimeout
-	polls     *resty.Client // the long-poll: attempt = PollWait + CallTimeout
-	breakers  *resilient.Breakers
-	transport *http.Transport
-	now       func() time.Time // token expiry; tests may replace it
+	*crmcode.HTTP
+	cfg   settings
+	log   *slog.Logger
+	sites map[string]*siteConn
+	now   func() time.Time // token expiry; tests may replace it
 }
 
 // siteConn is one configured site: where it lives and the bridge's session there.
@@ -68,20 +58,8 @@ func New(config Config, logger *slog.Logger) (*Client, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("component", "crm_oracle")
-
-	transport := resilient.NewTransport(cfg.CallTimeout)
-	breakers := resilient.NewBreakers(cfg.resilience(), transport, logger)
-
-	c := &Client{
-		cfg:       cfg,
-		log:       logger,
-		sites:     make(map[string]*siteConn, len(cfg.Sites)),
-		breakers:  breakers,
-		transport: transport,
-		now:       time.Now,
-	}
-	c.calls = newResty(cfg, breakers, cfg.CallTimeout)
-	c.polls = newResty(cfg, breakers, cfg.PollAttempt())
+	c := &Client{cfg: cfg, log: logger, sites: make(map[string]*siteConn, len(cfg.Sites)), now: time.Now}
+	var bases []string
 	for name, s := range cfg.Sites {
 		c.sites[name] = &siteConn{
 			name:    name,
@@ -89,25 +67,11 @@ func New(config Config, logger *slog.Logger) (*Client, error) {
 			base:    strings.TrimRight(s.BaseURL, "/") + "/uq/v1/" + url.PathEscape(name),
 			session: newSession(),
 		}
-		u, _ := url.Parse(s.BaseURL) // validated
-		breakers.Watch(u.Host)       // so BreakerStates lists every host from the start
+		bases = append(bases, s.BaseURL)
 	}
+	c.HTTP = crmcode.NewHTTP("oracle", cfg.Policy, bases, logger)
 	return c, nil
 }
-
-// newResty is the shared resilient stack with each attempt bounded by attempt and the whole
-// call by the budget that leaves room for every retry.
-func newResty(cfg settings, breakers *resilient.Breakers, attempt time.Duration) *resty.Client {
-	return resilient.NewResty(cfg.resilience(), breakers, resilient.Timeouts{Attempt: attempt, Call: cfg.callBudget(attempt)}).
-		SetResponseBodyLimit(maxReplyBytes).
-		SetHeader("Accept", "application/json")
-}
-
-// BreakerStates reports each upstream host's breaker: "closed", "half-open" or "open".
-func (c *Client) BreakerStates() map[string]string { return c.breakers.States() }
-
-// Close releases idle connections.
-func (c *Client) Close() { c.transport.CloseIdleConnections() }
 
 func (c *Client) site(op, name string) (*siteConn, error) {
 	s, ok := c.sites[name]
@@ -128,16 +92,14 @@ type exchange struct {
 	poll   bool
 }
 
-// send performs x and returns the body of a 200 answer. Errors: the caller's ctx.Err()
-// (wrapped) when the caller gave up; bridge.ErrUnavailable (+ ErrBreakerOpen) when there was
-// no answer; bridge.ErrRejected for a 4xx; bridge.ErrMalformedReply for any other status.
+// send performs x and returns the body of a 200 answer, with crmcode.HTTP.Reply's errors.
 func (c *Client) send(ctx context.Context, s *siteConn, x exchange) ([]byte, error) {
-	if err := resilient.CallerErr(ctx); err != nil {
-		return nil, fmt.Errorf("oracle %s site %s: %w", x.op, s.name, err)
+	if err := c.CallerGone(ctx, x.op, s.name); err != nil {
+		return nil, err
 	}
-	rc := c.calls
+	rc := c.Calls
 	if x.poll {
-		rc = c.polls
+		rc = c.Polls
 	}
 	req := rc.R().SetContext(ctx)
 	if x.token != "" {
@@ -150,31 +112,5 @@ func (c *Client) send(ctx context.Context, s *siteConn, x exchange) ([]byte, err
 		req.SetQueryParamsFromValues(x.query)
 	}
 	resp, err := req.Execute(x.method, s.base+x.path)
-	if err != nil {
-		return nil, c.unavailable(ctx, x.op, s.name, err)
-	}
-	status := resp.StatusCode()
-	switch {
-	case status == http.StatusOK:
-		return resp.Body(), nil
-	case resilient.TransientStatus(status):
-		return nil, fmt.Errorf("oracle %s site %s: HTTP %d: %w: %w", x.op, s.name, status, bridge.ErrUnavailable, crmcode.ErrAnsweredError)
-	case status >= 400 && status < 500:
-		return nil, fmt.Errorf("oracle %s site %s: HTTP %d: %w", x.op, s.name, status, bridge.ErrRejected)
-	}
-	return nil, fmt.Errorf("oracle %s site %s: HTTP %d: %w", x.op, s.name, status, bridge.ErrMalformedReply)
-}
-
-// unavailable classifies a failure without an answer.
-func (c *Client) unavailable(ctx context.Context, op, site string, err error) error {
-	if cerr := resilient.CallerErr(ctx); cerr != nil {
-		return fmt.Errorf("oracle %s site %s: %w", op, site, cerr)
-	}
-	if errors.Is(err, resty.ErrResponseBodyTooLarge) {
-		return fmt.Errorf("oracle %s site %s: %w: %w", op, site, bridge.ErrMalformedReply, err)
-	}
-	if errors.Is(err, bridge.ErrBreakerOpen) {
-		return fmt.Errorf("oracle %s site %s: %w", op, site, err) // already wraps ErrUnavailable
-	}
-	return fmt.Errorf("oracle %s site %s: %w: %w", op, site, bridge.ErrUnavailable, err)
+	return c.Reply(ctx, x.op, s.name, resp, err, nil)
 }

@@ -3,10 +3,10 @@ package oracle
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"time"
 
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/crmcode"
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/resilient"
 )
 
@@ -116,25 +116,14 @@ func (c settings) validate() error {
 		if name == "" {
 			return errors.New("oracle config: sites: empty site name")
 		}
-		u, err := url.Parse(s.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("oracle config: sites.%s.base_url: %q is not an http(s) URL", name, s.BaseURL)
+		if err := crmcode.CheckBaseURL("oracle config", name, s.BaseURL); err != nil {
+			return err
 		}
 		if s.UserName == "" {
 			return fmt.Errorf("oracle config: sites.%s.user_name: required", name)
 		}
 	}
 	return c.Policy.Validate("oracle config")
-}
-
-// resilience is the shared HTTP stack's share of the config. The CRM's breaker counts
-// transport failures, timeouts, 408, 429 and 5xx (resilient.TransientStatus).
-func (c settings) resilience() resilient.Config { return c.Config("crm") }
-
-// callBudget is resty's whole-call timeout for an ordinary call: every attempt plus the
-// longest waits between them.
-func (c settings) callBudget(attempt time.Duration) time.Duration {
-	return c.resilience().CallBudget(attempt)
 }
 
 // pollWaitSeconds is what the poll asks of the server (PollWait, at millisecond precision).

@@ -62,7 +62,8 @@ func (c *Client) token(ctx context.Context, s *siteConn) (token, code string, er
 	select {
 	case s.session.login <- struct{}{}:
 	case <-ctx.Done():
-		return "", "", c.unavailable(ctx, "authenticate", s.name, ctx.Err())
+		_, err := c.Reply(ctx, "authenticate", s.name, nil, ctx.Err(), nil)
+		return "", "", err
 	}
 	defer func() { <-s.session.login }()
 	// Whoever held the slot before us may have logged in already.

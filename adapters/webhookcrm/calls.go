@@ -90,7 +90,7 @@ func (c *Client) RespondOffer(ctx context.Context, req bridge.OfferResponse) (st
 	if req.TransactionID == "" {
 		return "", fmt.Errorf("webhookcrm response site %s chat %s: no TransactionID for the Idempotency-Key: %w", s.name, req.ChatID, bridge.ErrRejected)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.resilience().CallBudget(c.cfg.CallTimeout))
+	ctx, cancel := context.WithTimeout(ctx, c.CallBudget(c.cfg.CallTimeout))
 	defer cancel()
 	body, err := c.send(ctx, s, exchange{
 		op:             "response",
@@ -116,7 +116,7 @@ func (c *Client) Engagement(ctx context.Context, site, chatID string) (bridge.En
 	if err != nil {
 		return bridge.Engagement{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.resilience().CallBudget(c.cfg.CallTimeout))
+	ctx, cancel := context.WithTimeout(ctx, c.CallBudget(c.cfg.CallTimeout))
 	defer cancel()
 	return c.chat(ctx, s, chatID)
 }
@@ -140,7 +140,7 @@ func (c *Client) AgentSession(ctx context.Context, site, accountID string) (brid
 	if err != nil {
 		return bridge.CRMAgentSession{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.resilience().CallBudget(c.cfg.CallTimeout))
+	ctx, cancel := context.WithTimeout(ctx, c.CallBudget(c.cfg.CallTimeout))
 	defer cancel()
 	body, err := c.send(ctx, s, exchange{op: "agent", method: http.MethodGet, path: "/agents/" + url.PathEscape(accountID)})
 	if err != nil {
@@ -172,7 +172,7 @@ func (c *Client) PollEvents(ctx context.Context, site string, afterSeq int64) ([
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.resilience().CallBudget(c.cfg.PollAttempt()))
+	ctx, cancel := context.WithTimeout(ctx, c.CallBudget(c.cfg.PollAttempt()))
 	defer cancel()
 	after := strconv.FormatInt(max(afterSeq, 0), 10) // the API has no negative sequence numbers
 	body, err := c.send(ctx, s, exchange{
@@ -203,7 +203,7 @@ func (c *Client) WaitingChats(ctx context.Context, site, queueID string) ([]brid
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.resilience().CallBudget(c.cfg.CallTimeout))
+	ctx, cancel := context.WithTimeout(ctx, c.CallBudget(c.cfg.CallTimeout))
 	defer cancel()
 	body, err := c.send(ctx, s, exchange{op: "waiting", method: http.MethodGet, path: "/queues/" + url.PathEscape(queueID) + "/waiting"})
 	if err != nil {

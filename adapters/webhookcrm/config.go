@@ -3,10 +3,10 @@ package webhookcrm
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"time"
 
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/crmcode"
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/resilient"
 )
 
@@ -118,9 +118,8 @@ func (c settings) validate() error {
 		if name == "" {
 			return errors.New("webhookcrm config: sites: empty site name")
 		}
-		u, err := url.Parse(s.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("webhookcrm config: sites.%s.base_url: %q is not an http(s) URL", name, s.BaseURL)
+		if err := crmcode.CheckBaseURL("webhookcrm config", name, s.BaseURL); err != nil {
+			return err
 		}
 		if s.APIKey == "" {
 			return fmt.Errorf("webhookcrm config: sites.%s.api_key: required", name)
@@ -139,10 +138,6 @@ func (c settings) validate() error {
 	}
 	return nil
 }
-
-// resilience is the shared HTTP stack's share of the config. The breaker counts transport
-// failures, timeouts, 408, 429 and 5xx (resilient.TransientStatus).
-func (c settings) resilience() resilient.Config { return c.Config("crm") }
 
 // pollWaitSeconds is the wait query parameter (PollWait, at millisecond precision).
 func (c settings) pollWaitSeconds() string {
