@@ -3,7 +3,9 @@ package sessions
 import (
 	"context"
 	"fmt"
-	"regexp"
+	"math"
+	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -12,11 +14,17 @@ import (
 
 // Inspection of a queue nobody consumes (the ACD dead letters): list, read one, remove one.
 
-// streamID is the form of a Redis stream entry id.
-var streamID = regexp.MustCompile(`^[0-9]{1,20}-[0-9]{1,20}$`)
-
-// ValidItemID reports whether id can be a work item id.
-func ValidItemID(id string) bool { return streamID.MatchString(id) }
+// ValidItemID reports whether id can be a work item id: a Redis stream id "<ms>-<seq>" with
+// both parts within 64 bits, and not the largest id (nothing comes after it).
+func ValidItemID(id string) bool {
+	msPart, seqPart, found := strings.Cut(id, "-")
+	if !found {
+		return false
+	}
+	ms, err1 := strconv.ParseUint(msPart, 10, 64)
+	seq, err2 := strconv.ParseUint(seqPart, 10, 64)
+	return err1 == nil && err2 == nil && (ms != math.MaxUint64 || seq != math.MaxUint64)
+}
 
 // Items lists up to limit items after the item id after ("" from the start), oldest first.
 func (s *Store) Items(ctx context.Context, queue, after string, limit int) ([]bridge.WorkItem, error) {

@@ -59,3 +59,16 @@ func TestStats(t *testing.T) {
 		t.Errorf("a sample of 2 counted %v", got.LegsByState)
 	}
 }
+
+func TestValidItemID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"1-0": true, "1700000000000-3": true, "18446744073709551615-18446744073709551614": true,
+		"": false, "1": false, "-1": false, "1-": false, "a-1": false, "+1-0": false,
+		"18446744073709551616-0": false, "1-99999999999999999999": false,
+		"18446744073709551615-18446744073709551615": false, // nothing can come after it
+	} {
+		if got := sessions.ValidItemID(id); got != want {
+			t.Errorf("ValidItemID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}

@@ -3,16 +3,17 @@ package httpapi
 import (
 	"errors"
 	"net/http"
-	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 )
 
-// deadLetterID is the form of a dead-letter id (the store's queue item id, "<ms>-<seq>").
-var deadLetterID = regexp.MustCompile(`^[0-9]{1,20}-[0-9]{1,20}$`)
+// validDeadLetterID: a dead-letter id is the store's queue item id, "<ms>-<seq>", each part
+// within Redis's 64-bit range (validStreamID), so bad input is a 400, never a store error.
+func validDeadLetterID(id string) bool { return strings.Contains(id, "-") && validStreamID(id) }
 
 // DeadLettersResponse is a page of dead-lettered ACD calls; Next is the after= of the next
 // page ("" when this one is the last).
@@ -31,7 +32,7 @@ const (
 func (a *API) handleDeadLetters() echo.HandlerFunc {
 	return func(c echo.Context) error {
 		after := c.QueryParam("after")
-		if after != "" && !deadLetterID.MatchString(after) {
+		if after != "" && !validDeadLetterID(after) {
 			return newAPIError(http.StatusBadRequest, "invalid_query", "after must be an id from a previous page, such as 1732182000000-0", "after")
 		}
 		limit := defaultDeadLetterPage
@@ -58,7 +59,7 @@ func (a *API) handleDeadLetters() echo.HandlerFunc {
 func (a *API) handleReplayDeadLetter() echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Param("id")
-		if !deadLetterID.MatchString(id) {
+		if !validDeadLetterID(id) {
 			return newAPIError(http.StatusBadRequest, "invalid_path", "id must be a dead-letter id, such as 1732182000000-0", "id")
 		}
 		call, err := a.svc.ReplayDeadLetter(c.Request().Context(), id)
