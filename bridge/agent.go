@@ -90,14 +90,23 @@ func (s *Service) Session(ctx context.Context, agentID string) (AgentSession, er
 	if errors.Is(err, ErrNotFound) {
 		return AgentSession{}, ErrNotLoggedIn
 	}
-	return sess, err
+	return sess, storeErr(err)
+}
+
+// storeErr marks a store failure as such (the HTTP side answers 503: retry), leaving
+// ErrNotFound, which is an answer, alone.
+func storeErr(err error) error {
+	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrStoreUnavailable) {
+		return err
+	}
+	return errors.Join(ErrStoreUnavailable, err)
 }
 
 // Interactions lists the agent's current legs (not yet completed).
 func (s *Service) Interactions(ctx context.Context, agentID string) ([]*Interaction, error) {
 	legs, err := s.store.AgentLegs(ctx, agentID)
 	if err != nil {
-		return nil, err
+		return nil, storeErr(err)
 	}
 	slices.SortFunc(legs, func(a, b *Interaction) int { return a.RoutedAt.Compare(b.RoutedAt) })
 	return legs, nil
@@ -108,7 +117,7 @@ func (s *Service) Interactions(ctx context.Context, agentID string) ([]*Interact
 func (s *Service) AgentLeg(ctx context.Context, agentID, interactionID string) (*Interaction, error) {
 	legs, err := s.store.InteractionLegs(ctx, interactionID)
 	if err != nil {
-		return nil, err
+		return nil, storeErr(err)
 	}
 	if len(legs) == 0 {
 		return nil, ErrNotFound

@@ -348,3 +348,16 @@ func TestWebhookAnswers503WhenTheStoreIsDown(t *testing.T) {
 		}
 	}
 }
+
+// With the state store gone, a logged-in agent's calls answer 503 (retry), not 500.
+func TestMediabarAnswers503WhenTheStoreIsDown(t *testing.T) {
+	tok := newEnv(t).login(t, "a1") // same token secret as the env below
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { dead.Close() })
+	e := newEnvOn(t, dead, "mbbtest:down")
+	for _, path := range []string{"/v1/mediabar/me", "/v1/mediabar/interactions", "/v1/mediabar/interactions/i1"} {
+		if status, eb := e.get(t, path, tok); status != http.StatusServiceUnavailable || eb.Error != "store_unavailable" {
+			t.Errorf("GET %s with Redis down = %d %+v, want 503 store_unavailable", path, status, eb)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -82,6 +83,11 @@ func (a *API) errorHandler(err error, c echo.Context) {
 				break
 			}
 		}
+	}
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		// The client went away mid-request: nobody to answer, nothing failed on our side.
+		a.log.Info("client gone", "method", c.Request().Method, "path", c.Path())
+		return
 	}
 	if status >= 500 {
 		a.log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "status", status, "err", err)
