@@ -65,6 +65,13 @@ func TestParseSecret(t *testing.T) {
 	if err != nil || string(s) != "key" {
 		t.Errorf("ParseSecret() = %q, %v", s, err)
 	}
+	// Without the prefix the secret is still base64, as the bridge's config reads it.
+	if s, err := ParseSecret(base64.StdEncoding.EncodeToString([]byte("key"))); err != nil || string(s) != "key" {
+		t.Errorf("ParseSecret(no prefix) = %q, %v", s, err)
+	}
+	if _, err := ParseSecret("raw key bytes"); !errors.Is(err, ErrInvalidSecret) {
+		t.Errorf("ParseSecret(not base64) = %v, want ErrInvalidSecret", err)
+	}
 }
 
 func TestParse(t *testing.T) {

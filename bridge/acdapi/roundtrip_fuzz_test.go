@@ -71,7 +71,7 @@ func FuzzParseSecret(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		key, err := ParseSecret(s)
-		rest, prefixed := strings.CutPrefix(s, "whsec_")
+		rest := strings.TrimPrefix(s, "whsec_")
 		if err != nil {
 			if !errors.Is(err, ErrInvalidSecret) {
 				t.Fatalf("ParseSecret error %v is not ErrInvalidSecret", err)
@@ -84,15 +84,10 @@ func FuzzParseSecret(f *testing.F) {
 		if len(key) == 0 {
 			t.Fatalf("ParseSecret(%q) = empty key", s)
 		}
-		if !prefixed {
-			if string(key) != s {
-				t.Fatalf("ParseSecret(%q) = %q, want the raw bytes", s, key)
-			}
-			return
-		}
+		// With or without the prefix, the key is the base64 (as the bridge's config reads it).
 		want, err := base64.StdEncoding.DecodeString(rest)
 		if err != nil || !bytes.Equal(key, want) {
-			t.Fatalf("ParseSecret(%q) = %x, want the base64 after whsec_ (%v)", s, key, err)
+			t.Fatalf("ParseSecret(%q) = %x, want the base64 after an optional whsec_ (%v)", s, key, err)
 		}
 	})
 }

@@ -32,26 +32,26 @@ var (
 	maxSignatureEntries = 8 // bound the work a hostile header can cause
 )
 
-// Secret is a Standard Webhooks signing secret: "whsec_" followed by base64 key bytes. A
-// secret without the prefix is used as raw key bytes.
+// Secret is a Standard Webhooks signing key: the bytes of a configured secret, "whsec_"
+// followed by base64, or the base64 alone (as the bridge's config reads it).
 type Secret []byte
 
-// ParseSecret decodes a configured secret.
+// ParseSecret decodes a configured secret: base64 key bytes after an optional "whsec_"
+// prefix, exactly as the bridge's config reads acd.webhook_secrets, so a simulator and the
+// bridge given the same string sign and verify with the same key.
 func ParseSecret(s string) (Secret, error) {
-	if rest, ok := strings.CutPrefix(s, "whsec_"); ok {
-		key, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil {
-			return nil, fmt.Errorf("%w: base64 after whsec_: %v", ErrInvalidSecret, err)
-		}
-		if len(key) == 0 {
-			return nil, fmt.Errorf("%w: empty key", ErrInvalidSecret)
-		}
-		return key, nil
-	}
-	if s == "" {
+	raw := strings.TrimPrefix(s, "whsec_")
+	if raw == "" {
 		return nil, fmt.Errorf("%w: empty", ErrInvalidSecret)
 	}
-	return Secret(s), nil
+	key, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: want base64 after an optional whsec_: %v", ErrInvalidSecret, err)
+	}
+	if len(key) == 0 { // base64 of nothing but line breaks
+		return nil, fmt.Errorf("%w: empty key", ErrInvalidSecret)
+	}
+	return key, nil
 }
 
 // Sign returns the webhook-signature header value for one message.
