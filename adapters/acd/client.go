@@ -290,12 +290,10 @@ func (e *APIError) Unwrap() error { return e.kind }
 func errorText(body []byte) *APIError {
 	e := &APIError{}
 	if json.Unmarshal(body, e) != nil || e.Message == "" {
-		text := strings.TrimSpace(string(body))
-		if len(text) > 200 {
-			text = text[:200] + "…"
-		}
-		e.Message = text
+		e.Message = strings.TrimSpace(string(body))
 	}
+	// The ACD's text ends up in errors, logs and dead letters: bounded and escaped.
+	e.Message, e.Field = resilient.Quote(e.Message), resilient.Quote(e.Field)
 	return e
 }
 

@@ -2,7 +2,9 @@ package resilient
 
 import (
 	"fmt"
+	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Policy is the numbers an upstream adapter's config shares with the other adapters: the
@@ -86,3 +88,20 @@ func (p Policy) Config(name string) Config {
 // PollAttempt is one long-poll attempt: the server may hold it for PollWait, and the answer
 // then gets CallTimeout.
 func (p Policy) PollAttempt() time.Duration { return p.PollWait + p.CallTimeout }
+
+// maxQuoted bounds upstream text copied into errors and logs.
+const maxQuoted = 200
+
+// Quote makes upstream text (an error body, a reason) safe to put in an error or a log: at
+// most 200 bytes, cut on a rune boundary, with control characters escaped.
+func Quote(s string) string {
+	if len(s) > maxQuoted {
+		cut := maxQuoted
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}

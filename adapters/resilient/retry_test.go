@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 )
@@ -139,5 +141,16 @@ func TestMarkCaller(t *testing.T) {
 	}
 	if err := CallerErr(context.Background()); err != nil {
 		t.Errorf("CallerErr(unmarked) = %v, want nil", err)
+	}
+}
+
+func TestQuoteBoundsAndEscapesUpstreamText(t *testing.T) {
+	long := strings.Repeat("é", 150) // 300 bytes
+	got := Quote(long)
+	if !strings.HasSuffix(got, "…") || len(got) > 200+len("…") || !utf8.ValidString(got) {
+		t.Errorf("Quote(300 bytes) = %d bytes %q, want at most 200 and cut on a rune", len(got), got)
+	}
+	if got := Quote("bad\r\nX-Forged: 1\x00"); strings.ContainsAny(got, "\r\n\x00") || got != `bad\r\nX-Forged: 1\x00` {
+		t.Errorf("Quote(control characters) = %q", got)
 	}
 }

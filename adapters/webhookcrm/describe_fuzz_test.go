@@ -2,6 +2,7 @@ package webhookcrm
 
 import (
 	"encoding/json"
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/resilient"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,8 +31,12 @@ func FuzzDescribeError(f *testing.F) {
 		}
 		var e errorReply
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			if !strings.HasPrefix(out, e.Error) {
+			// The code comes first, escaped and bounded like everything copied into errors.
+			if code := strings.TrimSuffix(resilient.Quote(e.Error), "…"); !strings.HasPrefix(out, code) {
 				t.Fatalf("describeError(%q) = %q, want it to start with the error code", body, out)
+			}
+			if strings.ContainsAny(out, "\r\n") || len(out) > 200*4+len("…") {
+				t.Fatalf("describeError(%q) = %q: raw newline or unbounded", body, out)
 			}
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/resilient"
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 )
 
@@ -217,11 +218,7 @@ func decodeEvents(body []byte) (eventsReply, []bridge.CRMEvent, error) {
 func describeError(body []byte) string {
 	var e errorReply
 	if json.Unmarshal(body, &e) != nil || e.Error == "" {
-		text := string(bytes.TrimSpace(body))
-		if len(text) > 200 {
-			text = text[:200] + "…"
-		}
-		return strconv.Quote(text)
+		return `"` + resilient.Quote(string(bytes.TrimSpace(body))) + `"`
 	}
 	out := e.Error
 	if e.Field != "" {
@@ -230,7 +227,7 @@ func describeError(body []byte) string {
 	if e.Reason != "" {
 		out += ": " + e.Reason
 	}
-	return out
+	return resilient.Quote(out)
 }
 
 // maxWireSeconds bounds any seconds value the CRM sends (about 31 years); beyond it the
