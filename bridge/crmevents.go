@@ -77,16 +77,9 @@ func (s *Service) HandleCRMEvent(ctx context.Context, site string, ev CRMEvent) 
 	if err != nil {
 		return err
 	}
-	key := leg.Key()
 	switch ev.Type {
 	case CRMEngagementAccepted:
-		var in *Interaction
-		in, _, err = s.transition(ctx, key, TriggerAccept, 0, nil)
-		if err == nil && in.State == StateActive {
-			// Also when absorbed as a replay: the follow-ups are idempotent, and a first try
-			// that stored the accept but failed to enqueue them is finished here.
-			err = s.afterAccept(ctx, in)
-		}
+		_, err = s.accept(ctx, leg)
 	case CRMEngagementDeclined:
 		err = s.requeueFromCRM(ctx, leg, TriggerDecline, bridgeerr.AgentDeclined, "declined")
 	case CRMEngagementTimeout:
@@ -119,16 +112,22 @@ func (s *Service) chatLegOf(ctx context.Context, site, chatID, accountID string)
 	return nil, ErrNotFound
 }
 
-// afterAccept runs what follows the agent taking the offer: the ACD stops its alerting timer,
-// and when the leg is a transfer, the agent who transferred the chat is out of it.
-func (s *Service) afterAccept(ctx context.Context, in *Interaction) error {
-	if err := s.enqueueACD(ctx, acceptCall(in)); err != nil {
-		return err
+// accept moves an offered leg to active. The ACD's accept call (it stops the alerting timer)
+// goes into the outbox first, and only while the leg can still be accepted: a failed state
+// write is retried by the caller and the idempotency key makes the repeat harmless, while a
+// replay of an accept already stored adds nothing. A transfer then takes the transferring
+// agent out of the chat, also on a replay, since a first try may have stopped short of it.
+func (s *Service) accept(ctx context.Context, leg *Interaction) (*Interaction, error) {
+	if _, err := Next(leg.State, TriggerAccept); err == nil {
+		if err := s.enqueueACD(ctx, acceptCall(leg)); err != nil {
+			return nil, err
+		}
 	}
-	if in.RouteType == RouteTransfer {
-		return s.transferredAway(ctx, in)
+	in, _, err := s.transition(ctx, leg.Key(), TriggerAccept, 0, nil)
+	if err == nil && in.State == StateActive && in.RouteType == RouteTransfer {
+		err = s.transferredAway(ctx, in)
 	}
-	return nil
+	return in, err
 }
 
 // transferredAway moves the transferring agent's leg to wrap-up once the target accepted.

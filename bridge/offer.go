@@ -43,11 +43,7 @@ func (s *Service) Accept(ctx context.Context, agentID, interactionID string) (*I
 	if err := s.respondOffer(ctx, leg, true); err != nil {
 		return nil, err
 	}
-	in, _, err := s.transition(ctx, leg.Key(), TriggerAccept, 0, nil)
-	if err == nil && in.State == StateActive {
-		err = s.afterAccept(ctx, in)
-	}
-	return in, err
+	return s.accept(ctx, leg)
 }
 
 // Decline answers the agent's offer with decline, where the agent's profile allows it; the

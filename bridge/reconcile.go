@@ -138,10 +138,7 @@ func (s *Service) reconcileWithCRM(ctx context.Context, l *Interaction, now time
 	case e.State == EngagementConcluded:
 		return true, s.concluded(ctx, l, e.EndReason)
 	case state == EngagementActive && mine && l.State == StateOffered:
-		in, _, err := s.transition(ctx, l.Key(), TriggerAccept, 0, nil)
-		if err == nil && in.State == StateActive {
-			err = s.afterAccept(ctx, in)
-		}
+		_, err := s.accept(ctx, l)
 		return true, err
 	case (state == EngagementOffered || state == EngagementActive) && mine:
 		next := s.opts.OfferDeadline
