@@ -102,7 +102,7 @@ func retryAfter(resp *http.Response, limit time.Duration) (time.Duration, bool) 
 		return time.Duration(s) * time.Second, true
 	}
 	if at, err := http.ParseTime(h); err == nil {
-		return min(time.Until(at), limit), true
+		return max(0, min(time.Until(at), limit)), true // a date already past: retry now
 	}
 	return 0, false
 }
