@@ -31,17 +31,11 @@ func acdScenarios() []scenario {
 // Every way a signature can be wrong is answered 401 and changes nothing; a delivery with
 // several signatures of which one is right (secret rotation) is taken.
 func scenarioSignatureFailures(ctx context.Context, h *harness) error {
-	a, err := h.newAgent(ctx, agentSetup{})
+	a, data, err := h.ownRouting(ctx, "sc-sig")
 	if err != nil {
 		return err
 	}
-	chat, err := h.newChat("chat-support")
-	if err != nil {
-		return err
-	}
-	h.n++
-	iid := fmt.Sprintf("sc-sig-%d", h.n)
-	data := acdapi.Routed{InteractionID: iid, RoutingID: "r1", ChatID: chat, Site: h.site, QueueID: "chat-support", AgentID: a.acdID, RouteType: "lead"}
+	iid := data.InteractionID
 	now := time.Now()
 	body, good, err := h.signedEvent("evt-"+iid, acdapi.TypeRouted, now, data)
 	if err != nil {
@@ -107,17 +101,11 @@ func scenarioSignatureFailures(ctx context.Context, h *harness) error {
 // one leg with one descriptor. The mock CRM counts the chatRouted requests.
 func scenarioDuplicatesAndReordered(ctx context.Context, h *harness) error {
 	for _, abandonFirst := range []bool{false, true} {
-		a, err := h.newAgent(ctx, agentSetup{})
+		a, routedData, err := h.ownRouting(ctx, "sc-reorder")
 		if err != nil {
 			return err
 		}
-		chat, err := h.newChat("chat-support")
-		if err != nil {
-			return err
-		}
-		h.n++
-		iid := fmt.Sprintf("sc-reorder-%d", h.n)
-		routedData := acdapi.Routed{InteractionID: iid, RoutingID: "r1", ChatID: chat, Site: h.site, QueueID: "chat-support", AgentID: a.acdID, RouteType: "lead"}
+		iid := routedData.InteractionID
 		abandon := func() error {
 			return h.deliver(ctx, "evt-"+iid+"-abandon", acdapi.TypeAbandoned,
 				acdapi.Abandoned{InteractionID: iid, RoutingID: "r1", AgentID: a.acdID, Stage: acdapi.StageAlerting})

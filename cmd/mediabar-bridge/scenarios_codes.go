@@ -220,26 +220,15 @@ func (c codeCase) check(ctx context.Context, h *harness, a *scAgent, r routed, i
 // scenarioDuplicateWebhook delivers one signed interaction.routed 20 times at once (same
 // event id, as an ACD retrying would) and checks the mock CRM saw exactly one chatRouted.
 func scenarioDuplicateWebhook(ctx context.Context, h *harness) error {
-	a, err := h.newAgent(ctx, agentSetup{})
+	a, data, err := h.ownRouting(ctx, "sc-dup")
 	if err != nil {
 		return err
 	}
-	chat, err := h.newChat("chat-support")
+	iid := data.InteractionID
+	body, headers, err := h.signedEvent("evt-"+iid, acdapi.TypeRouted, time.Now(), data)
 	if err != nil {
 		return err
 	}
-	h.n++
-	iid := fmt.Sprintf("sc-dup-%d", h.n)
-	body, err := acdapi.Build(acdapi.TypeRouted, time.Now(), acdapi.Routed{InteractionID: iid, RoutingID: "r1", ChatID: chat,
-		Site: h.site, QueueID: "chat-support", AgentID: a.acdID, RouteType: "lead"})
-	if err != nil {
-		return err
-	}
-	secret, err := acdapi.ParseSecret(h.cfg.ACD.WebhookSecrets[0].Value())
-	if err != nil {
-		return err
-	}
-	headers := acdapi.Headers(secret, "evt-"+iid, time.Now(), body)
 	before := h.crm.Calls("chatRouted")
 	var wg sync.WaitGroup
 	statuses := make([]int, 20)

@@ -94,6 +94,22 @@ func (h *harness) expectOutcomes(ctx context.Context, iid string, want ...string
 	}
 }
 
+// ownRouting sets up a routing the scenario delivers itself (no mock ACD involved): a new
+// agent, a new chat in chat-support, and an interaction id of its own with prefix.
+func (h *harness) ownRouting(ctx context.Context, prefix string) (*scAgent, acdapi.Routed, error) {
+	a, err := h.newAgent(ctx, agentSetup{})
+	if err != nil {
+		return nil, acdapi.Routed{}, err
+	}
+	chat, err := h.newChat("chat-support")
+	if err != nil {
+		return nil, acdapi.Routed{}, err
+	}
+	h.n++
+	return a, acdapi.Routed{InteractionID: fmt.Sprintf("%s-%d", prefix, h.n), RoutingID: "r1", ChatID: chat, Site: h.site,
+		QueueID: "chat-support", AgentID: a.acdID, RouteType: "lead"}, nil
+}
+
 // webhookSecret is the bridge's first configured ACD webhook secret.
 func (h *harness) webhookSecret() (acdapi.Secret, error) {
 	return acdapi.ParseSecret(h.cfg.ACD.WebhookSecrets[0].Value())
