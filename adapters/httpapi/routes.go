@@ -34,6 +34,9 @@ func (a *API) Handler() http.Handler {
 	admin.GET("/reports/outcomes", a.handleOutcomes())
 	admin.GET("/acd/dead-letters", a.handleDeadLetters())
 	admin.POST("/acd/dead-letters/:id/replay", a.handleReplayDeadLetter())
+
+	a.routeMediabarUI(e)
+	a.routeOpenAPI(e)
 	return e
 }
 
@@ -45,5 +48,6 @@ func (a *API) OpsHandler() http.Handler {
 	e.GET("/readyz", a.handleReadyz())
 	e.GET("/metrics", echo.WrapHandler(a.metrics))
 	e.GET("/version", a.handleVersion())
+	a.routeOpenAPI(e)
 	return e
 }
