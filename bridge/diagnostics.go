@@ -39,9 +39,37 @@ type Diagnostics struct {
 	// Interactions are the agent's open legs, newest first, with the wrap-up deadline where
 	// the queue has a wrap-up timeout. The first is the last offer and its verbatim result.
 	Interactions []DiagnosticLeg `json:"interactions"`
+	// Stream is the health of the agent's live event streams (the media bar's SSE
+	// connections, on whichever replicas hold them); nil when the replica does not track them.
+	Stream *StreamHealth `json:"stream,omitempty"`
 	// Reasons lists, in words, everything in the way of a new chat; empty when nothing is.
 	Reasons []string  `json:"reasons"`
 	At      time.Time `json:"at"`
+}
+
+// StreamHealth is what the replicas last reported of an agent's live event streams. Each
+// open stream reports itself on open and then on its heartbeats; a replica that dies stops
+// reporting, and its streams drop out once their report is older than the report TTL.
+type StreamHealth struct {
+	// Connected: at least one stream reported within the TTL.
+	Connected bool `json:"connected"`
+	// Streams counts the streams that did (one per open media-bar tab).
+	Streams    int        `json:"streams"`
+	LastSeenAt *time.Time `json:"last_seen_at,omitempty"`
+	// LastEventID is the newest event id a stream had delivered at its last report;
+	// LatestEventID is the newest event in the agent's stream now. A stream a heartbeat or
+	// more behind is normal; one that is not connected gets nothing until it reconnects.
+	LastEventID   string `json:"last_event_id,omitempty"`
+	LatestEventID string `json:"latest_event_id,omitempty"`
+}
+
+// WithStream adds the stream health, and a reason when no stream is connected: offers would
+// then reach the CRM console but never show on the media bar.
+func (d *Diagnostics) WithStream(h StreamHealth) {
+	d.Stream = &h
+	if !h.Connected {
+		d.Reasons = append(d.Reasons, "Your media bar has no live event stream connected: new offers and status changes will not show until it reconnects. Reload the media bar if this persists.")
+	}
 }
 
 // DiagnosticLeg is one open leg as diagnostics show it.

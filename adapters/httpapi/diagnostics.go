@@ -9,9 +9,16 @@ import (
 // handleDiagnostics answers "why am I not getting chats?" for the calling agent.
 func (a *API) handleDiagnostics() echo.HandlerFunc {
 	return func(c echo.Context) error {
-		d, err := a.svc.Diagnose(c.Request().Context(), agentOf(c))
+		ctx := c.Request().Context()
+		d, err := a.svc.Diagnose(ctx, agentOf(c))
 		if err != nil {
 			return err
+		}
+		if set := a.sseSettings(); set.presence != nil {
+			// Stream health is a nice-to-have: a store hiccup leaves it out, not the answer.
+			if h, err := set.presence.StreamHealth(ctx, agentOf(c), set.presenceTTL()); err == nil {
+				d.WithStream(h)
+			}
 		}
 		return c.JSON(http.StatusOK, d)
 	}

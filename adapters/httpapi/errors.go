@@ -37,20 +37,21 @@ var statusOf = []struct {
 	err    error
 	status int
 	code   string
+	field  string // the request field at fault, where the error is about one
 }{
-	{bridge.ErrForbidden, http.StatusForbidden, "forbidden"},
-	{bridge.ErrNotFound, http.StatusNotFound, "not_found"},
-	{bridge.ErrNotLoggedIn, http.StatusUnauthorized, "not_logged_in"},
-	{bridge.ErrDispositionRequired, http.StatusUnprocessableEntity, "disposition_required"},
-	{bridge.ErrUnknownDisposition, http.StatusUnprocessableEntity, "unknown_disposition"},
-	{bridge.ErrNotCompletable, http.StatusConflict, "not_completable"},
-	{bridge.ErrOpenInteractions, http.StatusConflict, "open_interactions"},
-	{bridge.ErrUnknownSite, http.StatusUnprocessableEntity, "unknown_site"},
-	{bridge.ErrStoreUnavailable, http.StatusServiceUnavailable, "store_unavailable"},
-	{bridge.ErrNotOffered, http.StatusConflict, "not_offered"},
-	{bridge.ErrDeclineNotAllowed, http.StatusForbidden, "decline_not_allowed"},
-	{bridge.ErrCRMUnavailable, http.StatusServiceUnavailable, "crm_unreachable"},
-	{bridge.ErrNotTransferable, http.StatusConflict, "not_transferable"},
+	{bridge.ErrForbidden, http.StatusForbidden, "forbidden", ""},
+	{bridge.ErrNotFound, http.StatusNotFound, "not_found", ""},
+	{bridge.ErrNotLoggedIn, http.StatusUnauthorized, "not_logged_in", ""},
+	{bridge.ErrDispositionRequired, http.StatusUnprocessableEntity, "disposition_required", "disposition"},
+	{bridge.ErrUnknownDisposition, http.StatusUnprocessableEntity, "unknown_disposition", "disposition"},
+	{bridge.ErrNotCompletable, http.StatusConflict, "not_completable", ""},
+	{bridge.ErrOpenInteractions, http.StatusConflict, "open_interactions", ""},
+	{bridge.ErrUnknownSite, http.StatusUnprocessableEntity, "unknown_site", "site"},
+	{bridge.ErrStoreUnavailable, http.StatusServiceUnavailable, "store_unavailable", ""},
+	{bridge.ErrNotOffered, http.StatusConflict, "not_offered", ""},
+	{bridge.ErrDeclineNotAllowed, http.StatusForbidden, "decline_not_allowed", ""},
+	{bridge.ErrCRMUnavailable, http.StatusServiceUnavailable, "crm_unreachable", ""},
+	{bridge.ErrNotTransferable, http.StatusConflict, "not_transferable", ""},
 }
 
 // errorHandler is echo's HTTPErrorHandler: the one place errors become answers and are logged.
@@ -79,7 +80,7 @@ func (a *API) errorHandler(err error, c echo.Context) {
 	default:
 		for _, m := range statusOf {
 			if errors.Is(err, m.err) {
-				status, body = m.status, ErrorBody{Error: m.code, Message: err.Error()}
+				status, body = m.status, ErrorBody{Error: m.code, Message: err.Error(), Field: m.field}
 				break
 			}
 		}

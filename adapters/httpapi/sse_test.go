@@ -55,7 +55,7 @@ func newSSEReplica(t testing.TB, rdb redis.UniversalClient, prefix string, o sse
 	}
 	hub := ssehub.New(rdb, store.Keys().EventsChannel(), ssehub.Options{BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond})
 	live := o.live
-	live.Events, live.Wakeups = store, hub
+	live.Events, live.Wakeups, live.Presence = store, hub, store
 	api := httpapi.New(httpapi.Options{TokenSecret: []byte("token-secret-0123456789-0123456789"),
 		AdminToken: "admin-token-0123456789", SSEHeartbeat: o.heartbeat}, svc, live, nil, nil, nil)
 	srv := httptest.NewUnstartedServer(api.Handler())

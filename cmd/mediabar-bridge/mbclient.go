@@ -123,6 +123,44 @@ func (c *mediabarClient) transfer(ctx context.Context, id string, req httpapi.Tr
 
 // waitEvent reads the agent's event stream from its start until an event of the type comes.
 func (c *mediabarClient) waitEvent(ctx context.Context, typ string) (bridge.Event, error) {
+	ev, err := c.waitEventWhere(ctx, func(ev bridge.Event) bool { return ev.Type == typ })
+	if err != nil {
+		return ev, fmt.Errorf("no %s event: %w", typ, err)
+	}
+	return ev, nil
+}
+
+// openStream opens the agent's event stream, as a media bar does, and reads it in the
+// background until stop.
+func (c *mediabarClient) openStream(ctx context.Context) (stop func(), err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/mediabar/events", nil)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := (&http.Client{}).Do(req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		cancel()
+		return nil, fmt.Errorf("event stream: HTTP %d", resp.StatusCode)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}()
+	return func() { cancel(); <-done }, nil
+}
+
+// waitEventWhere reads the agent's event stream from its start until an event matches.
+func (c *mediabarClient) waitEventWhere(ctx context.Context, match func(bridge.Event) bool) (bridge.Event, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/mediabar/events?last_event_id=0", nil)
 	if err != nil {
 		return bridge.Event{}, err
@@ -138,21 +176,20 @@ func (c *mediabarClient) waitEvent(ctx context.Context, typ string) (bridge.Even
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	event := ""
 	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "event: "):
-			event = strings.TrimPrefix(line, "event: ")
-		case strings.HasPrefix(line, "data: ") && event == typ:
-			var ev bridge.Event
-			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev); err != nil {
-				return bridge.Event{}, fmt.Errorf("event %s: %w", typ, err)
-			}
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var ev bridge.Event
+		if err := json.Unmarshal([]byte(data), &ev); err != nil {
+			continue // not an event (the reconnect frame)
+		}
+		if match(ev) {
 			return ev, nil
 		}
 	}
-	return bridge.Event{}, fmt.Errorf("no %s event before the stream ended: %v", typ, errors.Join(sc.Err(), ctx.Err()))
+	return bridge.Event{}, fmt.Errorf("none before the stream ended: %v", errors.Join(sc.Err(), ctx.Err()))
 }
 
 // answerOffer is the media bar's Accept or Decline ("accept" / "decline").

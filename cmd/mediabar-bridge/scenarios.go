@@ -142,13 +142,15 @@ func newHarness(ctx context.Context, getenv func(string) string, logger *slog.Lo
 			}
 			site.Queues = append(site.Queues, config.Queue{ID: intakeQueue, Name: "Intake", Intake: true},
 				config.Queue{ID: bounceQueue, Name: "Bounce", EscalationQueue: escalationQueue},
-				config.Queue{ID: escalationQueue, Name: "Escalation"})
+				config.Queue{ID: escalationQueue, Name: "Escalation"},
+				config.Queue{ID: wrapUpQueue, Name: "Wrap-up timeout", DispositionRequired: true, Dispositions: wrapUpDispositions,
+					DefaultDisposition: "Callback", WrapUpTimeout: config.Duration(wrapUpTimeout)})
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, q := range []crmmock.Queue{{ID: intakeQueue, Name: "Intake"}, {ID: bounceQueue, Name: "Bounce"}, {ID: escalationQueue, Name: "Escalation"}} {
+	for _, q := range []crmmock.Queue{{ID: intakeQueue, Name: "Intake"}, {ID: bounceQueue, Name: "Bounce"}, {ID: escalationQueue, Name: "Escalation"}, {ID: wrapUpQueue, Name: "Wrap-up timeout"}} {
 		q.External = true
 		err := w.crm.CreateQueue(w.site, q)
 		if err == nil {
@@ -381,6 +383,7 @@ func allScenarios() []scenario {
 	out = append(out, escalationScenarios()...)
 	out = append(out, secondLegScenarios()...)
 	out = append(out, diagnosticsScenarios()...)
+	out = append(out, wrapUpScenarios()...)
 	return append(out, statusScenarios()...)
 }
 

@@ -14,7 +14,8 @@ func diagnosticsScenarios() []scenario {
 }
 
 // Each thing that keeps chats from an agent shows on the media bar's diagnostics, in words,
-// and goes away when it is fixed: the CRM status, the ACD's ready flag, capacity.
+// and goes away when it is fixed: no live event stream, the CRM status, the ACD's ready
+// flag, capacity.
 func scenarioDiagnostics(ctx context.Context, h *harness) error {
 	// Ready in the ACD, with a skill nothing waits in: chats requeued by earlier scenarios
 	// must not fill its one slot before the capacity step does.
@@ -27,7 +28,16 @@ func scenarioDiagnostics(ctx context.Context, h *harness) error {
 	if err := h.acd.SetAgentReady(a.acdID, true, ""); err != nil {
 		return err
 	}
-	if err := waitReasons(ctx, a, "a ready, green agent"); err != nil {
+	// No media bar stream open yet: that is a reason too.
+	if err := waitReasons(ctx, a, "no event stream", "no live event stream"); err != nil {
+		return err
+	}
+	closeStream, err := a.mb.openStream(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeStream()
+	if err := waitReasons(ctx, a, "a ready, green agent with its stream open"); err != nil {
 		return err
 	}
 	steps := []struct {
