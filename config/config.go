@@ -150,7 +150,8 @@ type Queue struct {
 	// DispositionRequired: Complete is refused until a disposition is chosen.
 	DispositionRequired bool     `yaml:"disposition_required" json:"disposition_required"`
 	Dispositions        []string `yaml:"dispositions" json:"dispositions"`
-	// DefaultDisposition is preselected, and used by the wrap-up timeout.
+	// DefaultDisposition is offered as the default (not preselected: the agent chooses) and
+	// used by the wrap-up timeout.
 	DefaultDisposition string `yaml:"default_disposition" json:"default_disposition"`
 	// WrapUpTimeout completes an interaction left in wrap-up this long; 0 = off.
 	WrapUpTimeout Duration `yaml:"wrap_up_timeout" json:"wrap_up_timeout"`

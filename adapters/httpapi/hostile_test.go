@@ -687,10 +687,9 @@ func TestHostileWebhookReplayedOutsideTheWindow(t *testing.T) {
 
 // --- the UI route --------------------------------------------------------------------------
 
-// TestHostileUIPathTraversal guards the media-bar UI route before it exists: there is no
-// /mediabar/ route yet, so every one of these is 404. When the UI lands (static files under
-// /mediabar/), these must still never answer a file from outside its assets: a 404, or the
-// UI's own index page if it falls back to one, but never /etc/passwd or the source tree.
+// TestHostileUIPathTraversal: traversal on the media-bar UI route never answers a file from
+// outside its embedded assets (nor /etc/passwd, nor the source tree): a 400 for a path it will
+// not resolve, a 404 for a file it does not have.
 func TestHostileUIPathTraversal(t *testing.T) {
 	e := newHostileEnv(t, hostileOptions{})
 	srv := e.serve(t)
@@ -722,11 +721,17 @@ func TestHostileUIPathTraversal(t *testing.T) {
 		if bytes.Contains(raw, []byte("root:")) || bytes.Contains(raw, []byte("module github.com/")) {
 			t.Errorf("GET %s answered a file: %.80q", path, raw)
 		}
-		wantNotFound := strings.HasPrefix(path, "/mediabar/") || strings.HasPrefix(path, "/..")
-		if wantNotFound && resp.StatusCode != http.StatusNotFound {
-			t.Errorf("GET %s = %d, want 404 (no UI route yet)", path, resp.StatusCode)
-		}
-		if !wantNotFound && resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusUnauthorized {
+		switch {
+		case strings.HasPrefix(path, "/mediabar/"):
+			// The UI route refuses a path it will not resolve (400) or has no such file (404).
+			if resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusNotFound {
+				t.Errorf("GET %s = %d, want 400 or 404", path, resp.StatusCode)
+			}
+		case strings.HasPrefix(path, "/.."):
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("GET %s = %d, want 404", path, resp.StatusCode)
+			}
+		case resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusUnauthorized:
 			t.Errorf("GET %s = %d, want 404 or 401", path, resp.StatusCode)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -211,6 +212,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	fmt.Fprintf(stdout, `mediabar-bridge demo is running (Ctrl-C to stop)
+  media bar (reference UI, open it)     %s/mediabar/
   bridge (ACD webhooks, media-bar API)  %s
   ops (/livez /readyz /metrics)         %s
   mock CRM (API + /control/v1)          %s
@@ -218,11 +220,17 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
   redis                                 %s
   CRM protocol                          %s
 agents logged in (CRM chat + media bar):
-`, w.bridgeURL, w.opsURL, w.crmURL, w.acdURL, w.redisDesc, w.cfg.CRM.Adapter)
+`, w.bridgeURL, w.bridgeURL, w.opsURL, w.crmURL, w.acdURL, w.redisDesc, w.cfg.CRM.Adapter)
 	for _, ag := range sim.agents {
 		fmt.Fprintf(stdout, "  %s (CRM account %s): curl -H 'Authorization: Bearer %s' %s/v1/mediabar/me\n", ag.acdID, ag.crmAccount, ag.token, w.bridgeURL)
 	}
-	fmt.Fprintf(stdout, "a customer chat arrives every %s; simulated agents accept, chat, and complete with a disposition\n", *every)
+	for _, ag := range sim.agents {
+		if ag.human {
+			fmt.Fprintf(stdout, "%s is yours: open its media bar, already logged in (accept, decline, complete, transfer; its customers end a chat after %s):\n  %s\n",
+				ag.acdID, humanCustomerPatience, mediabarLink(w, ag))
+		}
+	}
+	fmt.Fprintf(stdout, "a customer chat arrives every %s; the other agents are simulated: they accept, chat, and complete with a disposition\n", *every)
 
 	simDone := make(chan struct{})
 	go func() { sim.run(ctx, *every); close(simDone) }()
@@ -237,6 +245,14 @@ agents logged in (CRM chat + media bar):
 		err = nil
 	}
 	return err
+}
+
+// mediabarLink opens the reference media bar logged in as the agent: the token rides in the
+// fragment (never sent to a server, and the page drops it from the address bar), and the
+// query prefills the login form for when the agent logs in again.
+func mediabarLink(w *world, a *simAgent) string {
+	q := url.Values{"agent": {a.acdID}, "account": {a.crmAccount}, "session": {a.sessionID}, "site": {w.site}}
+	return w.bridgeURL + "/mediabar/?" + q.Encode() + "#token=" + url.QueryEscape(a.token)
 }
 
 // dropPrefix deletes every key under prefix (best effort; keys expire anyway).

@@ -12,7 +12,8 @@ import (
 
 // simulator plays customers and agents for the demo: customers start chats in the mock CRM,
 // the bridge's intake hands them to the mock ACD, which routes them, and agents (through the media-bar API and the CRM console
-// controls) accept, chat, and complete with a disposition.
+// controls) accept, chat, and complete with a disposition. The last demo agent is left to a
+// person at the reference media bar: only its customers are simulated (they end the chat).
 type simulator struct {
 	w      *world
 	agents []*simAgent
@@ -23,16 +24,24 @@ type simulator struct {
 
 type simAgent struct {
 	demoAgent
-	token string
-	mb    *mediabarClient
+	token     string
+	sessionID string // CRM chat session, for the media bar's login form
+	mb        *mediabarClient
+	// human: a person answers this agent's offers and completes its chats in the reference
+	// media bar; the simulator keeps only its CRM console alive and plays its customers.
+	human bool
 }
+
+// humanCustomerPatience is how long a customer of the human's agent chats before ending the
+// chat (so the person sees wrap-up and Complete without a CRM console to end it from).
+const humanCustomerPatience = 20 * time.Second
 
 type simStats struct{ created, offered, accepted, completed, failed int }
 
 // newSimulator logs every demo agent in to CRM chat and then to the media bar.
 func newSimulator(ctx context.Context, w *world) (*simulator, error) {
 	s := &simulator{w: w, seen: map[string]bridge.State{}}
-	for _, a := range demoAgents {
+	for i, a := range demoAgents {
 		sessionID, err := w.crm.Login(w.site, a.crmAccount)
 		if err != nil {
 			return nil, fmt.Errorf("crm login %s: %w", a.crmAccount, err)
@@ -41,7 +50,8 @@ func newSimulator(ctx context.Context, w *world) (*simulator, error) {
 		if err := mb.login(ctx, httpapi.LoginRequest{AgentID: a.acdID, Site: w.site, CRMAccountID: a.crmAccount, CRMChatSessionID: sessionID}); err != nil {
 			return nil, fmt.Errorf("media-bar login %s: %w", a.acdID, err)
 		}
-		s.agents = append(s.agents, &simAgent{demoAgent: a, token: mb.token, mb: mb})
+		s.agents = append(s.agents, &simAgent{demoAgent: a, token: mb.token, sessionID: sessionID, mb: mb,
+			human: i == len(demoAgents)-1})
 	}
 	return s, nil
 }
@@ -88,7 +98,8 @@ func (s *simulator) newChat(queueID, customer string) {
 }
 
 // work is one agent's reaction to its interactions: accept offers after a second, end chats
-// after a few seconds, complete wrap-ups with the queue's first disposition.
+// after a few seconds, complete wrap-ups with the queue's first disposition. For the human's
+// agent it is only the customer ending an active chat after a while.
 func (s *simulator) work(ctx context.Context, a *simAgent, now time.Time) {
 	legs, err := a.mb.interactions(ctx)
 	if err != nil {
@@ -97,6 +108,12 @@ func (s *simulator) work(ctx context.Context, a *simAgent, now time.Time) {
 	for _, in := range legs {
 		age := now.Sub(in.UpdatedAt)
 		s.count(in)
+		if a.human {
+			if in.State == bridge.StateActive && age > humanCustomerPatience {
+				_ = s.w.crm.Conclude(s.w.site, in.ChatID, "END_USER_CONCLUDED")
+			}
+			continue
+		}
 		switch in.State {
 		case bridge.StateOffered:
 			if age > time.Second {
