@@ -34,7 +34,8 @@ func (s *Service) Login(ctx context.Context, l Login) (AgentSession, error) {
 	}
 	now := s.clock.Now()
 	sess := AgentSession{AgentID: l.AgentID, Site: l.Site, CRMAccountID: l.CRMAccountID,
-		CRMChatSessionID: l.CRMChatSessionID, Channel: Channel{Green: true}, LoggedInAt: now, LastSeenAt: now}
+		CRMChatSessionID: l.CRMChatSessionID, Channel: Channel{Green: true}, MaxSessions: cs.MaxSessions,
+		LoggedInAt: now, LastSeenAt: now}
 	if err := s.store.PutAgentSession(ctx, sess, s.opts.SessionTTL); err != nil {
 		return AgentSession{}, fmt.Errorf("login %s: %w", l.AgentID, errors.Join(ErrStoreUnavailable, err))
 	}

@@ -103,9 +103,11 @@ type AgentSession struct {
 	CRMChatSessionID string  `json:"crm_chat_session_id"` // CRM agent chat session id
 	Channel          Channel `json:"channel"`
 	// ACD is the ready flag as the ACD last reported it (nil until it does).
-	ACD        *ACDState `json:"acd,omitempty"`
-	LoggedInAt time.Time `json:"logged_in_at"`
-	LastSeenAt time.Time `json:"last_seen_at"`
+	ACD *ACDState `json:"acd,omitempty"`
+	// MaxSessions is the agent's chat capacity in the CRM, as the CRM reported it at login.
+	MaxSessions int       `json:"max_sessions,omitempty"`
+	LoggedInAt  time.Time `json:"logged_in_at"`
+	LastSeenAt  time.Time `json:"last_seen_at"`
 }
 
 // Channel is the state of the agent's chat channel on the media bar.

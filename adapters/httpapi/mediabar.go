@@ -148,6 +148,7 @@ func (a *API) handleLogout() echo.HandlerFunc {
 // MeResponse is the agent's status.
 type MeResponse struct {
 	Session      bridge.AgentSession   `json:"session"`
+	WorkState    bridge.WorkState      `json:"work_state"`
 	Interactions []*bridge.Interaction `json:"interactions"`
 }
 
@@ -162,7 +163,7 @@ func (a *API) handleMe() echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, MeResponse{Session: sess, Interactions: nonNil(legs)})
+		return c.JSON(http.StatusOK, MeResponse{Session: sess, WorkState: bridge.WorkStateOf(sess, legs), Interactions: nonNil(legs)})
 	}
 }
 

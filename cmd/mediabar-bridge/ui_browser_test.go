@@ -366,9 +366,11 @@ func (s *uiSuite) testOfferToComplete(t *testing.T) {
 	if got := b.eval(`document.querySelector('#channel').innerText`); !strings.Contains(got, "ready") {
 		t.Errorf("channel reads %q, want it to say ready (in words, not only green)", got)
 	}
+	b.waitJS("work state idle with the CRM capacity", `document.querySelector('#work-state').textContent.includes('idle (0 of ')`)
 	b.shot("01-logged-in-green")
 
 	r := b.offer(a, "chat-sales")
+	b.waitJS("work state offered", `document.querySelector('#work-state').textContent.includes('offered: 1 waiting for you (1 of ')`)
 	b.waitJS("the offer toast", `document.querySelector('[data-testid=toast]').textContent.includes('New chat offered')`)
 	if role := b.eval(`document.querySelector('#toast').getAttribute('role') + '/' + document.querySelector('#toast').getAttribute('aria-live')`); role != "status/polite" {
 		t.Errorf("toast is %q, want a polite status live region", role)
@@ -380,6 +382,7 @@ func (s *uiSuite) testOfferToComplete(t *testing.T) {
 	b.waitState(r.interactionID, bridge.StateActive)
 	s.leg(t, a, r.interactionID, bridge.StateActive)
 	b.waitJS("the transfer form on an active chat", `!`+inPanel(r.interactionID, "transfer")+`.hidden`)
+	b.waitJS("work state busy n of max", `document.querySelector('#work-state').textContent.includes('busy (1 of ')`)
 	b.shot("03-active")
 
 	if err := s.h.crm.Conclude(s.h.site, r.chatID, "END_USER_CONCLUDED"); err != nil {

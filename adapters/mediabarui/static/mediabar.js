@@ -392,7 +392,16 @@ function removePanel(id) {
 }
 
 function workState(me, legs) {
-  if (typeof me.work_state === 'string' && me.work_state) return me.work_state; // if the bridge says
+  const w = me.work_state; // the bridge's summary: state, busy of max, counts by stage
+  if (w && typeof w === 'object' && w.state) {
+    const chats = `${w.busy}${w.max ? ' of ' + w.max : ''} chat${w.busy === 1 && !w.max ? '' : 's'}`;
+    switch (w.state) {
+      case 'idle': return w.max ? `idle (0 of ${w.max} chats)` : 'idle';
+      case 'busy': return `busy (${chats})`;
+      case 'offered': return `offered: ${w.offered} waiting for you (${chats})`;
+      case 'wrap-up': return `wrap-up: ${w.wrap_up} to complete (${chats})`;
+    }
+  }
   const n = (s) => legs.filter((l) => l.state === s).length;
   const parts = [];
   if (n('offered')) parts.push(`offered (${n('offered')})`);
