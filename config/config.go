@@ -199,6 +199,11 @@ type Mediabar struct {
 	SessionTTL  Duration `yaml:"session_ttl" json:"session_ttl"`
 	// DeclineNextState is the agent's ACD state after a decline: not_ready or ready.
 	DeclineNextState string `yaml:"decline_next_state" json:"decline_next_state"`
+	// FrameAncestors lists who may embed the reference media bar (/mediabar/) in a frame:
+	// CSP frame-ancestors sources such as 'self', https://crm.example.com or
+	// https://*.custhelp.com. Add the CRM console's origin; "*" lets any site frame it
+	// (and click on it), so keep it off the public internet.
+	FrameAncestors []string `yaml:"frame_ancestors" json:"frame_ancestors"`
 }
 
 // Admin is the admin API (timelines, outcome export).

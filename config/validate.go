@@ -374,6 +374,42 @@ func (v *validator) mediabar(m Mediabar) {
 	default:
 		v.add("mediabar.decline_next_state", "must be not_ready or ready, got %q", m.DeclineNextState)
 	}
+	if len(m.FrameAncestors) == 0 {
+		v.add("mediabar.frame_ancestors", "must list at least one source ('self' allows only the bridge's own pages, 'none' no frame at all)")
+	}
+	for i, src := range m.FrameAncestors {
+		if reason := frameAncestorProblem(src); reason != "" {
+			v.add(indexed("mediabar.frame_ancestors", i), "%q: %s", src, reason)
+		}
+	}
+}
+
+// frameAncestorProblem checks one CSP frame-ancestors source: a keyword, a scheme
+// ("https:"), "*", or a host source (scheme://host[:port], host may start with "*."). It goes
+// into a response header verbatim, so anything else (spaces, ';', ',', quotes, control
+// characters, a path) is refused rather than allowed to rewrite the policy.
+func frameAncestorProblem(src string) string {
+	switch src {
+	case "'self'", "'none'", "*", "https:", "http:":
+		return ""
+	case "":
+		return "empty"
+	}
+	// CSP allows any port as ":*"; url.Parse does not.
+	u, err := url.Parse(strings.TrimSuffix(src, ":*"))
+	switch {
+	case strings.ContainsAny(src, " \t;,'\"\\") || strings.IndexFunc(src, func(r rune) bool { return r < 0x21 || r == 0x7f }) >= 0:
+		return "not a CSP source: no spaces, quotes, ';' or ','"
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		return "want 'self', 'none', *, https: or an origin such as https://crm.example.com"
+	case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return "an origin only: no path, query or credentials"
+	}
+	host := strings.TrimPrefix(u.Hostname(), "*.")
+	if host == "" || strings.Contains(host, "*") {
+		return "a wildcard may only start the host (*.example.com)"
+	}
+	return ""
 }
 
 // catalogs applies the overrides the way the program will, so that a bad override fails at

@@ -111,6 +111,13 @@ func TestValidate(t *testing.T) {
 		{"session ttl", func(c *Config) { c.Mediabar.SessionTTL = 0 }, "mediabar.session_ttl"},
 		{"token outlives session", func(c *Config) { c.Mediabar.TokenTTL = Duration(13 * time.Hour) }, "mediabar.token_ttl"},
 		{"decline next state", func(c *Config) { c.Mediabar.DeclineNextState = "away" }, "mediabar.decline_next_state"},
+		{"no frame ancestors", func(c *Config) { c.Mediabar.FrameAncestors = nil }, "mediabar.frame_ancestors"},
+		{"frame ancestor injects a directive", func(c *Config) { c.Mediabar.FrameAncestors = []string{"https://crm.example.com; script-src *"} }, "mediabar.frame_ancestors[0]"},
+		{"frame ancestor with a path", func(c *Config) { c.Mediabar.FrameAncestors = []string{"'self'", "https://crm.example.com/console"} }, "mediabar.frame_ancestors[1]"},
+		{"frame ancestor not an origin", func(c *Config) { c.Mediabar.FrameAncestors = []string{"crm.example.com"} }, "mediabar.frame_ancestors[0]"},
+		{"frame ancestor unquoted keyword", func(c *Config) { c.Mediabar.FrameAncestors = []string{"self"} }, "mediabar.frame_ancestors[0]"},
+		{"frame ancestor wildcard mid-host", func(c *Config) { c.Mediabar.FrameAncestors = []string{"https://crm.*.com"} }, "mediabar.frame_ancestors[0]"},
+		{"frame ancestor newline", func(c *Config) { c.Mediabar.FrameAncestors = []string{"https://a.example.com\r\nX-Evil: 1"} }, "mediabar.frame_ancestors[0]"},
 		{"admin token missing", func(c *Config) { c.Admin.Token = "" }, "admin.token"},
 		{"admin token short", func(c *Config) { c.Admin.Token = "short" }, "admin.token"},
 		{"catalog language", func(c *Config) { c.Catalog.Language = "English" }, "catalog.language"},
@@ -185,6 +192,10 @@ func TestValidateAcceptsValidVariants(t *testing.T) {
 		{"random ports", func(c *Config) { c.Listen, c.OpsListen = ":0", ":0" }},
 		{"wrap-up with default disposition", func(c *Config) { c.CRM.Sites[0].Queues[0].WrapUpTimeout = Duration(time.Minute) }},
 		{"decline ready", func(c *Config) { c.Mediabar.DeclineNextState = "ready" }},
+		{"frame ancestors of every kind", func(c *Config) {
+			c.Mediabar.FrameAncestors = []string{"'self'", "https://crm.example.com", "https://*.custhelp.com", "http://localhost:*", "https://crm.example.com:8443", "https:"}
+		}},
+		{"frame anywhere", func(c *Config) { c.Mediabar.FrameAncestors = []string{"*"} }},
 		{"escalation to another queue", func(c *Config) { c.CRM.Sites[0].Queues[0].EscalationQueue = c.CRM.Sites[0].Queues[1].ID }},
 		{"language region", func(c *Config) { c.Catalog.Language = "pt-BR" }},
 	}

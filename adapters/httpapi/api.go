@@ -29,6 +29,9 @@ type Options struct {
 	// often it sends a comment to keep proxies from closing it.
 	SSEPoll      time.Duration
 	SSEHeartbeat time.Duration
+	// FrameAncestors lists who may embed the reference media bar (CSP frame-ancestors
+	// sources, validated by config); empty means mediabarui.DefaultFrameAncestors.
+	FrameAncestors []string
 	// Now is the clock for tokens and signatures (tests).
 	Now func() time.Time
 	// WebhookObserver, when set, is told the event type ("unknown" before parsing) and result

@@ -40,6 +40,12 @@ func newEnv(t *testing.T) *env {
 
 func newEnvOn(t *testing.T, rdb redis.UniversalClient, prefix string) *env {
 	t.Helper()
+	return newEnvWith(t, rdb, prefix, func(*httpapi.Options) {})
+}
+
+// newEnvWith is newEnvOn with the HTTP options adjusted.
+func newEnvWith(t *testing.T, rdb redis.UniversalClient, prefix string, adjust func(*httpapi.Options)) *env {
+	t.Helper()
 	store := sessions.New(rdb, sessions.Options{Prefix: prefix})
 	crm := &bridgetest.CRM{}
 	svc, err := bridge.New(bridge.Options{Sites: map[string]bridge.SiteOptions{"demo": {Catalog: bridgeerr.Default(),
@@ -48,9 +54,10 @@ func newEnvOn(t *testing.T, rdb redis.UniversalClient, prefix string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(httpapi.Options{WebhookSecrets: []acdapi.Secret{secret}, MaxBodyBytes: 4096,
-		TokenSecret: []byte("token-secret-0123456789-0123456789"), AdminToken: "admin-token-0123456789", SSEPoll: 10 * time.Millisecond},
-		svc, store, nil, nil, nil)
+	opts := httpapi.Options{WebhookSecrets: []acdapi.Secret{secret}, MaxBodyBytes: 4096,
+		TokenSecret: []byte("token-secret-0123456789-0123456789"), AdminToken: "admin-token-0123456789", SSEPoll: 10 * time.Millisecond}
+	adjust(&opts)
+	api := httpapi.New(opts, svc, store, nil, nil, nil)
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	return &env{srv: srv, store: store, svc: svc, crm: crm}

@@ -33,7 +33,7 @@ func handleMediabarRedirect(c echo.Context) error {
 }
 
 func (a *API) handleMediabarFile() echo.HandlerFunc {
-	headers := mediabarui.SecurityHeaders(mediabarui.DefaultFrameAncestors)
+	headers := mediabarui.SecurityHeaders(strings.Join(a.opts.FrameAncestors, " "))
 	return func(c echo.Context) error {
 		// The escaped path as it came: mediabarui.Open refuses escapes and dot segments
 		// itself rather than trusting what the router decoded.

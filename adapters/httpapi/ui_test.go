@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/httpapi"
+	"github.com/mediabar-bridge/mediabar-bridge/sessions/sessionstest"
 )
 
 // uiGet sends path to the server exactly as written (no client-side cleaning or re-escaping),
@@ -58,7 +61,10 @@ func TestMediabarUIServesThePageWithTypesCachingAndFramingPolicy(t *testing.T) {
 			t.Errorf("GET %s Cache-Control = %q, want no-cache", tt.give, got)
 		}
 		csp := resp.Header.Get("Content-Security-Policy")
-		for _, want := range []string{"frame-ancestors *", "script-src 'self'", "connect-src 'self'", "default-src 'none'"} {
+		if !strings.HasSuffix(csp, "frame-ancestors 'self'") {
+			t.Errorf("GET %s CSP = %q, want frame-ancestors 'self' (the default) last", tt.give, csp)
+		}
+		for _, want := range []string{"script-src 'self'", "connect-src 'self'", "default-src 'none'"} {
 			if !strings.Contains(csp, want) {
 				t.Errorf("GET %s CSP = %q, want it to contain %q", tt.give, csp, want)
 			}
@@ -136,5 +142,18 @@ func TestHostileMediabarUIPathsAreRefused(t *testing.T) {
 		if ct := resp.Header.Get("Content-Type"); resp.StatusCode < 500 && ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "text/plain") {
 			t.Errorf("GET %s answered with Content-Type %q, want a JSON (or plain) error", path, ct)
 		}
+	}
+}
+
+// The CRM console's origin, configured, is the only other page that may frame the media bar.
+func TestMediabarUIFrameAncestorsFromConfig(t *testing.T) {
+	rdb, prefix := sessionstest.Redis(t)
+	e := newEnvWith(t, rdb, prefix, func(o *httpapi.Options) {
+		o.FrameAncestors = []string{"'self'", "https://*.custhelp.com", "https://crm.example.com"}
+	})
+	resp, _ := uiGet(t, e, http.MethodGet, "/mediabar/", nil)
+	csp := resp.Header.Get("Content-Security-Policy")
+	if want := "frame-ancestors 'self' https://*.custhelp.com https://crm.example.com"; !strings.HasSuffix(csp, want) {
+		t.Errorf("CSP = %q, want it to end with %q", csp, want)
 	}
 }

@@ -121,9 +121,10 @@ func Names() []string {
 	return out
 }
 
-// DefaultFrameAncestors lets any page embed the media bar: it runs inside the CRM console,
-// whose origin the bridge does not know. Narrow it to the console's origin where it is known.
-const DefaultFrameAncestors = "*"
+// DefaultFrameAncestors lets only the bridge's own pages embed the media bar. A deployment
+// adds its CRM console's origin (mediabar.frame_ancestors); framing by any site would let a
+// hostile page overlay the agent's Accept and Decline buttons (clickjacking).
+const DefaultFrameAncestors = "'self'"
 
 // SecurityHeaders are sent with every file. The policy allows only the page's own scripts
 // and styles and calls to its own origin (the media-bar API), and, unlike X-Frame-Options,

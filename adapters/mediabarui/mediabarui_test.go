@@ -78,7 +78,7 @@ func TestThePageRefersOnlyToItsOwnFiles(t *testing.T) {
 
 func TestSecurityHeadersAllowFramingAndNothingForeign(t *testing.T) {
 	tests := []struct{ give, want string }{
-		{give: "", want: "frame-ancestors *"},
+		{give: "", want: "frame-ancestors 'self'"},
 		{give: "https://crm.example.com", want: "frame-ancestors https://crm.example.com"},
 	}
 	for _, tt := range tests {

@@ -128,7 +128,7 @@ func newApp(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger) (*ap
 		WebhookSecrets: secrets, WebhookTolerance: time.Duration(cfg.ACD.WebhookTolerance),
 		MaxBodyBytes: cfg.ACD.MaxBodyBytes, TokenSecret: []byte(cfg.Mediabar.TokenSecret.Value()),
 		TokenTTL: time.Duration(cfg.Mediabar.TokenTTL), AdminToken: cfg.Admin.Token.Value(), Version: version,
-		WebhookObserver: m.WebhookHandled,
+		WebhookObserver: m.WebhookHandled, FrameAncestors: cfg.Mediabar.FrameAncestors,
 	}, svc, httpapi.LiveEvents{Events: store, Wakeups: a.hub, Presence: store}, readiness{a}, m.Handler(), log)
 	m.WatchState(a.stateSnapshot, a.hub.Clients)
 	return a, nil

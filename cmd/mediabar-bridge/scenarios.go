@@ -136,6 +136,8 @@ func newHarness(ctx context.Context, getenv func(string) string, logger *slog.Lo
 			c.Reconciler.StuckAfter = config.Duration(5 * time.Second)
 			// Scenarios route their chats explicitly; intake runs on its own queue only.
 			c.CRM.IntakeEvery = config.Duration(200 * time.Millisecond)
+			// The browser test's "CRM console" embeds the media bar from http://localhost.
+			c.Mediabar.FrameAncestors = append(c.Mediabar.FrameAncestors, "http://localhost:*")
 			site := &c.CRM.Sites[0]
 			for i := range site.Queues {
 				site.Queues[i].Intake = false
