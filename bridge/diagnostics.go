@@ -63,6 +63,11 @@ type StreamHealth struct {
 	LatestEventID string `json:"latest_event_id,omitempty"`
 }
 
+// StreamReport is one open stream as its replica reports it for StreamHealth.
+type StreamReport struct {
+	AgentID, ConnID, LastEventID string
+}
+
 // WithStream adds the stream health, and a reason when no stream is connected: offers would
 // then reach the CRM console but never show on the media bar.
 func (d *Diagnostics) WithStream(h StreamHealth) {

@@ -12,36 +12,47 @@ import (
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 )
 
-// Stream health: every open SSE stream reports itself in one hash per agent, field = the
+// Stream health: every open SSE stream is reported in one hash per agent, field = the
 // stream's connection id, value = "<unix ms> <last delivered event id>". The hash's TTL is
 // refreshed by every report, and each field is judged by its own time, so a stream whose
 // replica was SIGKILLed drops out after ttl while the agent's other streams stay counted.
+// The HSET and PEXPIRE of one report are pipelined, not transactional: a report whose
+// PEXPIRE was lost is still judged by its time, and the next report sets the TTL again.
 
 // StreamPresence is the hash of the agent's open streams' reports.
 func (k KeySpace) StreamPresence(agentID string) string {
 	return k.prefix + ":stream-presence:" + esc(agentID)
 }
 
-// ReportStream records that stream connID of agentID is open and has delivered up to lastID
-// (one round trip). ttl is how long the report counts: a few heartbeats.
-func (s *Store) ReportStream(ctx context.Context, agentID, connID, lastID string, ttl time.Duration) error {
-	key := s.keys.StreamPresence(agentID)
-	now := time.Now().UnixMilli()
-	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, key, connID, strconv.FormatInt(now, 10)+" "+lastID)
-		p.PExpire(ctx, key, ttl)
+// ReportStreams records that each stream is open and has delivered up to its LastEventID, in
+// one pipelined round trip however many streams (a replica reports all of its streams each
+// heartbeat). ttl is how long a report counts: a few heartbeats.
+func (s *Store) ReportStreams(ctx context.Context, reports []bridge.StreamReport, ttl time.Duration) error {
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, r := range reports {
+			key := s.keys.StreamPresence(r.AgentID)
+			p.HSet(ctx, key, r.ConnID, now+" "+r.LastEventID)
+			p.PExpire(ctx, key, ttl)
+		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("report stream of %s: %w", agentID, err)
+		return fmt.Errorf("report %d streams: %w", len(reports), err)
 	}
 	return nil
 }
 
-// StreamClosed removes a stream's report when it ends cleanly.
-func (s *Store) StreamClosed(ctx context.Context, agentID, connID string) error {
-	if err := s.client.HDel(ctx, s.keys.StreamPresence(agentID), connID).Err(); err != nil {
-		return fmt.Errorf("close stream of %s: %w", agentID, err)
+// StreamsClosed removes the reports of streams that ended cleanly (one round trip).
+func (s *Store) StreamsClosed(ctx context.Context, closed []bridge.StreamReport) error {
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, r := range closed {
+			p.HDel(ctx, s.keys.StreamPresence(r.AgentID), r.ConnID)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("remove %d closed streams: %w", len(closed), err)
 	}
 	return nil
 }

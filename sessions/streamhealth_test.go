@@ -24,14 +24,16 @@ func TestStreamHealth(t *testing.T) {
 	first, _ := s.Publish(ctx, "a1", bridge.Event{Type: bridge.EventChannelUpdated})
 	second, _ := s.Publish(ctx, "a1", bridge.Event{Type: bridge.EventChannelUpdated})
 
-	if err := s.ReportStream(ctx, "a1", "dead", "", ttl); err != nil { // its replica dies now
+	if err := s.ReportStreams(ctx, []bridge.StreamReport{{AgentID: "a1", ConnID: "dead"}}, ttl); err != nil { // its replica dies now
 		t.Fatal(err)
 	}
 	time.Sleep(ttl + 50*time.Millisecond)
-	if err := s.ReportStream(ctx, "a1", "tab1", first, ttl); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.ReportStream(ctx, "a1", "tab2", second, ttl); err != nil {
+	err = s.ReportStreams(ctx, []bridge.StreamReport{
+		{AgentID: "a1", ConnID: "tab1", LastEventID: first},
+		{AgentID: "a1", ConnID: "tab2", LastEventID: second},
+		{AgentID: "a2", ConnID: "tab1"},
+	}, ttl)
+	if err != nil {
 		t.Fatal(err)
 	}
 	h, err = s.StreamHealth(ctx, "a1", ttl)
@@ -46,7 +48,10 @@ func TestStreamHealth(t *testing.T) {
 		t.Fatalf("presence key TTL %v, want (0, %v]", pttl, ttl)
 	}
 
-	if err := s.StreamClosed(ctx, "a1", "tab2"); err != nil {
+	if h, _ := s.StreamHealth(ctx, "a2", ttl); h.Streams != 1 {
+		t.Fatalf("a2: %+v, want its own one stream", h)
+	}
+	if err := s.StreamsClosed(ctx, []bridge.StreamReport{{AgentID: "a1", ConnID: "tab2"}}); err != nil {
 		t.Fatal(err)
 	}
 	h, _ = s.StreamHealth(ctx, "a1", ttl)

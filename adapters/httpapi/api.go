@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -82,6 +83,15 @@ type API struct {
 	log      *slog.Logger
 	verifier acdapi.Verifier
 	tokens   tokenIssuer
+
+	presenceOnce sync.Once
+	presence     *presenceBatch
+}
+
+// presenceBatch is the replica's one batch of stream reports, made on first use.
+func (a *API) presenceBatch(store StreamPresence) *presenceBatch {
+	a.presenceOnce.Do(func() { a.presence = newPresenceBatch(store, a.opts.SSEHeartbeat, a.log) })
+	return a.presence
 }
 
 // New builds the API.

@@ -16,7 +16,7 @@ func (a *API) handleDiagnostics() echo.HandlerFunc {
 		}
 		if set := a.sseSettings(); set.presence != nil {
 			// Stream health is a nice-to-have: a store hiccup leaves it out, not the answer.
-			if h, err := set.presence.StreamHealth(ctx, agentOf(c), set.presenceTTL()); err == nil {
+			if h, err := set.presence.store.StreamHealth(ctx, agentOf(c), set.presence.ttl); err == nil {
 				d.WithStream(h)
 			}
 		}

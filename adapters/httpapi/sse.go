@@ -37,17 +37,10 @@ type LiveEvents struct {
 	// delay of up to this (the SSE retry hint), so the other replicas do not get every client
 	// in the same second. Default 5s.
 	ReconnectSpread time.Duration
-	// Presence, when set, is told of every open stream (on open and then about once a
+	// Presence, when set, is told of every open stream (on open, then in one batch per
 	// heartbeat), so diagnostics can say whether the agent's media bar is connected on any
 	// replica. sessions.Store implements it.
 	Presence StreamPresence
-}
-
-// StreamPresence records which agents have a live stream open, whatever the replica.
-type StreamPresence interface {
-	ReportStream(ctx context.Context, agentID, connID, lastID string, ttl time.Duration) error
-	StreamClosed(ctx context.Context, agentID, connID string) error
-	StreamHealth(ctx context.Context, agentID string, ttl time.Duration) (bridge.StreamHealth, error)
 }
 
 // Wakeups tells streams when to read. adapters/ssehub.Hub implements it.
@@ -74,12 +67,8 @@ type sseSettings struct {
 	heartbeat       time.Duration
 	writeTimeout    time.Duration
 	reconnectSpread time.Duration
-	presence        StreamPresence
+	presence        *presenceBatch // nil: streams are not reported
 }
-
-// presenceTTL is how long a stream's report counts: three heartbeats, so one late or lost
-// report does not show a connected media bar as gone.
-func (s sseSettings) presenceTTL() time.Duration { return 3 * s.heartbeat }
 
 func (a *API) sseSettings() sseSettings {
 	s := sseSettings{resync: a.opts.SSEPoll, heartbeat: a.opts.SSEHeartbeat,
@@ -99,7 +88,9 @@ func (a *API) sseSettings() sseSettings {
 	if live.ReconnectSpread > 0 {
 		s.reconnectSpread = live.ReconnectSpread
 	}
-	s.presence = live.Presence
+	if live.Presence != nil {
+		s.presence = a.presenceBatch(live.Presence)
+	}
 	if live.Wakeups != nil {
 		s.wakeups = live.Wakeups
 		s.resync = defaultSSEResync
@@ -150,7 +141,6 @@ type sseStream struct {
 	heartbeat *time.Timer
 	lastWrite time.Time // for heartbeats
 	connID    string    // this stream's name in the agent's presence reports
-	reported  time.Time // when it last reported itself
 	failing   bool      // the store is failing; logged once per streak
 	ended     string    // why the stream ended, for the log
 }
@@ -180,21 +170,11 @@ func (a *API) openStream(c echo.Context) (*sseStream, error) {
 	s.resync = time.NewTimer(s.set.resync/2 + rand.N(s.set.resync/2+1))
 	s.heartbeat = time.NewTimer(s.set.heartbeat)
 	if s.set.presence != nil {
+		// A failed report only makes diagnostics less sure; it never touches the stream.
 		s.connID = strconv.FormatUint(rand.Uint64(), 36)
-		s.report()
+		s.set.presence.opened(s.ctx, bridge.StreamReport{AgentID: s.agent, ConnID: s.connID, LastEventID: s.last})
 	}
 	return s, nil
-}
-
-// report tells the presence store this stream is open and how far it has delivered. A
-// failure only makes diagnostics less sure; it never touches the stream.
-func (s *sseStream) report() {
-	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
-	defer cancel()
-	if err := s.set.presence.ReportStream(ctx, s.agent, s.connID, s.last, s.set.presenceTTL()); err != nil && s.ctx.Err() == nil {
-		s.api.log.Debug("report sse stream", "agent_id", s.agent, "err", err)
-	}
-	s.reported = time.Now()
 }
 
 // run streams until the client goes, is dropped, or the replica shuts down, and says why.
@@ -228,10 +208,7 @@ func (s *sseStream) run() string {
 func (s *sseStream) close() {
 	s.stopWatch()
 	if s.set.presence != nil {
-		// The request's context is done by now: a short one of its own.
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = s.set.presence.StreamClosed(ctx, s.agent, s.connID)
-		cancel()
+		s.set.presence.ended(s.connID)
 	}
 	s.resync.Stop()
 	s.heartbeat.Stop()
@@ -241,8 +218,8 @@ func (s *sseStream) close() {
 // beat sends a heartbeat comment if nothing was sent for a heartbeat interval, and sets the
 // timer for the next one.
 func (s *sseStream) beat() error {
-	if s.set.presence != nil && time.Since(s.reported) >= s.set.heartbeat {
-		s.report()
+	if s.set.presence != nil {
+		s.set.presence.delivered(s.connID, s.last)
 	}
 	idle := time.Since(s.lastWrite)
 	if idle < s.set.heartbeat {
