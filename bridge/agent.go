@@ -123,16 +123,29 @@ func (s *Service) AgentLeg(ctx context.Context, agentID, interactionID string) (
 	if len(legs) == 0 {
 		return nil, ErrNotFound
 	}
-	var mine *Interaction
+	// The agent's newest open leg, else its newest leg. An agent can hold two legs of one
+	// interaction: a failed pop awaiting Complete, and a later routing of the same chat back
+	// to it. Once the later one is finished, the earlier one must still be reachable, or it
+	// would stay open for ever.
+	var newest, newestOpen *Interaction
 	for _, in := range legs {
-		if in.AgentID == agentID && (mine == nil || !in.RoutedAt.Before(mine.RoutedAt)) {
-			mine = in
+		if in.AgentID != agentID {
+			continue
+		}
+		if newest == nil || !in.RoutedAt.Before(newest.RoutedAt) {
+			newest = in
+		}
+		if !in.State.Terminal() && (newestOpen == nil || !in.RoutedAt.Before(newestOpen.RoutedAt)) {
+			newestOpen = in
 		}
 	}
-	if mine == nil {
-		return nil, ErrForbidden
+	switch {
+	case newestOpen != nil:
+		return newestOpen, nil
+	case newest != nil:
+		return newest, nil
 	}
-	return mine, nil
+	return nil, ErrForbidden
 }
 
 // Complete ends the agent's part of an interaction, with a disposition where the queue asks

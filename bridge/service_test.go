@@ -629,3 +629,46 @@ func TestRoutedRetryRequeuesALostPop(t *testing.T) {
 		t.Errorf("leg = %s after %d CRM routes, want offered after 1", in.State, len(f.crm.Routes()))
 	}
 }
+
+// The chaos run's case: a pop fails and is requeued, the ACD routes the same chat back to the
+// same agent, and the agent finishes that later leg. The earlier failed leg must still be
+// completable through the interaction's id, or it would stay open for ever.
+func TestEarlierFailedLegOfTheSameInteractionStaysCompletable(t *testing.T) {
+	f := newFixture(t, nil)
+	f.login(t, "a1")
+	ctx := context.Background()
+	f.crm.RouteChatFn = func(context.Context, bridge.RouteRequest) (bridge.RouteResult, error) {
+		return bridge.RouteResult{Code: "COULD_NOT_RESERVE_ENGAGEMENT"}, nil
+	}
+	first := f.route(t, "i1", "a1")
+	if first.State != bridge.StateFailed {
+		t.Fatalf("first leg = %s, want failed", first.State)
+	}
+	f.crm.RouteChatFn = nil // SUCCESS from now on
+	again := routedCmd("i1", "a1")
+	again.EventID, again.RoutingID = "evt-i1-again", "r2"
+	out, err := f.svc.Routed(ctx, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Pop(ctx, out.Key); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.svc.HandleCRMEvent(ctx, "demo", bridge.CRMEvent{Type: bridge.CRMEngagementAccepted, ChatID: "chat-i1", AgentAccountID: "acct-a1"})
+	if in, _ := f.svc.AgentLeg(ctx, "a1", "i1"); in == nil || in.RoutingID != "r2" || in.State != bridge.StateActive {
+		t.Fatalf("AgentLeg with both open = %+v, want the later, active r2", in)
+	}
+	if in, err := f.svc.Complete(ctx, "a1", "i1", "Resolved"); err != nil || in.RoutingID != "r2" {
+		t.Fatalf("first Complete = %+v %v, want r2 completed", in, err)
+	}
+	in, err := f.svc.Complete(ctx, "a1", "i1", "")
+	if err != nil || in.RoutingID != "r1" || in.State != bridge.StateCompleted {
+		t.Fatalf("second Complete = %+v %v, want the earlier failed r1 completed", in, err)
+	}
+	if _, err := f.svc.Complete(ctx, "a1", "i1", ""); !errors.Is(err, bridge.ErrNotCompletable) {
+		t.Fatalf("third Complete = %v, want ErrNotCompletable: nothing is left open", err)
+	}
+	if legs, _ := f.svc.Interactions(ctx, "a1"); len(legs) != 0 {
+		t.Fatalf("open legs after both completes: %+v", legs)
+	}
+}

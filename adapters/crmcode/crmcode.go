@@ -77,7 +77,10 @@ func ResolveRoute(ctx context.Context, log *slog.Logger, req bridge.RouteRequest
 		eng, rerr := read(ctx)
 		if rerr != nil {
 			if !OutcomeUnknown(ctx, rerr) {
-				return bridge.RouteResult{}, fmt.Errorf("resolve route of chat %s: %w", req.ChatID, rerr)
+				// The read failed for good (the breaker opened, the CRM refused it): that says
+				// nothing of the route already sent, so a blind one stays unknown below.
+				res, err = bridge.RouteResult{}, fmt.Errorf("resolve route of chat %s: %w", req.ChatID, rerr)
+				break
 			}
 			continue // still blind: do not replay, read again next round
 		}
