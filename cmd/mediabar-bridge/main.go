@@ -46,6 +46,7 @@ commands:
   mock-crm    run the mock CRM chat server standalone
   mock-acd    run the ACD simulator standalone
   bench       measure pops/s and pop latency against a floor, or SSE streams (--streams)
+  chaos       run chats through real replicas under injected faults and check the invariants
   version     print the version
 
 Run 'mediabar-bridge <command> -h' for a command's flags.`
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMockACD(ctx, rest, getenv, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, getenv, stdout, stderr)
+	case "chaos":
+		return runChaos(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "mediabar-bridge", version)
 		return nil

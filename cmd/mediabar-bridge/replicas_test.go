@@ -8,13 +8,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -74,14 +71,6 @@ type replicaCluster struct {
 	nEvent int
 }
 
-// replica is one `mediabar-bridge serve` process.
-type replica struct {
-	name, url, opsURL string
-	cmd               *exec.Cmd
-	log               *lockedBuffer
-	exited            chan struct{}
-}
-
 // repAgent is an agent in both mocks (its ACD id and CRM account).
 type repAgent struct {
 	acdID, account string
@@ -116,64 +105,29 @@ func startReplicaCluster(t *testing.T) *replicaCluster {
 		t.Fatal(err)
 	}
 
-	// Short reclaim, lease and stuck times, so a killed replica's work moves on within seconds.
-	cfgPath := filepath.Join(t.TempDir(), "bridge.yaml")
-	cfg := `log_level: warn
-redis:
-  reclaim_idle: 300ms
-acd:
-  ready_on_green: false
-  client:
-    call_timeout: 1s
-    backoff_max: 200ms
-crm:
-  pop_budget: 1s
-  poll_wait: 1s
-  events_lock_ttl: 2s
-  client:
-    call_timeout: 1s
-    backoff_max: 100ms
-  sites:
-    - name: ` + replicaSite + `
-      user_name: ` + replicaUser + `
-      queues:
-        - id: ` + replicaQueue + `
-          name: Support
-pop:
-  lease_ttl: 2s
-reconciler:
-  every: 500ms
-  stuck_after: 3s
-`
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+	settings := clusterSettings{Site: replicaSite, Queue: replicaQueue, User: replicaUser, Password: crmPassword,
+		RedisURL: redisURL, KeyPrefix: prefix, ACDURL: acdSrv.URL, CRMURL: crmSrv.URL, WebhookSecret: webhookSecret}
+	cfgPath, err := writeClusterConfig(t.TempDir(), settings)
+	if err != nil {
 		t.Fatal(err)
 	}
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"MBB_CONFIG=" + cfgPath,
-		"REDIS_URL=" + redisURL,
-		"MBB_REDIS_KEY_PREFIX=" + prefix,
-		"MBB_ACD_BASE_URL=" + acdSrv.URL,
-		"MBB_ACD_WEBHOOK_SECRETS=" + webhookSecret,
-		"MBB_CRM_DEMO_BASE_URL=" + crmSrv.URL,
-		"MBB_CRM_DEMO_PASSWORD=" + crmPassword,
-	}
+	env := clusterEnv(cfgPath, settings)
 	// A gets more pop workers than B and C, so that most pops in flight are A's when it is
 	// killed.
 	workers := map[string]string{"A": "8", "B": "2", "C": "2"}
-	var wg sync.WaitGroup
-	c.replicas = make([]*replica, 3)
-	errs := make([]error, 3)
-	for i, name := range []string{"A", "B", "C"} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.replicas[i], errs[i] = startReplica(t, bin, name, append(env, "MBB_POP_WORKERS="+workers[name]))
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	c.replicas, err = startReplicas(context.Background(), bin, []string{"A", "B", "C"}, func(name string) []string {
+		return append(env, "MBB_POP_WORKERS="+workers[name])
+	}, "")
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, r := range c.replicas {
+		t.Cleanup(func() {
+			r.kill()
+			if t.Failed() {
+				t.Logf("replica %s log (tail):\n%s", r.name, tail(r.log.String(), 3000))
+			}
+		})
 	}
 	return c
 }
@@ -191,49 +145,6 @@ func buildBridgeBinary(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// startReplica starts one serve process on free ports and waits for its /readyz.
-func startReplica(t *testing.T, bin, name string, env []string) (*replica, error) {
-	listen, ops := freeAddr(t), freeAddr(t)
-	r := &replica{name: name, url: "http://" + listen, opsURL: "http://" + ops, log: &lockedBuffer{}, exited: make(chan struct{})}
-	r.cmd = exec.Command(bin, "serve", "--allow-demo-secrets")
-	r.cmd.Env = append(env, "MBB_LISTEN="+listen, "MBB_OPS_LISTEN="+ops)
-	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
-	if err := r.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start replica %s: %w", name, err)
-	}
-	go func() { _ = r.cmd.Wait(); close(r.exited) }()
-	t.Cleanup(func() {
-		r.kill()
-		if t.Failed() {
-			t.Logf("replica %s log (tail):\n%s", name, tail(r.log.String(), 3000))
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(r.opsURL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return r, nil
-			}
-		}
-		select {
-		case <-r.exited:
-			return nil, fmt.Errorf("replica %s exited before ready: %s", name, tail(r.log.String(), 2000))
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("replica %s not ready within 20s: %s", name, tail(r.log.String(), 2000))
-		}
-	}
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (r *replica) kill() {
-	_ = r.cmd.Process.Kill()
-	<-r.exited
 }
 
 // newAgent creates an agent in both mocks (not ready in the ACD: only explicit routings reach
@@ -706,7 +617,7 @@ func (c *replicaCluster) pendingOf(t *testing.T, r *replica) int {
 	if err != nil {
 		return 0
 	}
-	mark := "-" + strconv.Itoa(r.cmd.Process.Pid) + "-"
+	mark := "-" + strconv.Itoa(r.pid()) + "-"
 	n := 0
 	for consumer, count := range p.Consumers {
 		if strings.Contains(consumer, mark) {
@@ -726,7 +637,7 @@ func (c *replicaCluster) legsMidPop(t *testing.T, r *replica) []bridge.LegKey {
 	if err != nil {
 		t.Fatalf("XPENDING: %v", err)
 	}
-	mark := "-" + strconv.Itoa(r.cmd.Process.Pid) + "-"
+	mark := "-" + strconv.Itoa(r.pid()) + "-"
 	var out []bridge.LegKey
 	for _, p := range pending {
 		if !strings.Contains(p.Consumer, mark) {
@@ -781,17 +692,6 @@ func redisURLOf(t *testing.T, rdb redis.UniversalClient) string {
 	return u + o.Addr + "/" + strconv.Itoa(o.DB)
 }
 
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func randomID(t *testing.T) string {
 	t.Helper()
 	b := make([]byte, 6)
@@ -799,29 +699,4 @@ func randomID(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
-}
-
-// lockedBuffer is a bytes.Buffer safe for a child's stdout and stderr at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
