@@ -67,7 +67,7 @@ func checkCRMSession(cs CRMAgentSession, wantSession string) *LoginRefusedError 
 func (s *Service) Logout(ctx context.Context, agentID string) ([]*Interaction, error) {
 	legs, err := s.store.AgentLegs(ctx, agentID)
 	if err != nil {
-		return nil, fmt.Errorf("logout %s: %w", agentID, err)
+		return nil, fmt.Errorf("logout %s: %w", agentID, storeErr(err))
 	}
 	var open []*Interaction
 	for _, in := range legs {
@@ -79,7 +79,7 @@ func (s *Service) Logout(ctx context.Context, agentID string) ([]*Interaction, e
 		return open, ErrOpenInteractions
 	}
 	if err := s.store.DeleteAgentSession(ctx, agentID); err != nil {
-		return nil, fmt.Errorf("logout %s: %w", agentID, err)
+		return nil, fmt.Errorf("logout %s: %w", agentID, storeErr(err))
 	}
 	s.log.Info("agent logged out", "agent_id", agentID)
 	return nil, nil

@@ -101,16 +101,16 @@ type RouteResult struct {
 
 // CRMAgentSession is the CRM's view of an agent's chat session.
 type CRMAgentSession struct {
-	Code                string // verbatim: SUCCESS, AGENT_ID_UNKNOWN, INVALID_AGENT_SESSION
-	LoggedIn            bool
-	SessionID           string
-	Presence            string // ACTIVE, ABSENT, DISCONNECTED
-	MissedIntervals     int
-	SecondsToDisconnect int
-	StatusType          string // AVAILABLE, UNAVAILABLE
-	StatusName          string // Unrestricted, In Meeting, ...
-	ActiveSessions      int
-	MaxSessions         int
+	Code                string `json:"code"` // verbatim: SUCCESS, AGENT_ID_UNKNOWN, INVALID_AGENT_SESSION
+	LoggedIn            bool   `json:"logged_in"`
+	SessionID           string `json:"session_id"`
+	Presence            string `json:"presence"` // ACTIVE, ABSENT, DISCONNECTED
+	MissedIntervals     int    `json:"missed_intervals"`
+	SecondsToDisconnect int    `json:"seconds_to_disconnect"`
+	StatusType          string `json:"status_type"` // AVAILABLE, UNAVAILABLE
+	StatusName          string `json:"status_name"` // Unrestricted, In Meeting, ...
+	ActiveSessions      int    `json:"active_sessions"`
+	MaxSessions         int    `json:"max_sessions"`
 }
 
 // Engagement is the CRM's view of one chat.

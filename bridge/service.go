@@ -339,7 +339,8 @@ func (s *Service) Delivered(ctx context.Context, eventID string) (bool, error) {
 
 // Timeline returns an interaction's history.
 func (s *Service) Timeline(ctx context.Context, interactionID string) ([]TimelineEntry, error) {
-	return s.store.Timeline(ctx, interactionID)
+	tl, err := s.store.Timeline(ctx, interactionID)
+	return tl, storeErr(err)
 }
 
 // outcomePage is how many legs Outcomes reads from the store at a time.

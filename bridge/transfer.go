@@ -76,7 +76,7 @@ func (s *Service) Transfer(ctx context.Context, agentID, interactionID string, r
 	}
 	legs, err := s.store.InteractionLegs(ctx, interactionID)
 	if err != nil {
-		return nil, err
+		return nil, storeErr(err)
 	}
 	target := "agent " + r.TargetAgentID
 	if r.TargetQueueID != "" {

@@ -368,3 +368,14 @@ func TestMediabarAnswers503WhenTheStoreIsDown(t *testing.T) {
 		}
 	}
 }
+
+// The admin timeline reads the store directly (no session check first): with the store gone
+// it answers 503 (retry), not 500.
+func TestAdminTimelineAnswers503WhenTheStoreIsDown(t *testing.T) {
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { dead.Close() })
+	e := newEnvOn(t, dead, "mbbtest:down")
+	if status, eb := e.get(t, "/v1/interactions/i1/timeline", "admin-token-0123456789"); status != http.StatusServiceUnavailable || eb.Error != "store_unavailable" {
+		t.Errorf("admin timeline with Redis down = %d %+v, want 503 store_unavailable", status, eb)
+	}
+}

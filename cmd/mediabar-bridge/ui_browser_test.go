@@ -601,7 +601,7 @@ func (s *uiSuite) testDiagnostics(t *testing.T) {
 		t.Errorf("diagnostics button aria-expanded = %q, want true", exp)
 	}
 	details := b.eval(`document.querySelector('#diagnostics-details').innerText`)
-	for _, want := range []string{"Routing system", "not ready (lunch)", "CRM chat session", "Chat slots"} {
+	for _, want := range []string{"Routing system", "not ready (lunch)", "SUCCESS, logged in, presence ACTIVE", "Unrestricted (AVAILABLE)", "0 of 3 in use"} {
 		if !strings.Contains(details, want) {
 			t.Errorf("diagnostics details %q lack %q", details, want)
 		}

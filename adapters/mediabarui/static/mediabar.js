@@ -687,10 +687,9 @@ async function loadDiagnostics() {
   rows.push(['Routing system', d.acd ? (d.acd.ready ? 'ready' : `not ready (${d.acd.reason || 'no reason'})`) : 'no report since you logged in']);
   const crm = d.crm;
   if (crm) {
-    const f = (k) => crm[k] ?? crm[k.charAt(0).toLowerCase() + k.slice(1)];
-    rows.push(['CRM chat session', `${f('Code')}, ${f('LoggedIn') ? 'logged in' : 'not logged in'}, presence ${f('Presence') || 'unknown'}`]);
-    rows.push(['CRM status', `${f('StatusName') || 'unknown'} (${f('StatusType') || 'unknown'})`]);
-    rows.push(['Chat slots', `${f('ActiveSessions') ?? '?'} of ${f('MaxSessions') ?? '?'} in use`]);
+    rows.push(['CRM chat session', `${crm.code}, ${crm.logged_in ? 'logged in' : 'not logged in'}, presence ${crm.presence || 'unknown'}`]);
+    rows.push(['CRM status', `${crm.status_name || 'unknown'} (${crm.status_type || 'unknown'})`]);
+    rows.push(['Chat slots', `${crm.active_sessions ?? '?'} of ${crm.max_sessions ?? '?'} in use`]);
   } else {
     rows.push(['CRM chat session', 'the CRM did not answer: ' + (d.crm_error || 'no reason given')]);
   }
