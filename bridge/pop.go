@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
@@ -54,19 +55,28 @@ func (s *Service) Routed(ctx context.Context, r Routed) (RoutedOutcome, error) {
 		RouteType: r.RouteType, FromRoutingID: r.FromRoutingID, State: StateRouted, RoutedAt: now, UpdatedAt: now,
 	}
 	key := in.Key()
-	created, err := s.store.CreateLeg(ctx, in)
+	// The routing's timeline entry and the agent's event go with the leg's indexes, in one
+	// round trip, before the pop is queued: the agent hears of the routed leg before any pop
+	// step (the event used to race the pop worker's), and in any case only of a leg that is
+	// stored and listed (AgentLegs), even if queueing its pop fails and the ACD retries.
+	fx := LegEffects{Timeline: []TimelineEntry{s.entry(in, TimelineACDEvent,
+		fmt.Sprintf("interaction.routed to agent %s (%s, queue %s, chat %s, event %s)", r.AgentID, r.RouteType, r.QueueID, r.ChatID, r.EventID), "", 0)}}
+	s.tellAgent(&fx, in, 1)
+	created, fxErr, err := s.store.CreateLegWith(ctx, in, fx)
 	if err != nil {
 		return RoutedOutcome{}, fmt.Errorf("record routing %s: %w", key, errors.Join(ErrStoreUnavailable, err))
 	}
 	if !created {
 		return s.duplicateRouting(ctx, key, r.EventID)
 	}
-	s.timeline(ctx, in, TimelineACDEvent, fmt.Sprintf("interaction.routed to agent %s (%s, queue %s, chat %s, event %s)", r.AgentID, r.RouteType, r.QueueID, r.ChatID, r.EventID), "", 0)
+	if fxErr != nil {
+		s.log.Warn("routing stored; its timeline entries or agent event were not", "interaction_id", in.InteractionID,
+			"routing_id", in.RoutingID, "agent_id", in.AgentID, "chat_id", in.ChatID, "err", fxErr)
+	}
 	if err := s.queuePop(ctx, key); err != nil {
 		// The ACD retries on the 503; duplicateRouting re-queues the pop then.
 		return RoutedOutcome{}, err
 	}
-	s.publishLeg(ctx, in)
 	return RoutedOutcome{Key: key}, nil
 }
 
@@ -127,27 +137,29 @@ func (s *Service) RunPopWorkers(ctx context.Context, consumer string) error {
 // CRM transaction id is stable per attempt so a takeover replays the CRM's first answer
 // instead of routing twice. A returned error leaves the work item to be retried.
 func (s *Service) Pop(ctx context.Context, key LegKey) error {
-	fence, ok, err := s.store.AcquireLease(ctx, key, s.opts.LeaseTTL)
+	// The lease and the leg in one round trip; the pop then works from the leg it holds (and
+	// from each version it writes) instead of re-reading it before every write.
+	in, fence, ok, err := s.store.LeaseLeg(ctx, key, s.opts.LeaseTTL)
 	if err != nil {
 		return fmt.Errorf("pop %s: lease: %w", key, err)
 	}
 	if !ok {
 		return fmt.Errorf("pop %s: %w", key, errLeaseHeldElsewhere)
 	}
+	lease := &popLease{fence: fence}
 	defer func() {
+		if lease.released {
+			return // the pop's last write released it
+		}
 		// Release with a fresh context: the pop's own may be done.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
 		_ = s.store.ReleaseLease(rctx, key, fence)
 	}()
 
-	in, err := s.store.GetLeg(ctx, key)
-	if errors.Is(err, ErrNotFound) {
+	if in == nil {
 		s.log.Warn("pop for a leg that no longer exists", "interaction_id", key.InteractionID, "routing_id", key.RoutingID)
 		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("pop %s: %w", key, err)
 	}
 	if in.State != StateRouted && in.State != StatePopping {
 		return nil // popped, revoked or abandoned meanwhile
@@ -157,7 +169,7 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 		sess, err := s.store.GetAgentSession(ctx, in.AgentID)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			return s.finishPop(ctx, in, fence, site, string(bridgeerr.AgentNotLoggedIn), RouteResult{}, 0)
+			return s.finishPop(ctx, in, lease, site, string(bridgeerr.AgentNotLoggedIn), RouteResult{}, 0, nil)
 		case err != nil:
 			return fmt.Errorf("pop %s: agent session: %w", key, err)
 		}
@@ -171,10 +183,15 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 		attempt = 1
 	}
 	account := in.CRMAccountID
-	in, applied, err := s.transition(ctx, key, TriggerPopStart, fence, func(l *Interaction) {
+	// The start's indexes, timeline entries and "popping" event are written while the CRM
+	// call is in flight (they need not precede it, only what follows it): started waits
+	// for them, and is called before the pop writes anything else.
+	var started func()
+	in, applied, err := s.applyTrigger(ctx, key, TriggerPopStart, change{cur: in, fence: fence, background: &started, mutate: func(l *Interaction) {
 		l.PopAttempts = attempt
 		l.CRMAccountID = account
-	})
+	}})
+	defer started() // also on the way out: no write of the pop outlives it
 	if err != nil {
 		return fmt.Errorf("pop %s: start: %w", key, err)
 	}
@@ -186,9 +203,10 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 		start := s.clock.Now()
 		res, code, callErr := s.routeOnce(ctx, in, attempt)
 		latency := s.clock.Now().Sub(start)
+		started()
 		if errors.Is(callErr, errPopUncertain) {
 			tx := transactionID(key, attempt)
-			if _, _, err := s.transition(ctx, key, TriggerPopStart, fence, func(l *Interaction) { l.PopUncertain = true }); err != nil {
+			if _, _, err := s.transitionFrom(ctx, in, TriggerPopStart, fence, func(l *Interaction) { l.PopUncertain = true }); err != nil {
 				return fmt.Errorf("pop %s: uncertain: %w", key, err)
 			}
 			s.timeline(ctx, in, TimelineCRMCall, fmt.Sprintf("chatRouted (transaction %s) got no answer and may have been applied: the pop stays open and replays it until the CRM answers", tx), "", latency)
@@ -200,12 +218,13 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 			// replay the same transaction id.
 			return fmt.Errorf("pop %s: %w", key, callErr)
 		}
-		s.timeline(ctx, in, TimelineCRMCall, fmt.Sprintf("chatRouted chat %s to account %s (transaction %s) answered %s", in.ChatID, in.CRMAccountID, transactionID(key, attempt), code), code, latency)
+		answered := s.entry(in, TimelineCRMCall, fmt.Sprintf("chatRouted chat %s to account %s (transaction %s) answered %s", in.ChatID, in.CRMAccountID, transactionID(key, attempt), code), code, latency)
 		entry := site.Catalog.Lookup(code)
 		if entry.Retry && attempt <= s.opts.PopRetries {
+			s.appendTimeline(ctx, in.InteractionID, answered)
 			attempt++
 			next := attempt
-			in, applied, err = s.transition(ctx, key, TriggerPopStart, fence, func(l *Interaction) { l.PopAttempts = next })
+			in, applied, err = s.transitionFrom(ctx, in, TriggerPopStart, fence, func(l *Interaction) { l.PopAttempts = next })
 			if err != nil {
 				return fmt.Errorf("pop %s: retry: %w", key, err)
 			}
@@ -215,7 +234,7 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 			s.timeline(ctx, in, TimelineDecision, fmt.Sprintf("%s is transient: retry %d of %d", code, attempt-1, s.opts.PopRetries), code, 0)
 			continue
 		}
-		return s.finishPop(ctx, in, fence, site, code, res, latency)
+		return s.finishPop(ctx, in, lease, site, code, res, latency, &answered)
 	}
 }
 
@@ -258,13 +277,32 @@ func transactionID(key LegKey, attempt int) string {
 	return key.String() + "#" + strconv.Itoa(attempt)
 }
 
+// popLease is a pop's hold on its leg's lease.
+type popLease struct {
+	fence    int64
+	released bool // by the pop's last write
+}
+
 // finishPop stores the pop's outcome and applies the catalog's decision: the agent is told
 // (message and verbatim code), the chat is requeued or not, the channel may turn red and the
-// agent may be set not ready in the ACD. leg is the leg as the pop read it; its identity
-// fields are all finishPop uses from it (the transition re-reads the stored state).
-func (s *Service) finishPop(ctx context.Context, leg *Interaction, fence int64, site SiteOptions, code string, res RouteResult, latency time.Duration) error {
+// agent may be set not ready in the ACD. leg is the leg as the pop last read or wrote it: the
+// outcome is compare-and-set on it (re-read on a conflict). The outcome's write also releases
+// the lease: nothing after it needs the lease, and it saves the pop a round trip.
+//
+// answered, when not nil, is the timeline entry of the CRM's answer. On the way to an offer
+// it is written with the outcome, a round trip fewer; a failure first writes it on its own,
+// since the failure's decisions (escalation) follow it on the timeline.
+func (s *Service) finishPop(ctx context.Context, leg *Interaction, lease *popLease, site SiteOptions, code string, res RouteResult, latency time.Duration, answered *TimelineEntry) error {
 	key := leg.Key()
 	entry := site.Catalog.Lookup(code)
+	var before []TimelineEntry
+	if answered != nil {
+		before = []TimelineEntry{*answered}
+	}
+	if !entry.Success() && before != nil {
+		s.appendTimeline(ctx, leg.InteractionID, before...)
+		before = nil
+	}
 	trigger := TriggerPopFailed
 	if entry.Success() {
 		trigger = TriggerPopOffered
@@ -273,13 +311,22 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, fence int64, 
 		}
 	}
 	// One read of the agent's session serves the message, the not-ready decision and the
-	// channel; none is worth a second round trip on the pop path.
-	sess, sessErr := s.store.GetAgentSession(ctx, leg.AgentID)
+	// channel; none is worth a second round trip on the pop path. A failure needs it before
+	// the outcome (the not-ready call goes first); an offer whose message does not name the
+	// session needs it only for the channel, after the outcome: read then, the offer reaches
+	// the agent a round trip sooner.
+	var sess AgentSession
+	var sessErr error
+	sessionAfter := entry.Success() && !strings.Contains(entry.Message, "{agent_session_id}")
+	if !sessionAfter {
+		sess, sessErr = s.store.GetAgentSession(ctx, leg.AgentID)
+	}
 	// The ACD calls go into the durable outbox before the outcome is stored: if storing fails
 	// the pop is retried, replays the CRM's answer and enqueues the same calls again, which the
 	// idempotency keys make harmless. The other order could lose a requeue.
 	if trigger == TriggerPopActive { // auto-accept: the agent has the chat already
 		if err := s.enqueueACD(ctx, acceptCall(leg)); err != nil {
+			s.appendTimeline(ctx, leg.InteractionID, before...)
 			return fmt.Errorf("pop %s: %w", key, err)
 		}
 	}
@@ -304,7 +351,7 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, fence int64, 
 			}
 		}
 	}
-	in, applied, err := s.transition(ctx, key, trigger, fence, func(l *Interaction) {
+	in, applied, err := s.applyTrigger(ctx, key, trigger, change{cur: leg, fence: lease.fence, release: true, before: before, mutate: func(l *Interaction) {
 		l.PopUncertain = false
 		l.Code = code
 		l.Message = s.render(l, entry, sess.CRMChatSessionID)
@@ -313,10 +360,11 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, fence int64, 
 			d := legDescriptor(l.RouteType, entry.Descriptor)
 			l.Descriptor = &d
 		}
-	})
+	}})
 	if err != nil {
 		return fmt.Errorf("pop %s: finish: %w", key, err)
 	}
+	lease.released = applied
 	if in.State == StateActive && in.RouteType == RouteTransfer {
 		// Also on a replay (not applied): a first try may have stored the outcome and died
 		// before this; closing the transferring agent's leg is idempotent.
@@ -336,6 +384,9 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, fence int64, 
 		s.log.Error("pop failed; operator action needed", append(logAttrs, "meaning", entry.Meaning)...)
 	} else {
 		s.log.Info("pop finished", logAttrs...)
+	}
+	if sessionAfter && entry.Channel == bridgeerr.ChannelGreen {
+		sess, sessErr = s.store.GetAgentSession(ctx, in.AgentID)
 	}
 	switch {
 	case entry.Channel != bridgeerr.ChannelGreen:

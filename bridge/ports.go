@@ -247,6 +247,19 @@ type Store interface {
 	// new version. ErrConflict if another writer got there first. With fence > 0 the write is
 	// refused with ErrFenced unless fence is still the leg's current lease fence.
 	UpdateLeg(ctx context.Context, in *Interaction, fence int64) error
+	// CreateLegWith is CreateLeg that also writes fx once the leg is created (nothing of fx
+	// for a duplicate). fxErr reports fx not written although the leg was created.
+	CreateLegWith(ctx context.Context, in *Interaction, fx LegEffects) (created bool, fxErr, err error)
+	// UpdateLegWith is UpdateLeg that also writes fx once the write succeeded. err is
+	// UpdateLeg's (nothing was written); fxErr reports fx not written although the leg was.
+	UpdateLegWith(ctx context.Context, in *Interaction, fence int64, fx LegEffects) (fxErr, err error)
+	// UpdateLegThen is UpdateLegWith returning once the leg is written, with fx (and the
+	// indexes) written in the background: wait returns fxErr once they are. The caller calls
+	// wait before it writes anything else about the leg, which keeps the timeline and the
+	// agent's events in order.
+	UpdateLegThen(ctx context.Context, in *Interaction, fence int64, fx LegEffects) (wait func() error, err error)
+	// RecordEffects writes fx without a leg write (fx.ReleaseLease must be false).
+	RecordEffects(ctx context.Context, interactionID string, fx LegEffects) error
 	// AgentLegs lists the agent's legs that are not yet completed/ended for the agent.
 	AgentLegs(ctx context.Context, agentID string) ([]*Interaction, error)
 	// InteractionLegs lists every leg of an interaction, oldest first.
@@ -259,6 +272,10 @@ type Store interface {
 	AcquireLease(ctx context.Context, key LegKey, ttl time.Duration) (fence int64, ok bool, err error)
 	// ReleaseLease releases the lease if fence still holds it.
 	ReleaseLease(ctx context.Context, key LegKey, fence int64) error
+	// LeaseLeg is AcquireLease, then GetLeg once the lease is taken (one step for the store,
+	// which saves a pop a round trip). leg is nil when ok is false, and when there is no such
+	// leg (the lease is held all the same). With an error no lease is held.
+	LeaseLeg(ctx context.Context, key LegKey, ttl time.Duration) (leg *Interaction, fence int64, ok bool, err error)
 
 	// AcquireLock, RenewLock and ReleaseLock elect one holder of a named job across replicas
 	// (the CRM event consumer of a site), with a fencing token like the leg lease.
@@ -299,6 +316,21 @@ type Store interface {
 
 	// Ping checks the store is reachable (readiness).
 	Ping(ctx context.Context) error
+}
+
+// LegEffects are what a state change brings along besides the leg itself: entries for the
+// interaction's timeline and an event for an agent's stream. The store writes them only once
+// the leg write succeeded, and together (one round trip for Redis), in this order: timeline
+// entries, then the event. Like AppendTimeline and Publish on their own they are best
+// effort: a failure is reported, never undone, and leaves the leg written.
+type LegEffects struct {
+	Timeline []TimelineEntry
+	// Event is published to Event.AgentID's stream, as Events.Publish does: the store's
+	// streams are the Events port's (one Redis).
+	Event *Event
+	// ReleaseLease (UpdateLegWith only): the write also releases the lease fence holds, in the
+	// same step and only if the write is accepted — a lease holder's last write.
+	ReleaseLease bool
 }
 
 // WorkQueue is durable work shared by all replicas (pops, ACD outbox). An item stays owned

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
@@ -258,60 +260,154 @@ func (s *Service) Queue(site, queueID string) (QueueOptions, bool) {
 // an update. mutate may adjust the leg after the state change. An illegal transition is
 // absorbed: recorded on the timeline, counted, and reported as applied=false with no error.
 func (s *Service) transition(ctx context.Context, key LegKey, t Trigger, fence int64, mutate func(*Interaction)) (in *Interaction, applied bool, err error) {
+	return s.applyTrigger(ctx, key, t, change{fence: fence, mutate: mutate})
+}
+
+// transitionFrom is transition starting from cur, the leg as the caller last read or wrote
+// it, rather than reading it again: a pop holds the leg it just leased or wrote, and a read
+// per state change was a third of its round trips. A stale cur costs a conflict and a
+// re-read, never a lost update, and an illegal transition is only absorbed on a fresh read.
+func (s *Service) transitionFrom(ctx context.Context, cur *Interaction, t Trigger, fence int64, mutate func(*Interaction)) (in *Interaction, applied bool, err error) {
+	return s.applyTrigger(ctx, cur.Key(), t, change{cur: cur, fence: fence, mutate: mutate})
+}
+
+// change is how applyTrigger goes about one state change.
+type change struct {
+	cur   *Interaction // start from this copy of the leg (nil: read it); see transitionFrom
+	fence int64
+	// release: the write also ends fence's lease (LegEffects.ReleaseLease); applied then
+	// means the lease is released.
+	release bool
+	// before are timeline entries that precede the change's own: written with the change,
+	// or on their own if it is absorbed or fails, so they are never lost and never reordered.
+	before []TimelineEntry
+	mutate func(*Interaction)
+	// background, when set, has the change's indexes, timeline entries and event written in
+	// the background (Store.UpdateLegThen), and receives the func that waits for them (a
+	// no-op when nothing was written): call it before writing anything else about the leg.
+	background *func()
+}
+
+func (s *Service) applyTrigger(ctx context.Context, key LegKey, t Trigger, c change) (in *Interaction, applied bool, err error) {
+	if c.background != nil {
+		*c.background = func() {}
+	}
+	// flush writes c.before when the change will not carry them.
+	flush := func(also ...TimelineEntry) {
+		s.appendTimeline(ctx, key.InteractionID, append(slices.Clip(c.before), also...)...)
+	}
+	cur := c.cur
 	for attempt := 0; attempt < maxTransitionAttempts; attempt++ {
-		in, err = s.store.GetLeg(ctx, key)
-		if err != nil {
+		fromCopy := cur != nil
+		if fromCopy {
+			in, cur = cloneLeg(cur), nil
+		} else if in, err = s.store.GetLeg(ctx, key); err != nil {
+			flush()
 			return nil, false, err
 		}
 		from := in.State
 		to, err := Next(from, t)
 		if err != nil {
+			if fromCopy {
+				continue // decide on the stored leg
+			}
 			s.obs.Absorbed(string(t))
-			s.timeline(ctx, in, TimelineAbsorbed, fmt.Sprintf("%s ignored in state %s", t, from), "", 0)
+			flush(s.entry(in, TimelineAbsorbed, fmt.Sprintf("%s ignored in state %s", t, from), "", 0))
 			return in, false, nil
 		}
 		in.State = to
 		in.UpdatedAt = s.clock.Now()
-		if mutate != nil {
-			mutate(in)
+		if c.mutate != nil {
+			c.mutate(in)
 		}
 		if to.Terminal() && in.Descriptor == nil {
 			d := bridgeerr.Descriptor{Role: in.RouteType.Role(), Result: "Completed"}
 			in.Descriptor = &d
 		}
-		switch err := s.store.UpdateLeg(ctx, in, fence); {
+		// The decision, the agent's event and its timeline entry go with the write: one more
+		// round trip, and none of them unless the write is accepted.
+		fx := LegEffects{ReleaseLease: c.release, Timeline: append(slices.Clip(c.before),
+			s.entry(in, TimelineDecision, fmt.Sprintf("%s: %s -> %s", t, from, to), in.Code, 0))}
+		s.tellAgent(&fx, in, in.Version+1)
+		var fxErr error
+		var wait func() error
+		if c.background != nil {
+			wait, err = s.store.UpdateLegThen(ctx, in, c.fence, fx)
+		} else {
+			fxErr, err = s.store.UpdateLegWith(ctx, in, c.fence, fx)
+		}
+		switch {
 		case errors.Is(err, ErrConflict):
 			continue
 		case err != nil:
+			flush()
 			return nil, false, err
 		}
+		written := *in
+		report := func(fxErr error) {
+			if fxErr != nil {
+				s.log.Warn("state change stored; its timeline entries or agent event were not", "interaction_id", written.InteractionID,
+					"routing_id", written.RoutingID, "agent_id", written.AgentID, "chat_id", written.ChatID, "err", fxErr)
+			}
+		}
+		if wait != nil {
+			*c.background = sync.OnceFunc(func() { report(wait()) })
+		} else {
+			report(fxErr)
+		}
 		s.obs.Transition(from, to)
-		s.timeline(ctx, in, TimelineDecision, fmt.Sprintf("%s: %s -> %s", t, from, to), in.Code, 0)
-		s.publishLeg(ctx, in)
 		return in, true, nil
 	}
+	flush()
 	return nil, false, fmt.Errorf("transition %s on %s: %w", t, key, ErrConflict)
 }
 
-// publishLeg tells the leg's agent. A failed publish is logged, not returned: the state is
-// stored, and the media bar re-reads it on reconnect.
-func (s *Service) publishLeg(ctx context.Context, in *Interaction) {
+// cloneLeg copies a leg deeply enough that changing the copy never changes l.
+func cloneLeg(l *Interaction) *Interaction {
+	cp := *l
+	if l.Descriptor != nil {
+		d := *l.Descriptor
+		cp.Descriptor = &d
+	}
+	return &cp
+}
+
+// tellAgent adds to fx the event telling the leg's agent about in as stored at version (the
+// version the write fx goes with makes), and the event's timeline entry.
+func (s *Service) tellAgent(fx *LegEffects, in *Interaction, version int64) {
 	if in.AgentID == "" {
 		return
 	}
 	cp := *in
+	cp.Version = version
 	ev := Event{Type: EventInteractionUpdated, AgentID: in.AgentID, Interaction: &cp, At: s.clock.Now()}
-	if _, err := s.events.Publish(ctx, in.AgentID, ev); err != nil {
-		s.log.Warn("publish interaction event", "interaction_id", in.InteractionID, "agent_id", in.AgentID, "err", err)
-		return
-	}
-	s.timeline(ctx, in, TimelineMediabarEvent, fmt.Sprintf("%s state=%s", ev.Type, in.State), in.Code, 0)
+	fx.Event = &ev
+	fx.Timeline = append(fx.Timeline, s.entry(in, TimelineMediabarEvent, fmt.Sprintf("%s state=%s", ev.Type, in.State), in.Code, 0))
+}
+
+// entry is a timeline entry of the leg, stamped now.
+func (s *Service) entry(in *Interaction, kind, detail, code string, latency time.Duration) TimelineEntry {
+	return TimelineEntry{At: s.clock.Now(), Kind: kind, RoutingID: in.RoutingID, Detail: detail, Code: code, LatencyMS: latency.Milliseconds()}
 }
 
 func (s *Service) timeline(ctx context.Context, in *Interaction, kind, detail, code string, latency time.Duration) {
-	e := TimelineEntry{At: s.clock.Now(), Kind: kind, RoutingID: in.RoutingID, Detail: detail, Code: code, LatencyMS: latency.Milliseconds()}
-	if err := s.store.AppendTimeline(ctx, in.InteractionID, e); err != nil {
-		s.log.Warn("append timeline", "interaction_id", in.InteractionID, "err", err)
+	s.appendTimeline(ctx, in.InteractionID, s.entry(in, kind, detail, code, latency))
+}
+
+// appendTimeline writes entries made earlier, in order. A failure is logged, not returned:
+// the timeline is the record of what happened, not a precondition of it.
+func (s *Service) appendTimeline(ctx context.Context, interactionID string, entries ...TimelineEntry) {
+	var err error
+	switch len(entries) {
+	case 0:
+		return
+	case 1:
+		err = s.store.AppendTimeline(ctx, interactionID, entries[0])
+	default:
+		err = s.store.RecordEffects(ctx, interactionID, LegEffects{Timeline: entries})
+	}
+	if err != nil {
+		s.log.Warn("append timeline", "interaction_id", interactionID, "err", err)
 	}
 }
 

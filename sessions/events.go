@@ -34,15 +34,7 @@ type Notification struct {
 // script: nothing is announced that was not appended. The stream id is the event's ID: Read
 // sets it.
 func (s *Store) Publish(ctx context.Context, agentID string, ev bridge.Event) (string, error) {
-	ev.ID = "" // the stream assigns it
-	if ev.AgentID == "" {
-		ev.AgentID = agentID
-	}
-	data, err := json.Marshal(ev)
-	if err != nil {
-		return "", fmt.Errorf("publish to %s: %w", agentID, err)
-	}
-	agentJSON, err := json.Marshal(agentID)
+	data, agentJSON, err := encodeEvent(agentID, ev)
 	if err != nil {
 		return "", fmt.Errorf("publish to %s: %w", agentID, err)
 	}
@@ -52,6 +44,22 @@ func (s *Store) Publish(ctx context.Context, agentID string, ev bridge.Event) (s
 		return "", fmt.Errorf("publish to %s: %w", agentID, err)
 	}
 	return id, nil
+}
+
+// encodeEvent is the stream entry of ev for agentID's stream (the stream assigns the id) and
+// the agent id as a JSON string, for the notification.
+func encodeEvent(agentID string, ev bridge.Event) (data, agentJSON []byte, err error) {
+	ev.ID = "" // the stream assigns it
+	if ev.AgentID == "" {
+		ev.AgentID = agentID
+	}
+	if data, err = json.Marshal(ev); err != nil {
+		return nil, nil, err
+	}
+	if agentJSON, err = json.Marshal(agentID); err != nil {
+		return nil, nil, err
+	}
+	return data, agentJSON, nil
 }
 
 // Read returns up to count events after afterID, exclusive, oldest first; "" or "0" reads

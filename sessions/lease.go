@@ -27,6 +27,50 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `)
 
+// leaseLegScript: KEYS lease, fence, leg; ARGV lease ttl ms, fence ttl ms. acquireLeaseScript
+// that also reads the leg once the lease is taken: {fence, json or nil}, or {0} while the
+// lease is held. A pop needs both before anything else, and all three keys share the leg's
+// hash tag, so one script saves the pop a round trip.
+var leaseLegScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+local f = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[1], f, 'PX', ARGV[1])
+return {f, redis.call('HGET', KEYS[3], 'json')}
+`)
+
+// LeaseLeg is AcquireLease and then GetLeg, in one round trip. leg is nil when ok is false,
+// and also when there is no such leg (the lease is taken all the same: release it). With an
+// error no lease is held.
+func (s *Store) LeaseLeg(ctx context.Context, key bridge.LegKey, ttl time.Duration) (*bridge.Interaction, int64, bool, error) {
+	if ttl <= 0 {
+		return nil, 0, false, fmt.Errorf("lease leg %s: ttl %v must be positive", key, ttl)
+	}
+	res, err := leaseLegScript.Run(ctx, s.client, []string{s.keys.Lease(key), s.keys.Fence(key), s.keys.Leg(key)},
+		ms(ttl), ms(max(ttl, s.opts.LegTTL))).Slice()
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("lease leg %s: %w", key, err)
+	}
+	fence, _ := res[0].(int64)
+	if fence <= 0 {
+		return nil, 0, false, nil
+	}
+	var data string
+	if len(res) == 2 {
+		data, _ = res[1].(string)
+	}
+	if data == "" { // HGET answered nil: no such leg
+		return nil, fence, true, nil
+	}
+	leg, err := decodeLeg(key, []byte(data))
+	if err != nil {
+		// An error returns no lease to hold: give it back rather than leave it to expire.
+		_ = s.ReleaseLease(ctx, key, fence)
+		return nil, 0, false, fmt.Errorf("lease leg %s: %w", key, err)
+	}
+	return leg, fence, true, nil
+}
+
 // AcquireLease takes the leg's lease for ttl. Each acquisition increments the leg's fence
 // counter (which lives LegTTL, refreshed by leg writes), so a later holder's fence is always
 // greater and UpdateLeg can refuse a stale holder's writes.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,8 +29,10 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `)
 
-// updateLegScript: KEYS leg, fence; ARGV expected version, json, ttl ms, fence (0 = none).
-// Returns the new version, or -1 not found, -2 fenced, -3 version conflict.
+// updateLegScript: KEYS leg, fence, lease; ARGV expected version, json, ttl ms, fence (0 =
+// none), release (1 = also release fence's lease). Returns the new version, or -1 not found,
+// -2 fenced, -3 version conflict. Releasing in the same script lets a holder's last write end
+// its lease without another round trip, and only if the write itself was accepted.
 var updateLegScript = redis.NewScript(`
 local ver = redis.call('HGET', KEYS[1], 'ver')
 if not ver then return -1 end
@@ -40,6 +43,7 @@ local nv = tonumber(ver) + 1
 redis.call('HSET', KEYS[1], 'ver', nv, 'json', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+if ARGV[5] == '1' and fence > 0 and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
 return nv
 `)
 
@@ -51,6 +55,29 @@ return nv
 // logged (Options.Logger) rather than returned, because a caller seeing an error would treat
 // the leg as not recorded. The indexes are rewritten by every later write of the leg.
 func (s *Store) CreateLeg(ctx context.Context, in *bridge.Interaction) (bool, error) {
+	created, err := s.createLeg(ctx, in)
+	if err != nil || !created {
+		return created, err
+	}
+	s.indexAfterWrite(ctx, in, true)
+	return true, nil
+}
+
+// CreateLegWith is CreateLeg that also writes fx once the leg is created, in the same round
+// trip as its indexes (two round trips in all); a duplicate writes nothing of fx. fxErr says
+// fx could not be written although the leg was created.
+func (s *Store) CreateLegWith(ctx context.Context, in *bridge.Interaction, fx bridge.LegEffects) (created bool, fxErr, err error) {
+	if fx.ReleaseLease {
+		return false, nil, fmt.Errorf("create leg %s: a new leg has no lease to release", in.Key())
+	}
+	if created, err = s.createLeg(ctx, in); err != nil || !created {
+		return created, nil, err
+	}
+	return true, s.afterWrite(ctx, in, true, fx), nil
+}
+
+// createLeg is CreateLeg up to (not including) the indexes of a new leg.
+func (s *Store) createLeg(ctx context.Context, in *bridge.Interaction) (bool, error) {
 	key := in.Key()
 	if key.InteractionID == "" || key.RoutingID == "" {
 		return false, fmt.Errorf("create leg %q: empty interaction or routing id", key)
@@ -70,13 +97,12 @@ func (s *Store) CreateLeg(ctx context.Context, in *bridge.Interaction) (bool, er
 		if err != nil {
 			return false, fmt.Errorf("create leg %s: duplicate: %w", key, err)
 		}
-		if err := s.index(ctx, stored); err != nil {
+		if err := s.index(ctx, stored, true); err != nil {
 			return false, fmt.Errorf("create leg %s: duplicate: %w", key, err)
 		}
 		return false, nil
 	}
 	in.Version = 1
-	s.indexAfterWrite(ctx, in)
 	return true, nil
 }
 
@@ -98,6 +124,42 @@ func (s *Store) GetLeg(ctx context.Context, key bridge.LegKey) (*bridge.Interact
 // checked first, since a fenced writer must stop rather than re-read and retry. As in
 // CreateLeg, an index failure after the write is logged, not returned.
 func (s *Store) UpdateLeg(ctx context.Context, in *bridge.Interaction, fence int64) error {
+	if err := s.updateLeg(ctx, in, fence, false); err != nil {
+		return err
+	}
+	s.indexAfterWrite(ctx, in, false)
+	return nil
+}
+
+// UpdateLegWith is UpdateLeg that also writes fx once the write succeeded, in the same round
+// trip as the indexes: a state change costs two round trips (the compare-and-set script, then
+// one pipeline), whatever it brings along. With fx.ReleaseLease the script also releases
+// fence's lease. err is UpdateLeg's (nothing was written); fxErr says fx could not be written
+// although the leg was.
+func (s *Store) UpdateLegWith(ctx context.Context, in *bridge.Interaction, fence int64, fx bridge.LegEffects) (fxErr, err error) {
+	if err := s.updateLeg(ctx, in, fence, fx.ReleaseLease); err != nil {
+		return nil, err
+	}
+	return s.afterWrite(ctx, in, false, fx), nil
+}
+
+// UpdateLegThen is UpdateLegWith that returns as soon as the compare-and-set is done and
+// writes the indexes and fx in the background, so a caller can overlap that round trip with
+// its next step (a pop, with its CRM call). wait returns fxErr once they are written; it may
+// be called any number of times, and the caller must call it before it writes anything else
+// about the leg, so that timeline entries and events keep their order.
+func (s *Store) UpdateLegThen(ctx context.Context, in *bridge.Interaction, fence int64, fx bridge.LegEffects) (wait func() error, err error) {
+	if err := s.updateLeg(ctx, in, fence, fx.ReleaseLease); err != nil {
+		return nil, err
+	}
+	written := *in // the caller may change in meanwhile
+	done := make(chan error, 1)
+	go func() { done <- s.afterWrite(ctx, &written, false, fx) }()
+	return sync.OnceValue(func() error { return <-done }), nil
+}
+
+// updateLeg is UpdateLeg's compare-and-set, without the indexes.
+func (s *Store) updateLeg(ctx context.Context, in *bridge.Interaction, fence int64, release bool) error {
 	key := in.Key()
 	rec := *in
 	rec.Version = in.Version + 1
@@ -105,8 +167,12 @@ func (s *Store) UpdateLeg(ctx context.Context, in *bridge.Interaction, fence int
 	if err != nil {
 		return fmt.Errorf("update leg %s: %w", key, err)
 	}
-	v, err := updateLegScript.Run(ctx, s.client, []string{s.keys.Leg(key), s.keys.Fence(key)},
-		in.Version, data, ms(s.opts.LegTTL), fence).Int64()
+	rel := "0"
+	if release {
+		rel = "1"
+	}
+	v, err := updateLegScript.Run(ctx, s.client, []string{s.keys.Leg(key), s.keys.Fence(key), s.keys.Lease(key)},
+		in.Version, data, ms(s.opts.LegTTL), fence, rel).Int64()
 	if err != nil {
 		return fmt.Errorf("update leg %s: %w", key, err)
 	}
@@ -119,66 +185,82 @@ func (s *Store) UpdateLeg(ctx context.Context, in *bridge.Interaction, fence int
 		return fmt.Errorf("update leg %s at version %d: %w", key, in.Version, bridge.ErrConflict)
 	}
 	in.Version = v
-	s.indexAfterWrite(ctx, in)
 	return nil
 }
 
 // indexAfterWrite indexes a leg that is already written; see CreateLeg for why a failure is
 // logged and not returned.
-func (s *Store) indexAfterWrite(ctx context.Context, in *bridge.Interaction) {
-	if err := s.index(ctx, in); err != nil {
-		s.opts.Logger.WarnContext(ctx, "leg written but not indexed; next write re-indexes it",
-			"interaction_id", in.InteractionID, "routing_id", in.RoutingID,
-			"agent_id", in.AgentID, "chat_id", in.ChatID, "error", err.Error())
+func (s *Store) indexAfterWrite(ctx context.Context, in *bridge.Interaction, created bool) {
+	if err := s.index(ctx, in, created); err != nil {
+		s.logIndexFailure(ctx, in, err)
 	}
+}
+
+func (s *Store) logIndexFailure(ctx context.Context, in *bridge.Interaction, err error) {
+	s.opts.Logger.WarnContext(ctx, "leg written but not indexed; next write re-indexes it",
+		"interaction_id", in.InteractionID, "routing_id", in.RoutingID,
+		"agent_id", in.AgentID, "chat_id", in.ChatID, "error", err.Error())
 }
 
 // index writes the leg into the agent, interaction and chat indexes and refreshes their TTLs.
 // Every command is idempotent, so rewriting the indexes on each write is safe. A terminal
 // leg leaves the agent index and enters the outcome index (by the time it ended), which keeps
 // what the legs themselves keep: entries older than LegTTL are trimmed.
-func (s *Store) index(ctx context.Context, in *bridge.Interaction) error {
-	member := legMember(in.Key())
-	score := float64(in.RoutedAt.UnixMicro())
-	ttl := s.opts.LegTTL
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		if in.AgentID != "" {
-			k := s.keys.AgentLegs(in.AgentID)
-			if in.State.Terminal() {
-				p.SRem(ctx, k, member)
-			} else {
-				p.SAdd(ctx, k, member)
-				p.PExpire(ctx, k, ttl)
-			}
-		}
-		if in.State.Terminal() {
-			p.ZRem(ctx, s.keys.OpenLegs(), member)
-		} else {
-			p.ZAdd(ctx, s.keys.OpenLegs(), redis.Z{Score: float64(in.UpdatedAt.UnixMilli()), Member: member})
-			p.PExpire(ctx, s.keys.OpenLegs(), ttl)
-		}
-		if in.State.Terminal() {
-			k := s.keys.Outcomes()
-			p.ZAdd(ctx, k, redis.Z{Score: float64(in.UpdatedAt.UnixMilli()), Member: member})
-			p.ZRemRangeByScore(ctx, k, "-inf", "("+strconv.FormatInt(time.Now().Add(-ttl-outcomeTrimMargin).UnixMilli(), 10))
-			p.PExpire(ctx, k, ttl+outcomeTrimMargin)
-		}
-		k := s.keys.InteractionLegs(in.InteractionID)
-		p.ZAdd(ctx, k, redis.Z{Score: score, Member: esc(in.RoutingID)})
-		p.ZRemRangeByRank(ctx, k, 0, -indexCap-1)
-		p.PExpire(ctx, k, ttl)
-		if in.ChatID != "" {
-			k := s.keys.Chat(in.Site, in.ChatID)
-			p.ZAdd(ctx, k, redis.Z{Score: score, Member: member})
-			p.ZRemRangeByRank(ctx, k, 0, -indexCap-1)
-			p.PExpire(ctx, k, ttl)
-		}
-		return nil
-	})
-	if err != nil {
+func (s *Store) index(ctx context.Context, in *bridge.Interaction, trim bool) error {
+	p := s.newPipe()
+	s.queueIndex(ctx, p, in, trim)
+	if err := p.exec(ctx, s.client); err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
 	return nil
+}
+
+// queueIndex queues index's commands and returns them. trim caps the interaction and chat
+// indexes (indexCap); only a new leg adds to them, so an update of a leg leaves the trims out
+// (two commands of ten). An update that heals a lost entry may leave an index one above the
+// cap until the next new leg trims it.
+func (s *Store) queueIndex(ctx context.Context, p redis.Pipeliner, in *bridge.Interaction, trim bool) []redis.Cmder {
+	member := legMember(in.Key())
+	score := float64(in.RoutedAt.UnixMicro())
+	ttl := s.opts.LegTTL
+	var cmds []redis.Cmder
+	add := func(c redis.Cmder) { cmds = append(cmds, c) }
+	if in.AgentID != "" {
+		k := s.keys.AgentLegs(in.AgentID)
+		if in.State.Terminal() {
+			add(p.SRem(ctx, k, member))
+		} else {
+			add(p.SAdd(ctx, k, member))
+			add(p.PExpire(ctx, k, ttl))
+		}
+	}
+	if in.State.Terminal() {
+		add(p.ZRem(ctx, s.keys.OpenLegs(), member))
+	} else {
+		add(p.ZAdd(ctx, s.keys.OpenLegs(), redis.Z{Score: float64(in.UpdatedAt.UnixMilli()), Member: member}))
+		add(p.PExpire(ctx, s.keys.OpenLegs(), ttl))
+	}
+	if in.State.Terminal() {
+		k := s.keys.Outcomes()
+		add(p.ZAdd(ctx, k, redis.Z{Score: float64(in.UpdatedAt.UnixMilli()), Member: member}))
+		add(p.ZRemRangeByScore(ctx, k, "-inf", "("+strconv.FormatInt(time.Now().Add(-ttl-outcomeTrimMargin).UnixMilli(), 10)))
+		add(p.PExpire(ctx, k, ttl+outcomeTrimMargin))
+	}
+	k := s.keys.InteractionLegs(in.InteractionID)
+	add(p.ZAdd(ctx, k, redis.Z{Score: score, Member: esc(in.RoutingID)}))
+	if trim {
+		add(p.ZRemRangeByRank(ctx, k, 0, -indexCap-1))
+	}
+	add(p.PExpire(ctx, k, ttl))
+	if in.ChatID != "" {
+		k := s.keys.Chat(in.Site, in.ChatID)
+		add(p.ZAdd(ctx, k, redis.Z{Score: score, Member: member}))
+		if trim {
+			add(p.ZRemRangeByRank(ctx, k, 0, -indexCap-1))
+		}
+		add(p.PExpire(ctx, k, ttl))
+	}
+	return cmds
 }
 
 // OpenLegs returns up to limit legs that are not terminal and are due for the reconciler at

@@ -13,7 +13,10 @@
 //   - lists and streams are capped;
 //   - scripts touch the keys of one leg only (one hash slot); index updates are separate
 //     commands after the atomic leg write, and are rewritten on every write of the leg so a
-//     lost index update heals itself.
+//     lost index update heals itself;
+//   - what follows a leg write (indexes, timeline entries, the agent's event) is sent as one
+//     pipeline of single-slot commands and scripts (effects.go): a state change is two round
+//     trips on a standalone server, and stays Cluster-safe.
 package sessions
 
 import (

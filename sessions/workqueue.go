@@ -28,7 +28,11 @@ var ErrQueueFull = errors.New("work queue full")
 const group = "workers"
 
 const (
-	readBatch   = 16
+	// readBatch is 1: a consumer runs its items one after another, so an item read in a batch
+	// would wait behind the others while the replica's other consumers sit idle. Reading one
+	// at a time lets every free consumer take the next item; the read of the next item rides
+	// in the previous item's ack (ackAndPrefetch), so under load this costs no round trip.
+	readBatch   = 1
 	claimBatch  = 16
 	ackTimeout  = 5 * time.Second
 	backoffMin  = 50 * time.Millisecond
@@ -118,6 +122,7 @@ type consumerLoop struct {
 	claimEvery, janitorEvery time.Duration
 
 	groupReady  bool
+	next        *redis.XMessage // read with the last ack, delivered by the next step
 	claimCursor string
 	nextClaim   time.Time // zero: claim at once, picking up what a dead consumer left
 	nextJanitor time.Time
@@ -155,6 +160,11 @@ func (c *consumerLoop) step(ctx context.Context) error {
 	if !now.Before(c.nextJanitor) {
 		c.nextJanitor = now.Add(c.janitorEvery)
 		return c.dropIdleConsumers(ctx)
+	}
+	if m := c.next; m != nil {
+		c.next = nil
+		c.deliver(ctx, *m, 1)
+		return nil
 	}
 	block := max(min(c.s.opts.BlockFor, time.Until(c.nextClaim)), time.Millisecond) // BLOCK 0 = forever
 	streams, err := c.s.client.XReadGroup(ctx, &redis.XReadGroupArgs{
@@ -243,12 +253,43 @@ func (c *consumerLoop) deliver(ctx context.Context, m redis.XMessage, deliveries
 	if err != nil {
 		return // stays pending; reclaimed (retried) after ReclaimIdle
 	}
+	c.ackAndPrefetch(ctx, m.ID)
+}
+
+// ackAndPrefetch acks and deletes a handled item and, in the same round trip, reads the next
+// new item without blocking (kept in c.next for the next step), so a busy consumer pays one
+// round trip per item for both. Nothing is read once ctx has ended.
+func (c *consumerLoop) ackAndPrefetch(ctx context.Context, id string) {
 	// The handler is done even if ctx just ended: ack regardless, within a bound.
 	actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
 	defer acancel()
-	if err := ackScript.Run(actx, c.s.client, []string{c.key}, group, m.ID).Err(); err != nil {
+	p := c.s.newPipe()
+	ack := p.script(actx, ackScript, []string{c.key}, group, id)
+	var read *redis.XStreamSliceCmd
+	if ctx.Err() == nil {
+		read = p.XReadGroup(actx, &redis.XReadGroupArgs{
+			Group: group, Consumer: c.consumer, Streams: []string{c.key, ">"}, Count: readBatch, Block: -1, // -1: no BLOCK
+		})
+	}
+	_ = p.exec(actx, c.s.client)
+	if err := ack.Err(); err != nil {
 		c.s.opts.Logger.WarnContext(ctx, "work item handled but not acked; it will be redelivered",
-			"queue", c.queue, "consumer", c.consumer, "item_id", m.ID, "error", err.Error())
+			"queue", c.queue, "consumer", c.consumer, "item_id", id, "error", err.Error())
+	}
+	if read == nil {
+		return
+	}
+	streams, err := read.Result()
+	if err != nil {
+		if !errors.Is(err, redis.Nil) {
+			_ = c.readErr("prefetch", err) // the next step's blocking read retries and reports
+		}
+		return
+	}
+	for _, st := range streams {
+		if len(st.Messages) > 0 {
+			c.next = &st.Messages[0]
+		}
 	}
 }
 

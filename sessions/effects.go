@@ -1,0 +1,153 @@
+package sessions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+)
+
+// What follows a leg write — its indexes, the interaction's timeline entries, the agent's
+// event (XADD + wake-up PUBLISH) — goes to Redis as ONE pipeline, sent only once the leg's
+// compare-and-set script said yes. Those keys live in other hash slots than the leg (the
+// indexes are shared, the timeline is per interaction, the stream per agent), so they cannot
+// join the leg's script without breaking Cluster; a pipeline keeps every command single-slot
+// (go-redis splits it per node on Cluster) and still costs one round trip on a standalone
+// server, where the state change used to cost five or six.
+
+// timelineScript: KEYS timeline; ARGV max entries, ttl ms, entry json... Appends, trims and
+// refreshes the TTL in one step (as AppendTimeline's MULTI does), so a timeline never exists
+// without its TTL, and can be queued in a pipeline beside other keys' commands.
+var timelineScript = redis.NewScript(`
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`)
+
+// pipe is a pipeline that can also queue scripts. Scripts are queued as EVALSHA; one the
+// server has not cached (restart, failover, SCRIPT FLUSH) is refused without being run, and
+// exec runs it again on its own (EVALSHA, then EVAL), so no pipeline depends on what the
+// server happens to remember.
+type pipe struct {
+	redis.Pipeliner
+	scripts []queuedScript
+}
+
+type queuedScript struct {
+	script *redis.Script
+	keys   []string
+	args   []any
+	cmd    *redis.Cmd
+}
+
+func (s *Store) newPipe() *pipe { return &pipe{Pipeliner: s.client.Pipeline()} }
+
+// script queues sc; the returned command holds its result after exec.
+func (p *pipe) script(ctx context.Context, sc *redis.Script, keys []string, args ...any) *redis.Cmd {
+	cmd := sc.EvalSha(ctx, p.Pipeliner, keys, args...)
+	p.scripts = append(p.scripts, queuedScript{script: sc, keys: keys, args: args, cmd: cmd})
+	return cmd
+}
+
+// exec sends the pipeline, reruns the scripts the server did not know, and returns the
+// first error other than redis.Nil (a missing key is an answer, not a failure).
+func (p *pipe) exec(ctx context.Context, client redis.UniversalClient) error {
+	cmds, _ := p.Exec(ctx)
+	for _, q := range p.scripts {
+		if redis.HasErrorPrefix(q.cmd.Err(), "NOSCRIPT") {
+			r := q.script.Run(ctx, client, q.keys, q.args...)
+			q.cmd.SetVal(r.Val())
+			q.cmd.SetErr(r.Err())
+		}
+	}
+	return firstErr(cmds)
+}
+
+// firstErr is the first error among cmds other than redis.Nil.
+func firstErr[C redis.Cmder](cmds []C) error {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+	}
+	return nil
+}
+
+// queueEffects queues fx: the timeline entries on interactionID's timeline, then the event on
+// its agent's stream. It returns the commands it queued.
+func (s *Store) queueEffects(ctx context.Context, p *pipe, interactionID string, fx bridge.LegEffects) ([]*redis.Cmd, error) {
+	// Everything is encoded before anything is queued: fx goes out whole or not at all.
+	var timeline []any
+	if len(fx.Timeline) > 0 {
+		timeline = make([]any, 0, 2+len(fx.Timeline))
+		timeline = append(timeline, s.opts.TimelineMax, ms(s.opts.LegTTL))
+		for _, e := range fx.Timeline {
+			data, err := json.Marshal(e)
+			if err != nil {
+				return nil, fmt.Errorf("timeline entry: %w", err)
+			}
+			timeline = append(timeline, data)
+		}
+	}
+	var event, agentJSON []byte
+	if fx.Event != nil {
+		var err error
+		if event, agentJSON, err = encodeEvent(fx.Event.AgentID, *fx.Event); err != nil {
+			return nil, err
+		}
+	}
+	var cmds []*redis.Cmd
+	if timeline != nil {
+		cmds = append(cmds, p.script(ctx, timelineScript, []string{s.keys.Timeline(interactionID)}, timeline...))
+	}
+	if fx.Event != nil {
+		cmds = append(cmds, p.script(ctx, publishScript, []string{s.keys.Events(fx.Event.AgentID)},
+			s.opts.StreamMaxLen, ms(s.opts.StreamTTL), event, s.keys.EventsChannel(), agentJSON))
+	}
+	return cmds, nil
+}
+
+// RecordEffects writes fx with no leg write — timeline entries and an event — in one round
+// trip. fx.ReleaseLease must be false: there is no write to release the lease with.
+func (s *Store) RecordEffects(ctx context.Context, interactionID string, fx bridge.LegEffects) error {
+	if fx.ReleaseLease {
+		return fmt.Errorf("record effects of %s: ReleaseLease needs a leg write", interactionID)
+	}
+	if fx.Event != nil && fx.Event.AgentID == "" {
+		return fmt.Errorf("record effects of %s: event without an agent", interactionID)
+	}
+	if len(fx.Timeline) == 0 && fx.Event == nil {
+		return nil
+	}
+	p := s.newPipe()
+	if _, err := s.queueEffects(ctx, p, interactionID, fx); err != nil {
+		return fmt.Errorf("record effects of %s: %w", interactionID, err)
+	}
+	if err := p.exec(ctx, s.client); err != nil {
+		return fmt.Errorf("record effects of %s: %w", interactionID, err)
+	}
+	return nil
+}
+
+// afterWrite sends, in one pipeline, the indexes of a leg just written and then fx. An index
+// failure is logged, as indexAfterWrite does (the next write of the leg rewrites them); a
+// failure of fx is returned, for the caller to report as it would a failed AppendTimeline
+// or Publish.
+func (s *Store) afterWrite(ctx context.Context, in *bridge.Interaction, created bool, fx bridge.LegEffects) error {
+	p := s.newPipe()
+	index := s.queueIndex(ctx, p, in, created)
+	effects, err := s.queueEffects(ctx, p, in.InteractionID, fx) // on error nothing of fx is queued
+	_ = p.exec(ctx, s.client)
+	if ierr := firstErr(index); ierr != nil {
+		s.logIndexFailure(ctx, in, ierr)
+	}
+	if err != nil {
+		return err
+	}
+	return firstErr(effects)
+}
