@@ -156,6 +156,14 @@ func (a *app) stateSnapshot(ctx context.Context) (metrics.Snapshot, error) {
 	return snap, nil
 }
 
+// redisPoolSize is the Redis pool a replica of cfg needs: a connection per work-queue
+// consumer for its blocking read (the pop workers and the outbox), on top of the default for
+// requests. Every sessions.Connect of a replica should pass it as ConnectOptions.PoolSize.
+func redisPoolSize(cfg config.Config) int { return sessions.PoolSizeFor(popWorkers(cfg) + 1) }
+
+// popWorkers is how many pop workers a replica runs.
+func popWorkers(cfg config.Config) int { return max(1, cfg.Pop.Workers) }
+
 // consumerName identifies this replica in the work queues' consumer groups.
 func consumerName() string {
 	host, _ := os.Hostname()
@@ -232,7 +240,7 @@ func (a *app) serve(ctx context.Context, ln, opsLn net.Listener) error {
 			}
 		}()
 	}
-	for i := range max(1, a.cfg.Pop.Workers) {
+	for i := range popWorkers(a.cfg) {
 		name := a.consumer + "-pop-" + strconv.Itoa(i)
 		spawn(name, func(ctx context.Context) error { return a.svc.RunPopWorkers(ctx, name) })
 	}

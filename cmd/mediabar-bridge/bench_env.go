@@ -53,7 +53,7 @@ func startBenchEnv(ctx context.Context, getenv func(string) string, tweak func(*
 
 	if url := getenv("REDIS_URL"); url != "" {
 		e.newClient = func() (redis.UniversalClient, error) {
-			return sessions.Connect(ctx, sessions.ConnectOptions{URL: url})
+			return sessions.Connect(ctx, sessions.ConnectOptions{URL: url, PoolSize: redisPoolSize(e.cfg)})
 		}
 		e.redisDesc = url
 	} else {
@@ -62,20 +62,11 @@ func startBenchEnv(ctx context.Context, getenv func(string) string, tweak func(*
 			return fail(fmt.Errorf("in-process redis: %w", err))
 		}
 		e.closers = append(e.closers, mr.Close)
-		e.newClient = func() (redis.UniversalClient, error) { return redis.NewClient(&redis.Options{Addr: mr.Addr()}), nil }
+		e.newClient = func() (redis.UniversalClient, error) {
+			return redis.NewClient(&redis.Options{Addr: mr.Addr(), PoolSize: redisPoolSize(e.cfg)}), nil
+		}
 		e.redisDesc = "in-process miniredis (set REDIS_URL for a real server; figures on miniredis say little)"
 	}
-	rdb, err := e.newClient()
-	if err != nil {
-		return fail(fmt.Errorf("redis (%s): %w", e.redisDesc, err))
-	}
-	e.rdb = rdb
-	rdb.AddHook(&e.trips)
-	// A fresh prefix per run, deleted at the end: a bench on a shared Redis leaves nothing.
-	e.cfg.Redis.KeyPrefix = "mbb-bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":v1"
-	prefix, rdb := e.cfg.Redis.KeyPrefix, e.rdb
-	e.closers = append(e.closers, func() { unlinkPrefix(rdb, prefix); rdb.Close() })
-
 	site := e.cfg.CRM.Sites[0]
 	// Agents never miss a presence poll during a bench: no channel turns red by itself.
 	e.crm = crmmock.New(crmmock.Options{Sites: []string{site.Name}, Users: map[string]string{site.UserName: site.Password.Value()},
@@ -105,6 +96,17 @@ func startBenchEnv(ctx context.Context, getenv func(string) string, tweak func(*
 	if err := e.cfg.Validate(); err != nil {
 		return fail(err)
 	}
+	// Connected once the config is final: the pool is sized for its pop workers.
+	rdb, err := e.newClient()
+	if err != nil {
+		return fail(fmt.Errorf("redis (%s): %w", e.redisDesc, err))
+	}
+	e.rdb = rdb
+	rdb.AddHook(&e.trips)
+	// A fresh prefix per run, deleted at the end: a bench on a shared Redis leaves nothing.
+	e.cfg.Redis.KeyPrefix = "mbb-bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":v1"
+	prefix := e.cfg.Redis.KeyPrefix
+	e.closers = append(e.closers, func() { unlinkPrefix(rdb, prefix); rdb.Close() })
 	secret, err := acdapi.ParseSecret(e.cfg.ACD.WebhookSecrets[0].Value())
 	if err != nil {
 		return fail(err)
