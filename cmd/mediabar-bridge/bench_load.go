@@ -71,6 +71,10 @@ type loadResult struct {
 	// idle polls); a pipeline or transaction is one round trip.
 	RedisRoundTripsPerPop float64 `json:"redis_round_trips_per_pop"`
 	RedisCommandsPerPop   float64 `json:"redis_commands_per_pop"`
+	// CPUMSPerPop is this process's CPU time (user + system) per pop: the server under test,
+	// the mock CRM and the load together (Redis not included). Unlike pops/s it barely
+	// moves with what else the machine runs.
+	CPUMSPerPop float64 `json:"cpu_ms_per_pop"`
 }
 
 // loadGen drives runs against the env's mock CRM with a fixed set of agents.
@@ -111,11 +115,14 @@ func (g *loadGen) measure(ctx context.Context, spec loadSpec) (loadResult, error
 		return loadResult{}, fmt.Errorf("%s warm-up: %w", spec.name, err)
 	}
 	trips0, cmds0 := g.env.trips.snapshot()
+	cpu0 := processCPU()
 	res, err := g.rounds(ctx, spec)
+	cpu1 := processCPU()
 	trips1, cmds1 := g.env.trips.snapshot()
 	if res.Pops > 0 {
 		res.RedisRoundTripsPerPop = float64(trips1-trips0) / float64(res.Pops)
 		res.RedisCommandsPerPop = float64(cmds1-cmds0) / float64(res.Pops)
+		res.CPUMSPerPop = float64((cpu1 - cpu0).Microseconds()) / 1000 / float64(res.Pops)
 	}
 	return res, err
 }
