@@ -70,6 +70,11 @@ func (s *Service) HandleCRMEvent(ctx context.Context, site string, ev CRMEvent) 
 	if ev.ChatID == "" {
 		return s.agentEvent(ctx, site, ev)
 	}
+	switch ev.Type {
+	case CRMEngagementAccepted, CRMEngagementDeclined, CRMEngagementTimeout, CRMEngagementRequeued, CRMEngagementConcluded:
+	default:
+		return nil // an event that changes no leg (the offer itself: the pop already knows): no lookup
+	}
 	leg, err := s.chatLegOf(ctx, site, ev.ChatID, ev.AgentAccountID)
 	if errors.Is(err, ErrNotFound) {
 		return nil // a chat the bridge never popped, or an agent it never popped it to

@@ -165,6 +165,8 @@ type Queue struct {
 
 // Pop is the pop worker pool.
 type Pop struct {
+	// Workers is how many pops a replica runs at once: each worker holds one pop, CRM call
+	// included, so at a ~100 ms CRM answer a replica pops about Workers × 10 chats a second.
 	Workers int `yaml:"workers" json:"workers"`
 	// LeaseTTL is how long a replica owns a pop; it must exceed CRM.PopBudget so that no
 	// other replica takes over a pop still in flight.

@@ -65,7 +65,7 @@ func Default() Config {
 			RequeueBudget:    5,
 		},
 		Pop: Pop{
-			Workers:  4,
+			Workers:  16,
 			LeaseTTL: Duration(15 * time.Second),
 		},
 		Mediabar: Mediabar{

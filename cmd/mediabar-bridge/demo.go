@@ -75,7 +75,7 @@ func startWorld(ctx context.Context, o worldOptions) (*world, error) {
 
 	// Redis: a real server when REDIS_URL is set, else an in-process one.
 	if url := o.getenv("REDIS_URL"); url != "" {
-		rdb, err := sessions.Connect(ctx, sessions.ConnectOptions{URL: url})
+		rdb, err := sessions.Connect(ctx, sessions.ConnectOptions{URL: url, PoolSize: redisPoolSize(w.cfg)})
 		if err != nil {
 			return fail(fmt.Errorf("REDIS_URL: %w", err))
 		}
@@ -86,7 +86,7 @@ func startWorld(ctx context.Context, o worldOptions) (*world, error) {
 			return fail(fmt.Errorf("in-process redis: %w", err))
 		}
 		closers = append(closers, mr.Close)
-		w.rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		w.rdb = redis.NewClient(&redis.Options{Addr: mr.Addr(), PoolSize: redisPoolSize(w.cfg)})
 		w.redisDesc = "in-process (miniredis) at " + mr.Addr() + "; set REDIS_URL to use a real server"
 	}
 	closers = append(closers, func() {

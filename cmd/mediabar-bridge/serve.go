@@ -51,5 +51,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 func redisOptions(cfg config.Config) sessions.ConnectOptions {
 	return sessions.ConnectOptions{URL: cfg.Redis.URL, Addrs: cfg.Redis.Addrs, MasterName: cfg.Redis.MasterName,
-		Username: cfg.Redis.Username, Password: cfg.Redis.Password.Value(), DB: cfg.Redis.DB}
+		Username: cfg.Redis.Username, Password: cfg.Redis.Password.Value(), DB: cfg.Redis.DB,
+		PoolSize: redisPoolSize(cfg)}
 }
