@@ -32,6 +32,7 @@ func (s *Service) consumeCRMEvents(ctx context.Context, site, name string, fence
 		return
 	}
 	backoff := 200 * time.Millisecond
+	failures := 0 // consecutive failures to apply the event after the cursor
 	for ctx.Err() == nil {
 		events, err := s.crm.PollEvents(ctx, site, after)
 		if err != nil {
@@ -50,10 +51,25 @@ func (s *Service) consumeCRMEvents(ctx context.Context, site, name string, fence
 		if len(events) == 0 {
 			continue
 		}
+		retry := false
 		for _, ev := range events {
 			if err := s.HandleCRMEvent(ctx, site, ev); err != nil {
-				s.log.Warn("apply CRM event", "site", site, "seq", ev.Seq, "type", ev.Type, "chat_id", ev.ChatID, "err", err)
+				if ctx.Err() != nil {
+					return // not applied: the next holder reads it again from the stored cursor
+				}
+				failures++
+				if failures < maxEventAttempts {
+					// Most likely the store is failing: keep the cursor before this event and
+					// read it again after a pause, rather than lose it.
+					s.log.Warn("apply CRM event; will retry", "site", site, "seq", ev.Seq, "type", ev.Type, "chat_id", ev.ChatID, "attempt", failures, "err", err)
+					retry = true
+					break
+				}
+				// A poison event must not stop every agent's status: skip it, loudly; the
+				// reconciler settles its leg from the CRM's state.
+				s.log.Error("apply CRM event failed; skipped", "site", site, "seq", ev.Seq, "type", ev.Type, "chat_id", ev.ChatID, "attempts", failures, "err", err)
 			}
+			failures = 0
 			after = max(after, ev.Seq)
 		}
 		if err := s.store.SetCursor(ctx, name, fence, after); err != nil {
@@ -62,8 +78,17 @@ func (s *Service) consumeCRMEvents(ctx context.Context, site, name string, fence
 			}
 			return // fenced: another replica is the consumer now
 		}
+		if retry {
+			select {
+			case <-ctx.Done():
+			case <-time.After(min(time.Duration(1<<failures)*100*time.Millisecond, 5*time.Second)):
+			}
+		}
 	}
 }
+
+// maxEventAttempts is how many times one CRM event is applied before it is skipped.
+const maxEventAttempts = 5
 
 // HandleCRMEvent applies one CRM event to the leg of its chat.
 func (s *Service) HandleCRMEvent(ctx context.Context, site string, ev CRMEvent) error {

@@ -672,3 +672,54 @@ func TestEarlierFailedLegOfTheSameInteractionStaysCompletable(t *testing.T) {
 		t.Fatalf("open legs after both completes: %+v", legs)
 	}
 }
+
+// failingSessions fails the first n session updates (the store is down a moment).
+type failingSessions struct {
+	bridge.Store
+	left atomic.Int32
+}
+
+func (f *failingSessions) UpdateAgentSession(ctx context.Context, agentID string, mutate func(*bridge.AgentSession) (bool, error)) (bridge.AgentSession, error) {
+	if f.left.Add(-1) >= 0 {
+		return bridge.AgentSession{}, fmt.Errorf("%w: redis is down", bridge.ErrStoreUnavailable)
+	}
+	return f.Store.UpdateAgentSession(ctx, agentID, mutate)
+}
+
+// A CRM event the bridge fails to apply (the store hiccups) is applied again, not skipped with
+// the cursor moved past it; one that keeps failing is skipped after maxEventAttempts, so it
+// cannot stop the site's events for ever.
+func TestCRMEventNotAppliedIsRetriedNotLost(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		failures  int32
+		wantGreen bool // after the one event, agent unavailable: red if it was applied
+	}{
+		{name: "applied after two failures", failures: 2, wantGreen: false},
+		{name: "skipped after it kept failing", failures: 1000, wantGreen: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.login(t, "a1")
+			ctx := context.Background()
+			store := &failingSessions{Store: f.store}
+			store.left.Store(tt.failures)
+			crm := newPollingCRM(bridge.CRMEvent{Seq: 1, Type: bridge.CRMAgentStatusChanged, AgentAccountID: "acct-a1", StatusType: "UNAVAILABLE", StatusName: "On Break"})
+			svc, err := bridge.New(bridge.Options{Sites: map[string]bridge.SiteOptions{"demo": {Catalog: f.catalog}},
+				PopBudget: time.Second, ConsumerLockTTL: 300 * time.Millisecond},
+				bridge.Deps{CRM: crm, ACD: f.acd, Store: store, Work: f.store, Events: f.store})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runCtx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { _ = svc.RunCRMEvents(runCtx, "demo"); close(done) }()
+			defer func() { stop(); <-done }()
+			waitFor(t, "the cursor past the event", func() bool { c, _ := f.store.Cursor(ctx, "crm-events/demo"); return c == 1 })
+			sess, _ := f.svc.Session(ctx, "a1")
+			if sess.Channel.Green != tt.wantGreen {
+				t.Errorf("channel = %+v, want green %v", sess.Channel, tt.wantGreen)
+			}
+		})
+	}
+}
