@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
@@ -374,4 +375,57 @@ func TestPopWithAnUnknownOutcomeWaitsForTheCRMsAnswer(t *testing.T) {
 		}
 	}
 	f.drainOutbox(t, 0) // no requeue, no not-ready
+}
+
+// With no escalation queue, a requeue past the budget is held in the outbox (1 s, then 2 s,
+// ...) instead of handing the chat straight back: the chaos run saw a chat nobody could take
+// (the CRM breaker open) loop between the ACD and the bridge 50 times a second.
+func TestBouncingWithoutEscalationQueueIsHeld(t *testing.T) {
+	f := newFixture(t, nil)
+	f.crm.RouteChatFn = answer(string(bridgeerr.CouldNotAssignEngagement)) // requeue
+	ctx := context.Background()
+	for i := range 6 {
+		a, rid := "a"+string(rune('1'+i)), "r"+string(rune('1'+i))
+		f.login(t, a)
+		r := routedCmd("i1", a)
+		r.EventID, r.RoutingID, r.QueueID = "evt-"+rid, rid, "support" // support has no escalation queue
+		out, err := f.svc.Routed(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.Pop(ctx, out.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = f.svc.RunOutbox(runCtx, "test-outbox"); close(done) }()
+	defer func() { stop(); <-done }()
+	start := time.Now()
+	arrived := map[string]time.Duration{} // routing id -> when its requeue reached the ACD
+	for len(arrived) < 6 && time.Since(start) < 10*time.Second {
+		for _, c := range f.acd.Calls() {
+			if _, seen := arrived[c.RoutingID]; !seen && c.Kind == bridge.ACDRequeue {
+				arrived[c.RoutingID] = time.Since(start)
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(arrived) != 6 {
+		t.Fatalf("requeues reached the ACD for %v, want all 6", arrived)
+	}
+	for _, rid := range []string{"r1", "r2", "r3", "r4"} {
+		if arrived[rid] > 500*time.Millisecond {
+			t.Errorf("requeue %s within the budget took %v, want at once", rid, arrived[rid])
+		}
+	}
+	// Held from when the pop decided (just before start): at least ~1 s and ~2 s.
+	if arrived["r5"] < 800*time.Millisecond || arrived["r6"] < 1800*time.Millisecond {
+		t.Errorf("requeues past the budget arrived after %v (r5) and %v (r6), want held about 1 s and 2 s", arrived["r5"], arrived["r6"])
+	}
+	for _, c := range f.acd.Calls() {
+		if c.Kind == bridge.ACDRequeue && c.TargetQueueID != "" {
+			t.Errorf("requeue %s went to %q, want its own queue (there is no escalation queue)", c.RoutingID, c.TargetQueueID)
+		}
+	}
 }

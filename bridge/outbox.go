@@ -91,6 +91,9 @@ func (s *Service) RunOutbox(ctx context.Context, consumer string) error {
 }
 
 func (s *Service) sendACD(ctx context.Context, call ACDCall, deliveries int64) error {
+	if !call.NotBefore.IsZero() && s.clock.Now().Before(call.NotBefore) {
+		return errHeld // left in the outbox: the work queue hands it out again later
+	}
 	start := s.clock.Now()
 	err := s.acd.Send(ctx, call)
 	latency := s.clock.Now().Sub(start)
@@ -143,6 +146,22 @@ func (s *Service) deadLetter(ctx context.Context, in *Interaction, call ACDCall,
 	return nil
 }
 
+// errHeld: an outbox call whose NotBefore has not come yet (not a failure: nothing was sent).
+var errHeld = errors.New("held in the outbox until its not-before time")
+
+// bounceHold is how long the requeue of an interaction bouncing past its budget, with no
+// escalation queue, is held: 1 s for the first requeue past the budget, doubling, at most
+// maxBounceHold. It keeps a chat that no agent can take (the CRM is unreachable, every
+// agent declines) from looping between the ACD and the bridge tens of times a second.
+func bounceHold(over int) time.Duration {
+	if over < 1 {
+		over = 1
+	}
+	return min(time.Second<<min(over-1, 10), maxBounceHold)
+}
+
+const maxBounceHold = 30 * time.Second
+
 // requeueCall gives a leg's chat back to the ACD. One key per leg: however many paths decide
 // to requeue it (pop result, decline, timeout, CRM requeue), the ACD applies it once.
 func requeueCall(l *Interaction, reason string) ACDCall {
@@ -159,15 +178,17 @@ func (s *Service) requeueCallFor(ctx context.Context, leg *Interaction, reason s
 	if leg.RouteType != RouteLead && leg.RouteType != "" {
 		return call, nil
 	}
-	why, err := s.bouncing(ctx, leg, reason)
+	why, over, err := s.bouncing(ctx, leg, reason)
 	if err != nil || why == "" {
 		return call, err
 	}
 	target := s.opts.Sites[leg.Site].Queues[leg.QueueID].EscalationQueue
 	attrs := []any{"interaction_id", leg.InteractionID, "routing_id", leg.RoutingID, "queue_id", leg.QueueID, "why", why}
 	if target == "" || target == leg.QueueID {
-		s.log.Error("interaction keeps bouncing and its queue has no escalation queue; requeued to the same queue", attrs...)
-		s.timeline(ctx, leg, TimelineDecision, "no escalation queue: requeued to its own queue although "+why, string(bridgeerr.RequeueEscalated), 0)
+		hold := bounceHold(over)
+		call.NotBefore = s.clock.Now().Add(hold)
+		s.log.Error("interaction keeps bouncing and its queue has no escalation queue; requeued to the same queue after a hold", append(attrs, "hold", hold)...)
+		s.timeline(ctx, leg, TimelineDecision, fmt.Sprintf("no escalation queue: requeued to its own queue, held %s, although %s", hold, why), string(bridgeerr.RequeueEscalated), 0)
 		return call, nil
 	}
 	call.TargetQueueID = target
@@ -176,11 +197,12 @@ func (s *Service) requeueCallFor(ctx context.Context, leg *Interaction, reason s
 	return call, nil
 }
 
-// bouncing says why a requeue of leg should escalate, or "" when it should not.
-func (s *Service) bouncing(ctx context.Context, leg *Interaction, reason string) (string, error) {
+// bouncing says why a requeue of leg should escalate, or "" when it should not, and how many
+// requeues past the budget this one is (at least 1 when it escalates).
+func (s *Service) bouncing(ctx context.Context, leg *Interaction, reason string) (string, int, error) {
 	legs, err := s.store.InteractionLegs(ctx, leg.InteractionID)
 	if err != nil {
-		return "", fmt.Errorf("count requeues of %s: %w", leg.InteractionID, err)
+		return "", 0, fmt.Errorf("count requeues of %s: %w", leg.InteractionID, err)
 	}
 	requeues := 1 // this one
 	for _, l := range legs {
@@ -189,13 +211,13 @@ func (s *Service) bouncing(ctx context.Context, leg *Interaction, reason string)
 		}
 		requeues++
 		if l.AgentID == leg.AgentID && turnedDown(l.Code) && turnedDown(reason) {
-			return fmt.Sprintf("agent %s turned it down again (%s, then %s)", leg.AgentID, l.Code, reason), nil
+			return fmt.Sprintf("agent %s turned it down again (%s, then %s)", leg.AgentID, l.Code, reason), max(1, requeues-s.opts.RequeueBudget+1), nil
 		}
 	}
 	if requeues >= s.opts.RequeueBudget {
-		return fmt.Sprintf("requeue %d reaches the budget of %d", requeues, s.opts.RequeueBudget), nil
+		return fmt.Sprintf("requeue %d reaches the budget of %d", requeues, s.opts.RequeueBudget), requeues - s.opts.RequeueBudget + 1, nil
 	}
-	return "", nil
+	return "", 0, nil
 }
 
 // turnedDown reports whether a leg's code means its agent did not take the offer.

@@ -214,6 +214,10 @@ type ACDCall struct {
 	QueueID string `json:"queue_id,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
+	// NotBefore holds the call in the outbox until then (zero: send at once). A requeue of
+	// an interaction that keeps bouncing with no escalation queue is held, so a chat nobody
+	// can take does not loop between the ACD and the bridge as fast as they can go.
+	NotBefore time.Time `json:"not_before,omitzero"`
 }
 
 // ACDCallKind is the operation.
