@@ -113,7 +113,24 @@ func (s *Service) Interactions(ctx context.Context, agentID string) ([]*Interact
 	return legs, nil
 }
 
-// AgentLeg finds the agent's leg of an interaction. Another agent's interaction is
+// routingKey carries the routing a media-bar request names (?routing_id=).
+type routingKey struct{}
+
+// ForRouting narrows the agent's interaction calls made with ctx (AgentLeg, and through it
+// Complete, Accept, Decline, Transfer) to one routing of the interaction. An agent can hold
+// two legs of one interaction (a failed pop awaiting Complete, and the same chat routed back
+// to it); a media bar acting on one of them names it, so that a Complete meant for the
+// failure notice never completes the chat the agent is in. It is request-scoped: the HTTP
+// layer sets it from the request, and the core's signatures stay those of the one-leg case.
+func ForRouting(ctx context.Context, routingID string) context.Context {
+	if routingID == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, routingKey{}, routingID)
+}
+
+// AgentLeg finds the agent's leg of an interaction: the routing named with ForRouting, else
+// the agent's newest open leg, else its newest. Another agent's interaction (or routing) is
 // ErrForbidden, an unknown one ErrNotFound.
 func (s *Service) AgentLeg(ctx context.Context, agentID, interactionID string) (*Interaction, error) {
 	legs, err := s.store.InteractionLegs(ctx, interactionID)
@@ -121,6 +138,17 @@ func (s *Service) AgentLeg(ctx context.Context, agentID, interactionID string) (
 		return nil, storeErr(err)
 	}
 	if len(legs) == 0 {
+		return nil, ErrNotFound
+	}
+	if rid, _ := ctx.Value(routingKey{}).(string); rid != "" {
+		for _, in := range legs {
+			if in.RoutingID == rid {
+				if in.AgentID != agentID {
+					return nil, ErrForbidden
+				}
+				return in, nil
+			}
+		}
 		return nil, ErrNotFound
 	}
 	// The agent's newest open leg, else its newest leg. An agent can hold two legs of one

@@ -630,9 +630,10 @@ func TestRoutedRetryRequeuesALostPop(t *testing.T) {
 	}
 }
 
-// The chaos run's case: a pop fails and is requeued, the ACD routes the same chat back to the
-// same agent, and the agent finishes that later leg. The earlier failed leg must still be
-// completable through the interaction's id, or it would stay open for ever.
+// The chaos run's cases: a pop fails and is requeued, and the ACD routes the same chat back to
+// the same agent. The earlier failed leg must stay completable (named by its routing, or as
+// the newest open leg once the later one ends), or it would stay open for ever; and a
+// Complete for it must never complete the chat the agent is in.
 func TestEarlierFailedLegOfTheSameInteractionStaysCompletable(t *testing.T) {
 	f := newFixture(t, nil)
 	f.login(t, "a1")
@@ -658,12 +659,26 @@ func TestEarlierFailedLegOfTheSameInteractionStaysCompletable(t *testing.T) {
 	if in, _ := f.svc.AgentLeg(ctx, "a1", "i1"); in == nil || in.RoutingID != "r2" || in.State != bridge.StateActive {
 		t.Fatalf("AgentLeg with both open = %+v, want the later, active r2", in)
 	}
-	if in, err := f.svc.Complete(ctx, "a1", "i1", "Resolved"); err != nil || in.RoutingID != "r2" {
-		t.Fatalf("first Complete = %+v %v, want r2 completed", in, err)
+	// Naming the routing reaches the earlier leg while the later one is open: a Complete
+	// meant for the failure notice must not complete the chat the agent is in.
+	if in, _ := f.svc.AgentLeg(bridge.ForRouting(ctx, "r1"), "a1", "i1"); in == nil || in.RoutingID != "r1" {
+		t.Fatalf("AgentLeg for routing r1 = %+v, want r1", in)
 	}
-	in, err := f.svc.Complete(ctx, "a1", "i1", "")
-	if err != nil || in.RoutingID != "r1" || in.State != bridge.StateCompleted {
-		t.Fatalf("second Complete = %+v %v, want the earlier failed r1 completed", in, err)
+	if _, err := f.svc.AgentLeg(bridge.ForRouting(ctx, "r9"), "a1", "i1"); !errors.Is(err, bridge.ErrNotFound) {
+		t.Fatalf("AgentLeg for an unknown routing = %v, want ErrNotFound", err)
+	}
+	f.login(t, "a2")
+	if _, err := f.svc.AgentLeg(bridge.ForRouting(ctx, "r1"), "a2", "i1"); !errors.Is(err, bridge.ErrForbidden) {
+		t.Fatalf("another agent naming a1's routing = %v, want ErrForbidden", err)
+	}
+	if in, err := f.svc.Complete(bridge.ForRouting(ctx, "r1"), "a1", "i1", ""); err != nil || in.RoutingID != "r1" || in.State != bridge.StateCompleted {
+		t.Fatalf("Complete of routing r1 = %+v %v, want r1 completed", in, err)
+	}
+	if in, _ := f.svc.AgentLeg(ctx, "a1", "i1"); in == nil || in.RoutingID != "r2" || in.State != bridge.StateActive {
+		t.Fatalf("after completing r1 the chat = %+v, want r2 still active", in)
+	}
+	if in, err := f.svc.Complete(ctx, "a1", "i1", "Resolved"); err != nil || in.RoutingID != "r2" {
+		t.Fatalf("Complete = %+v %v, want r2 completed", in, err)
 	}
 	if _, err := f.svc.Complete(ctx, "a1", "i1", ""); !errors.Is(err, bridge.ErrNotCompletable) {
 		t.Fatalf("third Complete = %v, want ErrNotCompletable: nothing is left open", err)

@@ -379,3 +379,33 @@ func TestAdminTimelineAnswers503WhenTheStoreIsDown(t *testing.T) {
 		t.Errorf("admin timeline with Redis down = %d %+v, want 503 store_unavailable", status, eb)
 	}
 }
+
+// ?routing_id= names one leg of the interaction: a bad one is refused naming the parameter,
+// an unknown one is 404, and the agent's own leg answers.
+func TestMediabarRoutingIDSelectsTheLeg(t *testing.T) {
+	e := newEnv(t)
+	tok := e.login(t, "a1")
+	resp, eb := e.post(t, "/v1/acd/events", signed("evt-r1", []byte(routedBody)), []byte(routedBody))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("routed webhook = %d %+v", resp.StatusCode, eb)
+	}
+	in, err := e.svc.AgentLeg(context.Background(), "a1", "i1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		query     string
+		want      int
+		wantField string
+	}{
+		{"?routing_id=" + in.RoutingID, http.StatusOK, ""},
+		{"?routing_id=nope", http.StatusNotFound, ""},
+		{"?routing_id=%0a", http.StatusBadRequest, "routing_id"},
+		{"?routing_id=" + strings.Repeat("r", 300), http.StatusBadRequest, "routing_id"},
+	} {
+		status, eb := e.get(t, "/v1/mediabar/interactions/i1"+tt.query, tok)
+		if status != tt.want || eb.Field != tt.wantField {
+			t.Errorf("GET interaction%.30s = %d %+v, want %d naming %q", tt.query, status, eb, tt.want, tt.wantField)
+		}
+	}
+}

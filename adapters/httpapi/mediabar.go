@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -320,3 +322,23 @@ func (a *API) handleTimeline() echo.HandlerFunc {
 		return c.JSON(http.StatusOK, map[string]any{"interaction_id": c.Param("id"), "timeline": tl})
 	}
 }
+
+// withRouting passes ?routing_id= to the core: it names the leg when the agent holds more
+// than one of the interaction (a failed pop awaiting Complete, and the same chat routed back
+// to it), so an action meant for one never lands on the other. Without it the core takes the
+// agent's newest open leg.
+func withRouting(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		rid := c.QueryParam("routing_id")
+		if len(rid) > maxRoutingIDLen || strings.IndexFunc(rid, unicode.IsControl) >= 0 {
+			return newAPIError(http.StatusBadRequest, "malformed", fmt.Sprintf("not a routing id (at most %d characters, no control characters)", maxRoutingIDLen), "routing_id")
+		}
+		if rid != "" {
+			r := c.Request()
+			c.SetRequest(r.WithContext(bridge.ForRouting(r.Context(), rid)))
+		}
+		return next(c)
+	}
+}
+
+const maxRoutingIDLen = 256

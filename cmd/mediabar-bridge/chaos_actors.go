@@ -295,7 +295,10 @@ func (a *chaosAgent) work(ctx context.Context, now time.Time) {
 		key := l.Key()
 		switch l.State {
 		case bridge.StateOffered:
-			a.try(ctx, l, fAccept, func(ctx context.Context) error { _, err := mb.answerOffer(ctx, l.InteractionID, "accept"); return err })
+			a.try(ctx, l, fAccept, func(ctx context.Context) error {
+				_, err := mb.answerLeg(ctx, l.InteractionID, l.RoutingID, "accept")
+				return err
+			})
 		case bridge.StateActive:
 			a.mu.Lock()
 			since, ok := a.activeAt[key]
@@ -320,7 +323,10 @@ func (a *chaosAgent) work(ctx context.Context, now time.Time) {
 			if l.State == bridge.StateWrapUp {
 				disposition = a.w.dispositionOf(l.QueueID)
 			}
-			a.try(ctx, l, fComplete, func(ctx context.Context) error { _, err := mb.complete(ctx, l.InteractionID, disposition); return err })
+			a.try(ctx, l, fComplete, func(ctx context.Context) error {
+				_, err := mb.completeLeg(ctx, l.InteractionID, l.RoutingID, disposition)
+				return err
+			})
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -105,8 +106,23 @@ func (c *mediabarClient) interaction(ctx context.Context, id string) (*bridge.In
 }
 
 func (c *mediabarClient) complete(ctx context.Context, id, disposition string) (*bridge.Interaction, error) {
+	return c.completeLeg(ctx, id, "", disposition)
+}
+
+// legAction is the path of an action on interaction id, narrowed to one of its routings
+// when routingID is set (the agent may hold more than one leg of it).
+func legAction(id, routingID, action string) string {
+	p := "/v1/mediabar/interactions/" + id + "/" + action
+	if routingID != "" {
+		p += "?routing_id=" + url.QueryEscape(routingID)
+	}
+	return p
+}
+
+// completeLeg completes one leg: routing routingID of interaction id ("" for the newest open).
+func (c *mediabarClient) completeLeg(ctx context.Context, id, routingID, disposition string) (*bridge.Interaction, error) {
 	var in bridge.Interaction
-	if err := c.do(ctx, http.MethodPost, "/v1/mediabar/interactions/"+id+"/complete", httpapi.CompleteRequest{Disposition: disposition}, &in); err != nil {
+	if err := c.do(ctx, http.MethodPost, legAction(id, routingID, "complete"), httpapi.CompleteRequest{Disposition: disposition}, &in); err != nil {
 		return nil, err
 	}
 	return &in, nil
@@ -194,8 +210,13 @@ func (c *mediabarClient) waitEventWhere(ctx context.Context, match func(bridge.E
 
 // answerOffer is the media bar's Accept or Decline ("accept" / "decline").
 func (c *mediabarClient) answerOffer(ctx context.Context, id, verb string) (*bridge.Interaction, error) {
+	return c.answerLeg(ctx, id, "", verb)
+}
+
+// answerLeg is answerOffer for one routing of the interaction.
+func (c *mediabarClient) answerLeg(ctx context.Context, id, routingID, verb string) (*bridge.Interaction, error) {
 	var in bridge.Interaction
-	if err := c.do(ctx, http.MethodPost, "/v1/mediabar/interactions/"+id+"/"+verb, nil, &in); err != nil {
+	if err := c.do(ctx, http.MethodPost, legAction(id, routingID, verb), nil, &in); err != nil {
 		return nil, err
 	}
 	return &in, nil

@@ -63,7 +63,12 @@ export class Api {
   me() { return this.call('GET', 'me'); }
   diagnostics() { return this.call('GET', 'diagnostics'); }
   dispositions(queue) { return this.call('GET', 'dispositions?queue=' + encodeURIComponent(queue)); }
-  act(id, verb, body) { return this.call('POST', `interactions/${encodeURIComponent(id)}/${verb}`, body); }
+  // act acts on one leg: the routing is named, so an action meant for one leg of an
+  // interaction never lands on another the agent also holds.
+  act(id, routingId, verb, body) {
+    const leg = routingId ? '?routing_id=' + encodeURIComponent(routingId) : '';
+    return this.call('POST', `interactions/${encodeURIComponent(id)}/${verb}${leg}`, body);
+  }
 
   // events opens the agent's stream. EventSource cannot set headers, so the token goes in the
   // query; afterId resumes after the last event seen (a new EventSource, unlike the browser's

@@ -601,7 +601,7 @@ async function act(panel, verb, body) {
   if (verb === 'accept' || verb === 'decline') panel.answered = true;
   updateComplete(panel);
   try {
-    const after = await api.act(leg.interaction_id, verb, body);
+    const after = await api.act(leg.interaction_id, leg.routing_id, verb, body);
     toast(done[verb](leg));
     if (after && after.state && ui.panels.has(leg.interaction_id)) {
       if (['completed', 'requeued', 'revoked'].includes(after.state)) {
