@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,7 @@ type benchOptions struct {
 	json       bool
 	streams    streamsFlag
 	rate       float64
+	cpuProfile string
 }
 
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -60,6 +62,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
 	fs.Var(&o.streams, "streams", "measure N authenticated SSE streams instead of pops (`N`, default 1000 when given alone)")
 	fs.Float64Var(&o.rate, "rate", targetEventRate, "events per second pushed through the bridge's event publisher (--streams)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the bridge's main run (server, mock CRM and load: one process) to `file`, for go tool pprof")
 	streamClient := fs.Bool("stream-client", false, "internal: be the client end of bench --streams (orders on stdin)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: mediabar-bridge bench [flags]          pops: bridge vs floor, throughput and latency
@@ -249,7 +252,15 @@ func runPopBench(ctx context.Context, o benchOptions, getenv func(string) string
 	twg.Go(func() { _ = tracker.run(tctx) })
 	spec = loadSpec{name: "bridge", url: b.url + "/v1/acd/events", conns: o.conns, duration: o.duration, pops: o.pops, tracker: tracker}
 	say("bridge, %d connection(s), %d pop workers", spec.conns, rep.PopWorkers)
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		stopTracker()
+		twg.Wait()
+		_ = b.stop()
+		return err
+	}
 	rep.Bridge, err = gen.measure(ctx, spec)
+	stopProfile()
 	if err == nil && latencyRuns {
 		say("bridge, 1 connection")
 		var r loadResult
@@ -362,4 +373,20 @@ func finite(f float64) float64 {
 		return 0
 	}
 	return f
+}
+
+// startCPUProfile profiles this process into path until stop ("" profiles nothing).
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
