@@ -265,7 +265,8 @@ func (s *Store) queueIndex(ctx context.Context, p redis.Pipeliner, in *bridge.In
 
 // OpenLegs returns up to limit legs that are not terminal and are due for the reconciler at
 // or before due (last written then, or deferred to then), most overdue first. Index entries
-// whose leg has expired or ended are dropped as they are found.
+// whose leg has expired are dropped as they are found; a leg that ended but is still indexed
+// as open gets its lost index effects written (outcome export included).
 func (s *Store) OpenLegs(ctx context.Context, due time.Time, limit int) ([]*bridge.Interaction, error) {
 	members, err := s.client.ZRangeByScore(ctx, s.keys.OpenLegs(), &redis.ZRangeBy{
 		Min: "-inf", Max: strconv.FormatInt(due.UnixMilli(), 10), Count: int64(limit),
@@ -288,11 +289,18 @@ func (s *Store) OpenLegs(ctx context.Context, due time.Time, limit int) ([]*brid
 	out := make([]*bridge.Interaction, 0, len(legs))
 	var stale []any
 	for i, l := range legs {
-		if l == nil || l.State.Terminal() {
+		switch {
+		case l == nil:
 			stale = append(stale, members[i])
-			continue
+		case l.State.Terminal():
+			// Ended, yet still indexed as open: the write that ended it was stored, but its
+			// index effects were lost (Redis restarted or failed between the two). Write them
+			// now, so the leg leaves the open and agent indexes and enters the outcome export;
+			// they are idempotent. A failure leaves it here for the next pass.
+			_ = s.index(ctx, l, false)
+		default:
+			out = append(out, l)
 		}
-		out = append(out, l)
 	}
 	if len(stale) > 0 {
 		_ = s.client.ZRem(ctx, s.keys.OpenLegs(), stale...).Err() // best effort: found again next time

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 	"github.com/mediabar-bridge/mediabar-bridge/sessions"
 )
@@ -101,5 +103,46 @@ func TestOutcomesSkipsExpiredLegsAndRefusesBadCursors(t *testing.T) {
 		if _, _, err := s.Outcomes(ctx, base, time.Now(), cursor, 10); err == nil {
 			t.Errorf("cursor %q accepted", cursor)
 		}
+	}
+}
+
+// The chaos run's case: a leg's ending write is stored, but its index effects are lost (Redis
+// restarted between the two). The leg is still indexed as open; the reconciler's read of
+// open legs writes the lost effects, so the leg leaves the open index and enters the outcome
+// export, exactly once.
+func TestOpenLegsHealsAnEndedLegWhoseIndexWasLost(t *testing.T) {
+	s, rdb := newStore(t, sessions.Options{})
+	ctx := t.Context()
+	now := time.Now()
+	l := leg("i1", "r1", "a1", "c1", now.Add(-time.Minute))
+	if _, err := s.CreateLeg(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	l.State, l.UpdatedAt = bridge.StateCompleted, now.Add(-30*time.Second)
+	if err := s.UpdateLeg(ctx, l, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Undo the ending write's effects, as if they never reached Redis.
+	member := "i1/r1"
+	if err := rdb.ZAdd(ctx, s.Keys().OpenLegs(), redis.Z{Score: float64(now.Add(-time.Minute).UnixMilli()), Member: member}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ZRem(ctx, s.Keys().Outcomes(), member).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := s.Outcomes(ctx, now.Add(-time.Hour), now.Add(time.Hour), "", 10); len(got) != 0 {
+		t.Fatalf("setup: outcome export already has %d legs", len(got))
+	}
+
+	open, err := s.OpenLegs(ctx, now, 10)
+	if err != nil || len(open) != 0 {
+		t.Fatalf("OpenLegs = %v, %v; want no open leg (it ended)", open, err)
+	}
+	got, _, err := s.Outcomes(ctx, now.Add(-time.Hour), now.Add(time.Hour), "", 10)
+	if err != nil || len(got) != 1 || got[0].RoutingID != "r1" {
+		t.Fatalf("outcome export after the heal = %v, %v; want the ended leg once", got, err)
+	}
+	if n := rdb.ZCard(ctx, s.Keys().OpenLegs()).Val(); n != 0 {
+		t.Errorf("open-legs index still has %d members", n)
 	}
 }
