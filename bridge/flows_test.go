@@ -429,3 +429,60 @@ func TestBouncingWithoutEscalationQueueIsHeld(t *testing.T) {
 		}
 	}
 }
+
+// The 3-replica chaos run's case: a replica dies in the middle of its pop's CRM call (the
+// route may have reached the CRM); another replica takes the pop over while the CRM breaker
+// is open. The takeover must not read "breaker open" as "not routed" and requeue: the dead
+// owner's route may land (it did, and the chat was offered while the ACD had it back). The
+// leg stays popping and uncertain until the CRM answers the same transaction id.
+func TestPopTakeoverWithTheBreakerOpenStaysUncertain(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	f.login(t, "a1")
+	out, err := f.svc.Routed(ctx, routedCmd("i1", "a1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first owner: its CRM call is in flight when its process dies (its context ends).
+	ownerCtx, die := context.WithCancel(ctx)
+	f.crm.RouteChatFn = func(ctx context.Context, _ bridge.RouteRequest) (bridge.RouteResult, error) {
+		die()
+		<-ctx.Done()
+		return bridge.RouteResult{}, ctx.Err()
+	}
+	if err := f.svc.Pop(ownerCtx, out.Key); err == nil {
+		t.Fatal("the dying owner's pop returned nil")
+	}
+	if got := f.leg(t, out.Key); got.State != bridge.StatePopping || got.PopAttempts != 1 {
+		t.Fatalf("after the owner died: %s attempts %d, want popping, attempt 1", got.State, got.PopAttempts)
+	}
+
+	answers := []error{fmt.Errorf("%w: %w", bridge.ErrUnavailable, bridge.ErrBreakerOpen), nil}
+	f.crm.RouteChatFn = func(context.Context, bridge.RouteRequest) (bridge.RouteResult, error) {
+		err := answers[0]
+		answers = answers[1:]
+		if err != nil {
+			return bridge.RouteResult{}, err
+		}
+		return bridge.RouteResult{Code: "SUCCESS", EngagementState: bridge.EngagementOffered}, nil
+	}
+	if err := f.svc.Pop(ctx, out.Key); err == nil {
+		t.Fatal("the takeover with the breaker open returned nil; the work item must come back")
+	}
+	if got := f.leg(t, out.Key); got.State != bridge.StatePopping || !got.PopUncertain || got.Requeued {
+		t.Fatalf("after the takeover met the open breaker: %s uncertain=%v requeued=%v, want popping, uncertain, not requeued", got.State, got.PopUncertain, got.Requeued)
+	}
+	if err := f.svc.Pop(ctx, out.Key); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.leg(t, out.Key); got.State != bridge.StateOffered || got.PopUncertain {
+		t.Fatalf("after the CRM answered: %s uncertain=%v, want offered", got.State, got.PopUncertain)
+	}
+	routes := f.crm.Routes()
+	for _, r := range routes {
+		if r.TransactionID != routes[0].TransactionID {
+			t.Errorf("transaction ids %q and %q: a takeover must replay the owner's", routes[0].TransactionID, r.TransactionID)
+		}
+	}
+	f.drainOutbox(t, 0) // no requeue
+}

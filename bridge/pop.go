@@ -182,6 +182,11 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 	if in.State == StateRouted || attempt == 0 {
 		attempt = 1
 	}
+	// A takeover cannot know whether the owner it replaces sent the route before it died: if
+	// it did, the CRM may offer the chat yet. So the takeover's attempt is uncertain from the
+	// start: a breaker or an error status now settles nothing, only the CRM's answer to the
+	// same transaction id does (the 3-replica chaos run requeued a chat the CRM then offered).
+	tookOver := in.State == StatePopping && in.PopAttempts > 0
 	account := in.CRMAccountID
 	// The start's indexes, timeline entries and "popping" event are written while the CRM
 	// call is in flight (they need not precede it, only what follows it): started waits
@@ -190,6 +195,9 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 	in, applied, err := s.applyTrigger(ctx, key, TriggerPopStart, change{cur: in, fence: fence, background: &started, mutate: func(l *Interaction) {
 		l.PopAttempts = attempt
 		l.CRMAccountID = account
+		if tookOver {
+			l.PopUncertain = true
+		}
 	}})
 	defer started() // also on the way out: no write of the pop outlives it
 	if err != nil {

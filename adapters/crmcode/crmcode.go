@@ -91,8 +91,13 @@ func ResolveRoute(ctx context.Context, log *slog.Logger, req bridge.RouteRequest
 			// OfferExpiresIn is unknown here: the read does not carry it.
 			return bridge.RouteResult{Code: string(bridgeerr.Success), EngagementState: p.State}, nil
 		}
-		res, err = route(ctx) // not with the agent: what went before was not applied
-		blind = sentBlind(err)
+		// Not with the agent yet: replay with the same transaction id. The CRM answers a replay
+		// from its first evaluation, so this never routes twice. An earlier send may still be
+		// in flight at the CRM (it outlived our deadline, not the CRM's), so a read that does not
+		// show it yet is no proof it will not land: the outcome stays unknown until a replay
+		// gets a real answer.
+		res, err = route(ctx)
+		blind = blind || sentBlind(err)
 	}
 	if err != nil && blind {
 		// Giving up now must not read as "not routed": the CRM may still offer the chat.

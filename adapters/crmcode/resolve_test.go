@@ -43,7 +43,10 @@ func TestResolveRoute(t *testing.T) {
 		// may have been applied: unknown, not a failure the bridge would requeue on.
 		{name: "lost answer, read refused by the open breaker", routes: []error{lostAnswer}, reads: []error{breakerOpen}, wantUnknown: true, wantErr: true, wantRoutes: 1},
 		{name: "lost answer, reads never answer", routes: []error{lostAnswer}, reads: []error{lostAnswer, lostAnswer, lostAnswer}, wantUnknown: true, wantErr: true, wantRoutes: 1},
-		{name: "lost answer, read elsewhere, replay never sent", routes: []error{lostAnswer, breakerOpen}, reads: []error{nil}, eng: elsewhere, wantErr: true, wantRoutes: 2},
+		// The 3-replica chaos run's case: the first send was slow, not lost. The read did not
+		// show it yet and the replay could not be sent (breaker open); the first send then
+		// landed. Known-failed would requeue a chat the CRM offers; it stays unknown.
+		{name: "lost answer, read elsewhere, replay never sent", routes: []error{lostAnswer, breakerOpen}, reads: []error{nil}, eng: elsewhere, wantUnknown: true, wantErr: true, wantRoutes: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
