@@ -95,10 +95,28 @@ func (s *Service) HandleCRMEvent(ctx context.Context, site string, ev CRMEvent) 
 	if ev.ChatID == "" {
 		return s.agentEvent(ctx, site, ev)
 	}
+	// What the event does to its leg, decided before the leg is looked up (two round trips),
+	// which an event that changes no leg (the offer itself: the pop already knows) skips.
+	var apply func(*Interaction) error
 	switch ev.Type {
-	case CRMEngagementAccepted, CRMEngagementDeclined, CRMEngagementTimeout, CRMEngagementRequeued, CRMEngagementConcluded:
+	case CRMEngagementAccepted:
+		apply = func(leg *Interaction) error { _, err := s.accept(ctx, leg); return err }
+	case CRMEngagementDeclined:
+		apply = func(leg *Interaction) error {
+			return s.requeueFromCRM(ctx, leg, TriggerDecline, bridgeerr.AgentDeclined, "declined")
+		}
+	case CRMEngagementTimeout:
+		apply = func(leg *Interaction) error {
+			return s.requeueFromCRM(ctx, leg, TriggerOfferTimeout, bridgeerr.OfferTimeout, "offer_timeout")
+		}
+	case CRMEngagementRequeued:
+		apply = func(leg *Interaction) error {
+			return s.requeueFromCRM(ctx, leg, TriggerCRMRequeue, requeueCause(ev.Cause), "")
+		}
+	case CRMEngagementConcluded:
+		apply = func(leg *Interaction) error { return s.concluded(ctx, leg, ev.EndReason) }
 	default:
-		return nil // an event that changes no leg (the offer itself: the pop already knows): no lookup
+		return nil
 	}
 	leg, err := s.chatLegOf(ctx, site, ev.ChatID, ev.AgentAccountID)
 	if errors.Is(err, ErrNotFound) {
@@ -107,19 +125,7 @@ func (s *Service) HandleCRMEvent(ctx context.Context, site string, ev CRMEvent) 
 	if err != nil {
 		return err
 	}
-	switch ev.Type {
-	case CRMEngagementAccepted:
-		_, err = s.accept(ctx, leg)
-	case CRMEngagementDeclined:
-		err = s.requeueFromCRM(ctx, leg, TriggerDecline, bridgeerr.AgentDeclined, "declined")
-	case CRMEngagementTimeout:
-		err = s.requeueFromCRM(ctx, leg, TriggerOfferTimeout, bridgeerr.OfferTimeout, "offer_timeout")
-	case CRMEngagementRequeued:
-		err = s.requeueFromCRM(ctx, leg, TriggerCRMRequeue, requeueCause(ev.Cause), "")
-	case CRMEngagementConcluded:
-		err = s.concluded(ctx, leg, ev.EndReason)
-	}
-	return err
+	return apply(leg)
 }
 
 // chatLegOf finds the leg a CRM chat event is about: the chat's newest leg, or, when the

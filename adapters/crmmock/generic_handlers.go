@@ -24,13 +24,9 @@ func (s *Server) generic(op string, h echo.HandlerFunc) echo.HandlerFunc {
 }
 
 func (s *Server) handleGenericRoute(c echo.Context) error {
-	key, err := decodeIdempotencyKey(c.Request().Header)
+	key, data, err := keyedBody(c)
 	if err != nil {
 		return err
-	}
-	data, err := readBody(c)
-	if err != nil {
-		return asInvalidRequest(err)
 	}
 	req, err := decodeGenericRoute(data)
 	if err != nil {
@@ -48,13 +44,9 @@ func (s *Server) handleGenericRoute(c echo.Context) error {
 // handleGenericResponse answers an offer for the agent under the Idempotency-Key, by
 // respond's rules (respond.go).
 func (s *Server) handleGenericResponse(c echo.Context) error {
-	key, err := decodeIdempotencyKey(c.Request().Header)
+	key, data, err := keyedBody(c)
 	if err != nil {
 		return err
-	}
-	data, err := readBody(c)
-	if err != nil {
-		return asInvalidRequest(err)
 	}
 	req, err := decodeGenericResponse(data)
 	if err != nil {
@@ -129,4 +121,15 @@ func (s *Server) handleGenericEvents(c echo.Context) error {
 		return nil // the client left
 	}
 	return c.JSON(http.StatusOK, genericEvents(resp))
+}
+
+// keyedBody reads what every keyed generic call starts with: its Idempotency-Key and body.
+func keyedBody(c echo.Context) (key string, data []byte, err error) {
+	if key, err = decodeIdempotencyKey(c.Request().Header); err != nil {
+		return "", nil, err
+	}
+	if data, err = readBody(c); err != nil {
+		return "", nil, asInvalidRequest(err)
+	}
+	return key, data, nil
 }

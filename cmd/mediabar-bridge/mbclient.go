@@ -146,25 +146,32 @@ func (c *mediabarClient) waitEvent(ctx context.Context, typ string) (bridge.Even
 	return ev, nil
 }
 
-// openStream opens the agent's event stream, as a media bar does, and reads it in the
-// background until stop.
-func (c *mediabarClient) openStream(ctx context.Context) (stop func(), err error) {
-	ctx, cancel := context.WithCancel(ctx)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/mediabar/events", nil)
+// stream opens the agent's event stream (query: "" or "?last_event_id=..."); ctx bounds it.
+func (c *mediabarClient) stream(ctx context.Context, query string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/mediabar/events"+query, nil)
 	if err != nil {
-		cancel()
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := (&http.Client{}).Do(req)
+	resp, err := (&http.Client{}).Do(req) // no client timeout: the stream stays open
 	if err != nil {
-		cancel()
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		cancel()
 		return nil, fmt.Errorf("event stream: HTTP %d", resp.StatusCode)
+	}
+	return resp, nil
+}
+
+// openStream opens the agent's event stream, as a media bar does, and reads it in the
+// background until stop.
+func (c *mediabarClient) openStream(ctx context.Context) (stop func(), err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	resp, err := c.stream(ctx, "")
+	if err != nil {
+		cancel()
+		return nil, err
 	}
 	done := make(chan struct{})
 	go func() {
@@ -177,19 +184,11 @@ func (c *mediabarClient) openStream(ctx context.Context) (stop func(), err error
 
 // waitEventWhere reads the agent's event stream from its start until an event matches.
 func (c *mediabarClient) waitEventWhere(ctx context.Context, match func(bridge.Event) bool) (bridge.Event, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/mediabar/events?last_event_id=0", nil)
-	if err != nil {
-		return bridge.Event{}, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := (&http.Client{}).Do(req) // no client timeout: the stream stays open; ctx bounds it
+	resp, err := c.stream(ctx, "?last_event_id=0")
 	if err != nil {
 		return bridge.Event{}, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return bridge.Event{}, fmt.Errorf("event stream: HTTP %d", resp.StatusCode)
-	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
