@@ -1,9 +1,11 @@
 package crmmock
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -275,10 +277,14 @@ func (s *Server) routeLocked(st *site, req chatRoutedRequest, now time.Time) cha
 	c.agentID = a.AccountID
 	c.state = StateOffered
 	c.offerExpires = now.Add(s.opts.OfferTimeout)
+	s.scheduleChatLocked(c)
+	st.reindexChat(c)
 	s.emitLocked(st, chatEvent(EventEngagementOffered, c, now))
 	if a.AutoAccept {
 		c.state = StateActive
 		c.offerExpires = time.Time{}
+		s.scheduleChatLocked(c)
+		st.reindexChat(c)
 		s.emitLocked(st, chatEvent(EventEngagementAccepted, c, now))
 		resp.ResultCode, resp.EngagementState = CodeSuccess, StateActive
 		return resp
@@ -299,7 +305,11 @@ func (s *Server) offerParticipantLocked(st *site, c *chat, a *agent, req chatRou
 		state:        StateOffered,
 		offerExpires: now.Add(s.opts.OfferTimeout),
 	}
+	s.w.nextParticipant++
+	p.offerTimer = participantTimerSlot(st, c, p, s.w.nextParticipant)
 	c.participants = append(c.participants, p)
+	s.scheduleParticipantLocked(p)
+	st.reindexChat(c)
 	s.emitLocked(st, participantEvent(EventEngagementOffered, c, p, now))
 	resp := chatRoutedResponse{ResultCode: CodeSuccess, ChatID: c.id, AgentAccountID: a.AccountID}
 	if a.AutoAccept {
@@ -321,12 +331,16 @@ func (s *Server) acceptParticipantLocked(st *site, c *chat, p *participant, now 
 	p.offerExpires = time.Time{}
 	if p.routeType != RouteTransfer {
 		p.state = StateActive
+		s.scheduleParticipantLocked(p)
+		st.reindexChat(c)
 		s.emitLocked(st, participantEvent(EventEngagementAccepted, c, p, now))
 		return
 	}
 	c.dropParticipant(p)
+	s.scheduleParticipantLocked(p)
 	c.agentID = p.agentID
 	c.queueID = p.queueID
+	st.reindexChat(c)
 	s.emitLocked(st, chatEvent(EventEngagementAccepted, c, now))
 }
 
@@ -451,14 +465,11 @@ func (s *Server) pollLocked(token, siteName string, afterSeq int64, now time.Tim
 
 func (s *Server) pollOfLocked(st *site, afterSeq int64) (pollResponse, bool) {
 	resp := pollResponse{ResultCode: CodeSuccess, LastSeq: s.seqs[st.name], Events: []Event{}}
-	for _, ev := range st.events {
-		if ev.Seq > afterSeq {
-			resp.Events = append(resp.Events, ev)
-			if len(resp.Events) == maxEventsPerPoll {
-				break
-			}
-		}
-	}
+	// The log is in sequence order (emitLocked numbers each event from the site's counter):
+	// the first event after the cursor is found by binary search, not by reading the whole
+	// log on every poll (10,000 events once it is full, one poll per event under load).
+	i, _ := slices.BinarySearchFunc(st.events, afterSeq+1, func(ev Event, seq int64) int { return cmp.Compare(ev.Seq, seq) })
+	resp.Events = append(resp.Events, st.events[i:min(len(st.events), i+maxEventsPerPoll)]...)
 	if len(resp.Events) == 0 {
 		resp.Timeout = true
 		return resp, false

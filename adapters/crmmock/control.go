@@ -186,7 +186,9 @@ func (s *Server) CreateAgent(siteName string, a Agent) error {
 		}
 	}
 	a.Queues = append([]string(nil), a.Queues...)
-	st.agents[a.AccountID] = &agent{Agent: a}
+	ag := &agent{Agent: a, chats: make(map[*chat]struct{})}
+	ag.presenceTimer = agentTimerSlot(st, ag, len(st.agentOrder))
+	st.agents[a.AccountID] = ag
 	st.agentOrder = append(st.agentOrder, a.AccountID)
 	return nil
 }
@@ -230,6 +232,7 @@ func (s *Server) Login(siteName, accountID string) (string, error) {
 	a.lastPoll = now
 	a.missed = 0
 	a.statusName = StatusUnrestricted
+	s.scheduleAgentLocked(a)
 	s.connectionEventLocked(st, a, now)
 	s.statusEventLocked(st, a, now)
 	return a.sessionID, nil
@@ -308,6 +311,7 @@ func (s *Server) presencePollLocked(st *site, a *agent, now time.Time) {
 	wasAbsent := a.missed > 0
 	a.lastPoll = now
 	a.missed = 0
+	s.scheduleAgentLocked(a)
 	if wasAbsent {
 		s.connectionEventLocked(st, a, now)
 	}
@@ -340,10 +344,12 @@ func (s *Server) SetPresence(siteName, accountID, presence string) error {
 		if a.missed == 0 {
 			a.lastPoll = now.Add(-s.opts.AbsentInterval)
 			a.missed = 1
+			s.scheduleAgentLocked(a)
 			s.connectionEventLocked(st, a, now)
 		}
 	case PresenceDisconnected:
 		a.missed = s.opts.AbsentRetryCount + 1
+		s.scheduleAgentLocked(a)
 		s.disconnectLocked(st, a, now)
 	}
 	return nil
@@ -384,6 +390,7 @@ func (s *Server) CreateChatWith(siteName string, nc NewChat) (string, error) {
 	s.w.nextChat++
 	c := &chat{
 		id:           strconv.FormatInt(s.w.nextChat, 10),
+		order:        len(st.chatOrder),
 		queueID:      nc.QueueID,
 		customerName: nc.CustomerName,
 		state:        StateWaiting,
@@ -394,8 +401,10 @@ func (s *Server) CreateChatWith(siteName string, nc NewChat) (string, error) {
 		c.customerPolls = true
 		c.customerLastPoll = now
 	}
+	c.customerTimer, c.timer = chatTimerSlots(st, c, c.order)
 	st.chats[c.id] = c
 	st.chatOrder = append(st.chatOrder, c.id)
+	s.scheduleChatLocked(c)
 	return c.id, nil
 }
 
@@ -417,6 +426,7 @@ func (s *Server) CustomerHeartbeat(siteName, chatID string) error {
 	}
 	c.customerLastPoll = now
 	c.customerMissed = 0
+	s.scheduleChatLocked(c)
 	return nil
 }
 

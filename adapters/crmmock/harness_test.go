@@ -35,6 +35,7 @@ func newHarness(t *testing.T, opts Options) *harness {
 		opts.Sites = []string{"demo", "other"}
 	}
 	srv := New(opts)
+	checkEveryPick(t, srv, nil) // every test also checks the timer schedule against the scan
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	t.Cleanup(srv.Close) // runs first: releases hanging requests so ts.Close can finish
@@ -155,7 +156,7 @@ func (h *harness) eventsSince(seq int64) []Event {
 	return evs
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

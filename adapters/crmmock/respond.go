@@ -126,6 +126,8 @@ func (s *Server) answerOfferLocked(st *site, c *chat, p *participant, action str
 	case action == ActionAccept:
 		c.state = StateActive
 		c.offerExpires = time.Time{}
+		s.scheduleChatLocked(c)
+		st.reindexChat(c)
 		s.emitLocked(st, chatEvent(EventEngagementAccepted, c, now))
 	case action == ActionDecline:
 		s.requeueLocked(st, c, chatEvent(EventEngagementDeclined, c, now), now)

@@ -108,6 +108,10 @@ type Server struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 	bg        sync.WaitGroup
+
+	// beforeNextTimer, when set (tests only, under mu), runs before each time
+	// fireTimersLocked looks for the next timer due.
+	beforeNextTimer func(now time.Time)
 }
 
 // New returns a running mock server. Call Close to stop its background ticker and release

@@ -15,6 +15,9 @@ type world struct {
 	routeEvals  map[string]int // transactionId -> evaluated chatRouted requests
 	nextChat    int64
 	nextSession int64
+	// timers is the schedule of every running timer (timers.go).
+	timers          timerHeap
+	nextParticipant int64 // participants' routing order, for timer ties
 
 	respondEvals map[string]int // transactionId / Idempotency-Key -> evaluated respond requests
 }
@@ -27,6 +30,7 @@ type sessionToken struct {
 // site is one CRM site (interface): its queues, statuses, agents, chats and event log.
 type site struct {
 	name        string
+	rank        int // its place among the sorted site names, for timer ties
 	queues      map[string]*Queue
 	queueOrder  []string
 	statuses    map[string]bool // name -> available
@@ -37,7 +41,9 @@ type site struct {
 	chatOrder   []string
 	routes      map[string]chatRoutedResponse // transactionId -> first answer
 	responds    map[string]respondResponse    // respond's transactionId -> first answer
-	events      []Event
+	events      []Event                       // the event log, oldest first (appendEvent)
+	// eventArray is the array a full event log slides in (appendEvent); nil until then.
+	eventArray []Event
 }
 
 // agent is an agent account and its chat session.
@@ -51,11 +57,17 @@ type agent struct {
 	lastPoll     time.Time
 	missed       int // missed presence intervals since lastPoll (0 while ACTIVE)
 	statusName   string
+	// presenceTimer is the slot of the presence timer (timers.go): reschedule it after
+	// changing loggedIn, lastPoll or missed.
+	presenceTimer timerSlot
+	// chats are the chats the agent is in (agentchats.go), kept by reindexChat.
+	chats map[*chat]struct{}
 }
 
 // chat is one engagement.
 type chat struct {
 	id           string
+	order        int // its place in the site's creation order
 	queueID      string
 	customerName string
 	state        string
@@ -74,6 +86,14 @@ type chat struct {
 	// participants are the agents in the chat beside its owner (second legs), in the order
 	// they were routed.
 	participants []*participant
+	// customerTimer and timer are the slots of the customer's presence timer and of the
+	// chat's own offer or queue timeout (timers.go): reschedule them (scheduleChatLocked)
+	// after changing state, offerExpires, waitingSince or the customer's fields.
+	customerTimer timerSlot
+	timer         timerSlot
+	// indexedAgents are the agents whose index lists the chat (agentchats.go): call
+	// reindexChat after changing state, agentID, participants or a participant's state.
+	indexedAgents []string
 }
 
 // participant is an agent a transfer, conference or consult route added to an ACTIVE chat
@@ -89,6 +109,9 @@ type participant struct {
 	queueID      string    // the queue it was routed through (an accepted transfer moves the chat there)
 	state        string    // OFFERED, ACTIVE, CONCLUDED
 	offerExpires time.Time // while OFFERED
+	// offerTimer is the slot of the offer timer (timers.go): reschedule it after changing
+	// state or offerExpires, or taking the participant out of the chat.
+	offerTimer timerSlot
 }
 
 // live reports whether the participant is still in the chat (OFFERED or ACTIVE).
@@ -141,6 +164,9 @@ func newWorld(siteNames []string) *world {
 	for _, n := range siteNames {
 		w.sites[n] = newSite(n)
 	}
+	for i, n := range w.sortedSiteNames() {
+		w.sites[n].rank = i
+	}
 	return w
 }
 
@@ -163,24 +189,6 @@ func newSite(name string) *site {
 func (st *site) addStatus(name string, available bool) {
 	st.statuses[name] = available
 	st.statusOrder = append(st.statusOrder, name)
-}
-
-// activeSessions counts the agent's OFFERED and ACTIVE chats, owned or as a participant:
-// each holds a capacity slot.
-func (st *site) activeSessions(accountID string) int {
-	return len(st.agentChats(accountID))
-}
-
-// agentChats returns the chats the agent is in (owner of an OFFERED or ACTIVE chat, or live
-// participant) in creation order.
-func (st *site) agentChats(accountID string) []*chat {
-	var out []*chat
-	for _, id := range st.chatOrder {
-		if c := st.chats[id]; c.hasAgent(accountID) {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 func (a *agent) hasQueue(queueID string) bool { return slices.Contains(a.Queues, queueID) }
@@ -232,12 +240,32 @@ func (s *Server) emitLocked(st *site, ev Event) {
 	s.seqs[st.name]++
 	ev.Seq = s.seqs[st.name]
 	ev.At = ev.At.UTC()
-	st.events = append(st.events, ev)
-	if over := len(st.events) - maxEventsPerSite; over > 0 {
-		st.events = slices.Delete(st.events, 0, over)
-	}
+	st.appendEvent(ev)
 	close(s.wake)
 	s.wake = make(chan struct{})
+}
+
+// appendEvent appends ev to the site's log, dropping the oldest event once the log holds
+// maxEventsPerSite, in amortised constant time. A full log slides forward in its array and
+// is copied to the start of eventArray (twice the cap, allocated the first time) only when
+// it reaches the array's end: one copy of the log per maxEventsPerSite events, no
+// allocation after the first, and the log's memory stays at 2*maxEventsPerSite events.
+func (st *site) appendEvent(ev Event) {
+	if len(st.events) >= maxEventsPerSite {
+		keep := st.events[len(st.events)-maxEventsPerSite+1:]
+		if len(st.events) == cap(st.events) { // no room left after the log
+			if st.eventArray == nil {
+				st.eventArray = make([]Event, 2*maxEventsPerSite)
+			}
+			n := copy(st.eventArray, keep)
+			clear(st.eventArray[n:])
+			keep = st.eventArray[:n]
+		} else {
+			clear(st.events[:len(st.events)-len(keep)]) // let the dropped events' strings go
+		}
+		st.events = keep
+	}
+	st.events = append(st.events, ev)
 }
 
 // chatEvent is an engagement event for c's owner.
@@ -259,6 +287,8 @@ func (s *Server) requeueLocked(st *site, c *chat, ev Event, at time.Time) {
 	c.agentID = ""
 	c.offerExpires = time.Time{}
 	c.waitingSince = at
+	s.scheduleChatLocked(c)
+	st.reindexChat(c)
 	s.emitLocked(st, ev)
 	for _, p := range slices.Clone(c.participants) {
 		if p.live() {
@@ -266,6 +296,7 @@ func (s *Server) requeueLocked(st *site, c *chat, ev Event, at time.Time) {
 		}
 	}
 	c.participants = nil
+	st.reindexChat(c)
 }
 
 // leaveLocked takes a participant out of the chat (declined, timed out, left alone, session
@@ -273,6 +304,8 @@ func (s *Server) requeueLocked(st *site, c *chat, ev Event, at time.Time) {
 // owner are not touched.
 func (s *Server) leaveLocked(st *site, c *chat, p *participant, typ, endReason string, at time.Time) {
 	c.dropParticipant(p)
+	s.scheduleParticipantLocked(p)
+	st.reindexChat(c)
 	ev := participantEvent(typ, c, p, at)
 	if typ == EventEngagementConcluded {
 		ev.EndReason = endReason
@@ -290,6 +323,8 @@ func (s *Server) concludeLocked(st *site, c *chat, reason string, at time.Time) 
 	c.byCustomer = endReasons[reason]
 	c.offerExpires = time.Time{}
 	c.endedAt = at
+	s.scheduleChatLocked(c)
+	st.reindexChat(c)
 	ev := chatEvent(EventEngagementConcluded, c, at)
 	ev.EndReason = reason
 	s.emitLocked(st, ev)
@@ -299,6 +334,8 @@ func (s *Server) concludeLocked(st *site, c *chat, reason string, at time.Time) 
 		}
 		p.state = StateConcluded
 		p.offerExpires = time.Time{}
+		s.scheduleParticipantLocked(p)
+		st.reindexChat(c)
 		ev := participantEvent(EventEngagementConcluded, c, p, at)
 		ev.EndReason = reason
 		s.emitLocked(st, ev)
@@ -322,6 +359,7 @@ func (s *Server) tearDownLocked(st *site, a *agent, cause string, at time.Time) 
 	}
 	a.loggedIn = false
 	a.missed = 0
+	s.scheduleAgentLocked(a)
 	s.emitLocked(st, Event{Type: EventAgentLoggedOff, AgentAccountID: a.AccountID, Cause: cause, At: at})
 }
 
@@ -337,102 +375,11 @@ func (s *Server) connectionEventLocked(st *site, a *agent, at time.Time) {
 	})
 }
 
-// fireTimersLocked fires every timer due at or before now, earliest first, each at its own
-// due time, so one big Advance produces the same events in the same order as living
-// through the time would.
-func (s *Server) fireTimersLocked(now time.Time) {
-	for {
-		t, ok := s.nextTimerLocked(now)
-		if !ok {
-			return
-		}
-		switch t.kind {
-		case timerPresence:
-			s.missIntervalLocked(t.site, t.agent, t.due)
-		case timerOffer:
-			s.offerTimeoutLocked(t.site, t.chat, t.due)
-		case timerParticipantOffer:
-			s.leaveLocked(t.site, t.chat, t.participant, EventEngagementTimeout, "", t.due)
-		case timerQueue:
-			s.concludeLocked(t.site, t.chat, EndQueueTimeout, t.due)
-		case timerCustomer:
-			s.missCustomerIntervalLocked(t.site, t.chat, t.due)
-		}
-	}
-}
-
-type timerKind int
-
-const (
-	timerPresence         timerKind = iota + 1 // an agent misses one more presence interval
-	timerOffer                                 // an offer times out
-	timerParticipantOffer                      // a transfer, conference or consult offer times out
-	timerQueue                                 // a waiting customer's queue timeout
-	timerCustomer                              // a polling customer misses one more interval
-)
-
-// timer is one due timer.
-type timer struct {
-	kind  timerKind
-	due   time.Time
-	site  *site
-	agent *agent
-	chat  *chat
-	// participant is the offered participant of chat (timerParticipantOffer).
-	participant *participant
-}
-
-// nextTimerLocked finds the earliest timer due at or before now. Ties go to the first in
-// site, agent, chat creation order (a chat's participants, in routing order, before the
-// chat's own timers).
-func (s *Server) nextTimerLocked(now time.Time) (timer, bool) {
-	var best timer
-	found := false
-	consider := func(t timer) {
-		if t.due.After(now) || (found && !t.due.Before(best.due)) {
-			return
-		}
-		best, found = t, true
-	}
-	for _, name := range s.w.sortedSiteNames() {
-		st := s.w.sites[name]
-		for _, id := range st.agentOrder {
-			a := st.agents[id]
-			if a.loggedIn {
-				due := a.lastPoll.Add(time.Duration(a.missed+1) * s.opts.AbsentInterval)
-				consider(timer{kind: timerPresence, due: due, site: st, agent: a})
-			}
-		}
-		for _, id := range st.chatOrder {
-			c := st.chats[id]
-			if c.customerPolls && c.state != StateConcluded {
-				due := c.customerLastPoll.Add(time.Duration(c.customerMissed+1) * s.opts.AbsentInterval)
-				consider(timer{kind: timerCustomer, due: due, site: st, chat: c})
-			}
-			for _, p := range c.participants {
-				if p.state == StateOffered {
-					consider(timer{kind: timerParticipantOffer, due: p.offerExpires, site: st, chat: c, participant: p})
-				}
-			}
-			switch c.state {
-			case StateOffered:
-				consider(timer{kind: timerOffer, due: c.offerExpires, site: st, chat: c})
-			case StateWaiting:
-				due := c.createdAt.Add(s.opts.QueueTimeout)
-				if due.Before(c.waitingSince) {
-					due = c.waitingSince
-				}
-				consider(timer{kind: timerQueue, due: due, site: st, chat: c})
-			}
-		}
-	}
-	return best, found
-}
-
 // missIntervalLocked records one more missed presence interval: ABSENT for the first
 // AbsentRetryCount intervals after the one that made the agent absent, then DISCONNECTED.
 func (s *Server) missIntervalLocked(st *site, a *agent, at time.Time) {
 	a.missed++
+	s.scheduleAgentLocked(a)
 	if a.missed <= s.opts.AbsentRetryCount {
 		s.connectionEventLocked(st, a, at)
 		return
@@ -466,6 +413,7 @@ func (s *Server) disconnectLocked(st *site, a *agent, at time.Time) {
 // customer left before the pop, rather than CHAT_ID_UNKNOWN.
 func (s *Server) missCustomerIntervalLocked(st *site, c *chat, at time.Time) {
 	c.customerMissed++
+	s.scheduleChatLocked(c)
 	if c.customerMissed <= s.opts.AbsentRetryCount {
 		return
 	}
