@@ -24,6 +24,15 @@ func (s *Service) RunCRMEvents(ctx context.Context, site string) error {
 	return nil
 }
 
+// cursorEvery: how often the CRM event consumer stores its cursor while events flow.
+const cursorEvery = 100 * time.Millisecond
+
+// pollLinger: after a poll that brought events, the consumer waits this long before the
+// next, so that events arriving together are read together. Under load a poll per event was
+// an HTTP exchange per pop on both ends, made just as the pop's own last writes were in
+// flight; a few milliseconds are nothing to an agent's accept or a customer's goodbye.
+const pollLinger = 5 * time.Millisecond
+
 // consumeCRMEvents polls and applies events while this replica holds the lock.
 func (s *Service) consumeCRMEvents(ctx context.Context, site, name string, fence int64) {
 	after, err := s.store.Cursor(ctx, name)
@@ -33,6 +42,34 @@ func (s *Service) consumeCRMEvents(ctx context.Context, site, name string, fence
 	}
 	backoff := 200 * time.Millisecond
 	failures := 0 // consecutive failures to apply the event after the cursor
+	// The cursor is stored at most every cursorEvery while events flow, and always when
+	// this holder stops: under load a write per poll was a Redis round trip per pop. A
+	// holder that dies replays to the next at most that much, which the state machine
+	// absorbs (a repeated event is an illegal transition, recorded and ignored).
+	stored, lastStore := after, time.Now()
+	// storeCursor writes after if it moved since the last write. false: this holder must
+	// stop, fenced (another replica consumes now) or with the store failing (whoever holds
+	// the lock next resumes from the stored cursor).
+	storeCursor := func(ctx context.Context) bool {
+		if after == stored {
+			return true
+		}
+		if err := s.store.SetCursor(ctx, name, fence, after); err != nil {
+			if errors.Is(err, ErrFenced) {
+				stored = after // not ours to store any more
+			} else {
+				s.log.Warn("store CRM event cursor", "site", site, "err", err)
+			}
+			return false
+		}
+		stored, lastStore = after, time.Now()
+		return true
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		storeCursor(sctx)
+	}()
 	for ctx.Err() == nil {
 		events, err := s.crm.PollEvents(ctx, site, after)
 		if err != nil {
@@ -49,6 +86,9 @@ func (s *Service) consumeCRMEvents(ctx context.Context, site, name string, fence
 		}
 		backoff = 200 * time.Millisecond
 		if len(events) == 0 {
+			if !storeCursor(ctx) { // the flow paused: store where it stopped
+				return
+			}
 			continue
 		}
 		retry := false
@@ -72,17 +112,16 @@ func (s *Service) consumeCRMEvents(ctx context.Context, site, name string, fence
 			failures = 0
 			after = max(after, ev.Seq)
 		}
-		if err := s.store.SetCursor(ctx, name, fence, after); err != nil {
-			if !errors.Is(err, ErrFenced) {
-				s.log.Warn("store CRM event cursor", "site", site, "err", err)
-			}
-			return // fenced: another replica is the consumer now
+		if (retry || time.Since(lastStore) >= cursorEvery) && !storeCursor(ctx) {
+			return
 		}
+		pause := pollLinger
 		if retry {
-			select {
-			case <-ctx.Done():
-			case <-time.After(min(time.Duration(1<<failures)*100*time.Millisecond, 5*time.Second)):
-			}
+			pause = min(time.Duration(1<<failures)*100*time.Millisecond, 5*time.Second)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(pause):
 		}
 	}
 }

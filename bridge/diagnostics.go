@@ -11,17 +11,27 @@ import (
 type ACDState struct {
 	Ready  bool      `json:"ready"`
 	Reason string    `json:"reason,omitempty"`
-	At     time.Time `json:"at"`
+	At     time.Time `json:"at"` // when the ACD says the flag changed (its event's timestamp)
 }
 
-// ACDAgentState records the ready flag the ACD reports for a logged-in agent. An agent with
-// no media-bar session is ErrNotFound: there is nobody to show it to.
-func (s *Service) ACDAgentState(ctx context.Context, agentID string, ready bool, reason string) error {
+// ACDAgentState records the ready flag the ACD reports for a logged-in agent, as of at (the
+// event's timestamp; zero: now). An agent with no media-bar session is ErrNotFound: there is
+// nobody to show it to. Webhooks can arrive out of order (the ACD retries, or delivers
+// concurrently): a report older than the one recorded is ignored, so a late "ready" cannot
+// hide a newer "not ready".
+func (s *Service) ACDAgentState(ctx context.Context, agentID string, ready bool, reason string, at time.Time) error {
+	if at.IsZero() {
+		at = s.clock.Now()
+	}
 	_, err := s.store.UpdateAgentSession(ctx, agentID, func(sess *AgentSession) (bool, error) {
+		if sess.ACD != nil && at.Before(sess.ACD.At) {
+			s.obs.Absorbed("stale_agent_state")
+			return false, nil
+		}
 		if sess.ACD != nil && sess.ACD.Ready == ready && sess.ACD.Reason == reason {
 			return false, nil // a repeat: keep the time it changed
 		}
-		sess.ACD = &ACDState{Ready: ready, Reason: reason, At: s.clock.Now()}
+		sess.ACD = &ACDState{Ready: ready, Reason: reason, At: at}
 		return true, nil
 	})
 	return err

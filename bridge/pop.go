@@ -26,12 +26,18 @@ type Routed struct {
 	RouteType     RouteType
 	// FromRoutingID names the leg that asked for a transfer, conference or consult.
 	FromRoutingID string
+	// DeliveryID, when set, is the webhook delivery's id: a new routing records it as seen
+	// with its leg (RoutedOutcome.DeliveryRecorded), a round trip fewer than Delivered.
+	DeliveryID string
 }
 
 // RoutedOutcome says what Routed did.
 type RoutedOutcome struct {
 	Key       LegKey
 	Duplicate bool // the same routing was already recorded; nothing new happened
+	// DeliveryRecorded: Routed.DeliveryID is a first delivery and Routed recorded it (a new
+	// routing's webhook cannot have been seen before: it would have created the leg).
+	DeliveryRecorded bool
 }
 
 // Routed records a routing durably and queues its pop; it returns as soon as both are stored
@@ -62,6 +68,11 @@ func (s *Service) Routed(ctx context.Context, r Routed) (RoutedOutcome, error) {
 	fx := LegEffects{Timeline: []TimelineEntry{s.entry(in, TimelineACDEvent,
 		fmt.Sprintf("interaction.routed to agent %s (%s, queue %s, chat %s, event %s)", r.AgentID, r.RouteType, r.QueueID, r.ChatID, r.EventID), "", 0)}}
 	s.tellAgent(&fx, in, 1)
+	// The pop's work item goes last in the same round trip, once the leg is stored.
+	fx.Queue = &QueueItem{Queue: QueuePops, Payload: popPayload(key)}
+	if r.DeliveryID != "" {
+		fx.Delivery = &DeliveryMark{ID: r.DeliveryID, TTL: s.opts.DedupeTTL}
+	}
 	created, fxErr, err := s.store.CreateLegWith(ctx, in, fx)
 	if err != nil {
 		return RoutedOutcome{}, fmt.Errorf("record routing %s: %w", key, errors.Join(ErrStoreUnavailable, err))
@@ -69,15 +80,20 @@ func (s *Service) Routed(ctx context.Context, r Routed) (RoutedOutcome, error) {
 	if !created {
 		return s.duplicateRouting(ctx, key, r.EventID)
 	}
+	if errors.Is(fxErr, ErrNotQueued) {
+		// The ACD retries on the 503; duplicateRouting re-queues the pop then.
+		return RoutedOutcome{}, fmt.Errorf("queue pop %s: %w", key, errors.Join(ErrStoreUnavailable, fxErr))
+	}
 	if fxErr != nil {
 		s.log.Warn("routing stored; its timeline entries or agent event were not", "interaction_id", in.InteractionID,
 			"routing_id", in.RoutingID, "agent_id", in.AgentID, "chat_id", in.ChatID, "err", fxErr)
 	}
-	if err := s.queuePop(ctx, key); err != nil {
-		// The ACD retries on the 503; duplicateRouting re-queues the pop then.
-		return RoutedOutcome{}, err
+	if fxErr != nil && r.DeliveryID != "" {
+		// The mark may have been lost with the rest of fx. Marking again is harmless (SET
+		// NX); its answer is not the caller's to report: this delivery is a first one.
+		_, _ = s.store.FirstDelivery(ctx, r.DeliveryID, s.opts.DedupeTTL)
 	}
-	return RoutedOutcome{Key: key}, nil
+	return RoutedOutcome{Key: key, DeliveryRecorded: r.DeliveryID != ""}, nil
 }
 
 // repopAfter: a duplicate routing whose leg is still "routed" this long after it was recorded
@@ -106,9 +122,13 @@ func (s *Service) duplicateRouting(ctx context.Context, key LegKey, eventID stri
 	return RoutedOutcome{Key: key, Duplicate: true}, nil
 }
 
-func (s *Service) queuePop(ctx context.Context, key LegKey) error {
+func popPayload(key LegKey) []byte {
 	payload, _ := json.Marshal(key)
-	if err := s.work.Enqueue(ctx, QueuePops, payload); err != nil {
+	return payload
+}
+
+func (s *Service) queuePop(ctx context.Context, key LegKey) error {
+	if err := s.work.Enqueue(ctx, QueuePops, popPayload(key)); err != nil {
 		return fmt.Errorf("queue pop %s: %w", key, errors.Join(ErrStoreUnavailable, err))
 	}
 	return nil
@@ -186,25 +206,42 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 	// it did, the CRM may offer the chat yet. So the takeover's attempt is uncertain from the
 	// start: a breaker or an error status now settles nothing, only the CRM's answer to the
 	// same transaction id does (the 3-replica chaos run requeued a chat the CRM then offered).
-	tookOver := in.State == StatePopping && in.PopAttempts > 0
+	// A leg still routed under a later fence was leased before: its first pop may have sent
+	// its call (a first call goes out with no write before it, see below).
+	tookOver := (in.State == StatePopping && in.PopAttempts > 0) || (in.State == StateRouted && fence > 1)
 	account := in.CRMAccountID
-	// The start's indexes, timeline entries and "popping" event are written while the CRM
-	// call is in flight (they need not precede it, only what follows it): started waits
-	// for them, and is called before the pop writes anything else.
-	var started func()
-	in, applied, err := s.applyTrigger(ctx, key, TriggerPopStart, change{cur: in, fence: fence, background: &started, mutate: func(l *Interaction) {
-		l.PopAttempts = attempt
-		l.CRMAccountID = account
-		if tookOver {
-			l.PopUncertain = true
+	// pending are timeline entries not written yet: they go with the pop's next write.
+	var pending []TimelineEntry
+	started := func() {}
+	if in.State == StateRouted && !tookOver {
+		// The first call of a fresh pop goes out with no write before it: the lease's fence
+		// (stored, incremented by every lease) already records that a pop began, which is
+		// all a takeover needs, and the leg goes from routed to its outcome in one write.
+		// The "popping" write it saves was a compare-and-set and a pipeline per pop, the
+		// largest single cost on the bridge's pop path (bench). in is the pop's own copy
+		// (read with the lease).
+		in.PopAttempts = attempt
+		in.CRMAccountID = account
+		pending = []TimelineEntry{s.entry(in, TimelineDecision, fmt.Sprintf("pop_start: routed, sending chatRouted attempt %d (lease fence %d)", attempt, fence), "", 0)}
+	} else {
+		// The start's indexes, timeline entries and "popping" event are written while the
+		// CRM call is in flight (they need not precede it, only what follows it): started
+		// waits for them, and is called before the pop writes anything else.
+		var applied bool
+		in, applied, err = s.applyTrigger(ctx, key, TriggerPopStart, change{cur: in, fence: fence, background: &started, mutate: func(l *Interaction) {
+			l.PopAttempts = attempt
+			l.CRMAccountID = account
+			if tookOver {
+				l.PopUncertain = true
+			}
+		}})
+		defer started() // also on the way out: no write of the pop outlives it
+		if err != nil {
+			return fmt.Errorf("pop %s: start: %w", key, err)
 		}
-	}})
-	defer started() // also on the way out: no write of the pop outlives it
-	if err != nil {
-		return fmt.Errorf("pop %s: start: %w", key, err)
-	}
-	if !applied {
-		return nil
+		if !applied {
+			return nil
+		}
 	}
 
 	for {
@@ -214,7 +251,7 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 		started()
 		if errors.Is(callErr, errPopUncertain) {
 			tx := transactionID(key, attempt)
-			if _, _, err := s.transitionFrom(ctx, in, TriggerPopStart, fence, func(l *Interaction) { l.PopUncertain = true }); err != nil {
+			if _, _, err := s.applyTrigger(ctx, key, TriggerPopStart, change{cur: in, fence: fence, before: pending, mutate: func(l *Interaction) { l.PopUncertain = true }}); err != nil {
 				return fmt.Errorf("pop %s: uncertain: %w", key, err)
 			}
 			s.timeline(ctx, in, TimelineCRMCall, fmt.Sprintf("chatRouted (transaction %s) got no answer and may have been applied: the pop stays open and replays it until the CRM answers", tx), "", latency)
@@ -224,14 +261,19 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 		if callErr != nil {
 			// The caller went away (shutdown): leave the item for another replica, which will
 			// replay the same transaction id.
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			s.appendTimeline(wctx, in.InteractionID, pending...)
+			cancel()
 			return fmt.Errorf("pop %s: %w", key, callErr)
 		}
-		answered := s.entry(in, TimelineCRMCall, fmt.Sprintf("chatRouted chat %s to account %s (transaction %s) answered %s", in.ChatID, in.CRMAccountID, transactionID(key, attempt), code), code, latency)
+		answered := append(pending, s.entry(in, TimelineCRMCall, fmt.Sprintf("chatRouted chat %s to account %s (transaction %s) answered %s", in.ChatID, in.CRMAccountID, transactionID(key, attempt), code), code, latency))
+		pending = nil
 		entry := site.Catalog.Lookup(code)
 		if entry.Retry && attempt <= s.opts.PopRetries {
-			s.appendTimeline(ctx, in.InteractionID, answered)
+			s.appendTimeline(ctx, in.InteractionID, answered...)
 			attempt++
 			next := attempt
+			var applied bool
 			in, applied, err = s.transitionFrom(ctx, in, TriggerPopStart, fence, func(l *Interaction) { l.PopAttempts = next })
 			if err != nil {
 				return fmt.Errorf("pop %s: retry: %w", key, err)
@@ -242,7 +284,7 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 			s.timeline(ctx, in, TimelineDecision, fmt.Sprintf("%s is transient: retry %d of %d", code, attempt-1, s.opts.PopRetries), code, 0)
 			continue
 		}
-		return s.finishPop(ctx, in, lease, site, code, res, latency, &answered)
+		return s.finishPop(ctx, in, lease, site, code, res, latency, answered)
 	}
 }
 
@@ -297,16 +339,14 @@ type popLease struct {
 // outcome is compare-and-set on it (re-read on a conflict). The outcome's write also releases
 // the lease: nothing after it needs the lease, and it saves the pop a round trip.
 //
-// answered, when not nil, is the timeline entry of the CRM's answer. On the way to an offer
-// it is written with the outcome, a round trip fewer; a failure first writes it on its own,
-// since the failure's decisions (escalation) follow it on the timeline.
-func (s *Service) finishPop(ctx context.Context, leg *Interaction, lease *popLease, site SiteOptions, code string, res RouteResult, latency time.Duration, answered *TimelineEntry) error {
+// answered are the timeline entries of the pop not written yet, ending with the CRM's
+// answer. On the way to an offer they are written with the outcome, a round trip fewer; a
+// failure first writes them on their own, since the failure's decisions (escalation) follow
+// them on the timeline.
+func (s *Service) finishPop(ctx context.Context, leg *Interaction, lease *popLease, site SiteOptions, code string, res RouteResult, latency time.Duration, answered []TimelineEntry) error {
 	key := leg.Key()
 	entry := site.Catalog.Lookup(code)
-	var before []TimelineEntry
-	if answered != nil {
-		before = []TimelineEntry{*answered}
-	}
+	before := answered
 	if !entry.Success() && before != nil {
 		s.appendTimeline(ctx, leg.InteractionID, before...)
 		before = nil
@@ -321,8 +361,8 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, lease *popLea
 	// One read of the agent's session serves the message, the not-ready decision and the
 	// channel; none is worth a second round trip on the pop path. A failure needs it before
 	// the outcome (the not-ready call goes first); an offer whose message does not name the
-	// session needs it only for the channel, after the outcome: read then, the offer reaches
-	// the agent a round trip sooner.
+	// session needs it only for the channel, after the outcome: it is read with the outcome's
+	// effects, in their round trip.
 	var sess AgentSession
 	var sessErr error
 	sessionAfter := entry.Success() && !strings.Contains(entry.Message, "{agent_session_id}")
@@ -359,8 +399,19 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, lease *popLea
 			}
 		}
 	}
-	in, applied, err := s.applyTrigger(ctx, key, trigger, change{cur: leg, fence: lease.fence, release: true, before: before, mutate: func(l *Interaction) {
+	// An offer's session read rides on the outcome's write.
+	var after *SessionRead
+	if sessionAfter && entry.Channel == bridgeerr.ChannelGreen {
+		after = &SessionRead{}
+	}
+	in, applied, err := s.applyTrigger(ctx, key, trigger, change{cur: leg, fence: lease.fence, release: true, before: before, session: after, mutate: func(l *Interaction) {
 		l.PopUncertain = false
+		// A first pop's attempt and account are written only now (see Pop); a re-read
+		// after a conflict must not lose them.
+		l.PopAttempts = max(l.PopAttempts, leg.PopAttempts)
+		if l.CRMAccountID == "" {
+			l.CRMAccountID = leg.CRMAccountID
+		}
 		l.Code = code
 		l.Message = s.render(l, entry, sess.CRMChatSessionID)
 		if !entry.Success() {
@@ -393,8 +444,8 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, lease *popLea
 	} else {
 		s.log.Info("pop finished", logAttrs...)
 	}
-	if sessionAfter && entry.Channel == bridgeerr.ChannelGreen {
-		sess, sessErr = s.store.GetAgentSession(ctx, in.AgentID)
+	if after != nil {
+		sess, sessErr = after.Session, after.Err
 	}
 	switch {
 	case entry.Channel != bridgeerr.ChannelGreen:

@@ -30,6 +30,8 @@ var (
 	ErrConflict = errors.New("version conflict")
 	// ErrFenced: the writer's lease was taken over by another replica; it must stop.
 	ErrFenced = errors.New("lease fenced by another holder")
+	// ErrNotQueued: LegEffects.Queue's item was not added to its queue (the leg was written).
+	ErrNotQueued = errors.New("work item not queued")
 )
 
 // CRM is the CRM chat server, as the core needs it. Adapters return the verbatim result code
@@ -335,6 +337,35 @@ type LegEffects struct {
 	// ReleaseLease (UpdateLegWith only): the write also releases the lease fence holds, in the
 	// same step and only if the write is accepted — a lease holder's last write.
 	ReleaseLease bool
+	// Queue, when set, is added to its work queue after the rest, as WorkQueue.Enqueue would
+	// (Routed's pop rides on its leg's creation: a round trip fewer per pop). Unlike the rest
+	// it is not best effort: a failure is reported as an fxErr wrapping ErrNotQueued.
+	Queue *QueueItem
+	// Session, when set, receives the leg's agent's session as read after the rest, in the
+	// same round trip (finishPop reads the channel after an offer without another one).
+	Session *SessionRead
+	// Delivery, when set, is a webhook delivery id recorded as seen after the rest, as
+	// FirstDelivery would (best effort): a new routing records its webhook with its leg.
+	Delivery *DeliveryMark
+}
+
+// DeliveryMark is a webhook delivery id to remember for TTL.
+type DeliveryMark struct {
+	ID  string
+	TTL time.Duration
+}
+
+// QueueItem is one item for a work queue.
+type QueueItem struct {
+	Queue   string
+	Payload []byte
+}
+
+// SessionRead is an agent session read along with a write: Err wraps ErrNotFound when the
+// agent has none.
+type SessionRead struct {
+	Session AgentSession
+	Err     error
 }
 
 // WorkQueue is durable work shared by all replicas (pops, ACD outbox). An item stays owned

@@ -282,6 +282,9 @@ type change struct {
 	// or on their own if it is absorbed or fails, so they are never lost and never reordered.
 	before []TimelineEntry
 	mutate func(*Interaction)
+	// session, when set, receives the leg's agent's session as read with the change's
+	// effects, after the write (LegEffects.Session); only if the change is applied.
+	session *SessionRead
 	// background, when set, has the change's indexes, timeline entries and event written in
 	// the background (Store.UpdateLegThen), and receives the func that waits for them (a
 	// no-op when nothing was written): call it before writing anything else about the leg.
@@ -326,7 +329,7 @@ func (s *Service) applyTrigger(ctx context.Context, key LegKey, t Trigger, c cha
 		}
 		// The decision, the agent's event and its timeline entry go with the write: one more
 		// round trip, and none of them unless the write is accepted.
-		fx := LegEffects{ReleaseLease: c.release, Timeline: append(slices.Clip(c.before),
+		fx := LegEffects{ReleaseLease: c.release, Session: c.session, Timeline: append(slices.Clip(c.before),
 			s.entry(in, TimelineDecision, fmt.Sprintf("%s: %s -> %s", t, from, to), in.Code, 0))}
 		s.tellAgent(&fx, in, in.Version+1)
 		var fxErr error

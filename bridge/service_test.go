@@ -33,11 +33,16 @@ func newFixture(t *testing.T, wrap func(bridge.WorkQueue) bridge.WorkQueue) *fix
 	return newFixtureWith(t, wrap, nil)
 }
 
-// newFixtureWith is newFixture on the given clock (nil: the wall clock).
-func newFixtureWith(t *testing.T, wrap func(bridge.WorkQueue) bridge.WorkQueue, clock bridge.Clock) *fixture {
+// newFixtureWith is newFixture on the given clock (nil: the wall clock); tune, when given,
+// adjusts the store's options.
+func newFixtureWith(t *testing.T, wrap func(bridge.WorkQueue) bridge.WorkQueue, clock bridge.Clock, tune ...func(*sessions.Options)) *fixture {
 	t.Helper()
 	rdb, prefix := sessionstest.Redis(t)
-	store := sessions.New(rdb, sessions.Options{Prefix: prefix, ReclaimIdle: 100 * time.Millisecond, BlockFor: 50 * time.Millisecond})
+	opts := sessions.Options{Prefix: prefix, ReclaimIdle: 100 * time.Millisecond, BlockFor: 50 * time.Millisecond}
+	for _, f := range tune {
+		f(&opts)
+	}
+	store := sessions.New(rdb, opts)
 	f := &fixture{store: store, crm: &bridgetest.CRM{}, acd: &bridgetest.ACD{}, catalog: bridgeerr.Default()}
 	f.work = store
 	if wrap != nil {
@@ -234,6 +239,48 @@ func TestRoutedTwiceIsOnePop(t *testing.T) {
 	}
 }
 
+// A fresh pop's first call goes out with no write before it, and its answer is the leg's
+// one write: routed → offered at version 2, with the attempt and the account, and a timeline
+// in the order things happened (start, answer, decision).
+func TestFirstPopWritesTheLegOnceAfterTheCRMAnswers(t *testing.T) {
+	f := newFixture(t, nil)
+	f.login(t, "a1")
+	ctx := context.Background()
+	out, err := f.svc.Routed(ctx, routedCmd("i1", "a1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var during *bridge.Interaction
+	f.crm.RouteChatFn = func(ctx context.Context, req bridge.RouteRequest) (bridge.RouteResult, error) {
+		during, _ = f.store.GetLeg(ctx, out.Key)
+		return bridge.RouteResult{Code: "SUCCESS", EngagementState: bridge.EngagementOffered}, nil
+	}
+	if err := f.svc.Pop(ctx, out.Key); err != nil {
+		t.Fatal(err)
+	}
+	if during == nil || during.State != bridge.StateRouted || during.Version != 1 {
+		t.Fatalf("during the first call the leg was %+v, want routed at version 1 (no write before the call)", during)
+	}
+	got, _ := f.store.GetLeg(ctx, out.Key)
+	if got.State != bridge.StateOffered || got.Version != 2 || got.PopAttempts != 1 || got.CRMAccountID != "acct-a1" {
+		t.Fatalf("after the pop: %s v%d attempts %d account %q, want offered v2, attempt 1, acct-a1", got.State, got.Version, got.PopAttempts, got.CRMAccountID)
+	}
+	tl, err := f.store.Timeline(ctx, "i1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"pop_start: routed, sending chatRouted attempt 1", "answered SUCCESS", "pop_offered: routed -> offered"}
+	i := 0
+	for _, e := range tl {
+		if i < len(want) && strings.Contains(e.Detail, want[i]) {
+			i++
+		}
+	}
+	if i != len(want) {
+		t.Fatalf("timeline %+v lacks, in order, %q", tl, want[i:])
+	}
+}
+
 func TestTakeoverReplaysSameTransaction(t *testing.T) {
 	f := newFixture(t, nil)
 	f.login(t, "a1")
@@ -252,8 +299,8 @@ func TestTakeoverReplaysSameTransaction(t *testing.T) {
 		t.Fatal("Pop() after cancellation = nil, want an error so the work item is retried")
 	}
 	in, _ := f.store.GetLeg(ctx, out.Key)
-	if in.State != bridge.StatePopping {
-		t.Fatalf("interrupted pop left state %s, want popping", in.State)
+	if in.State != bridge.StateRouted {
+		t.Fatalf("interrupted first pop left state %s, want routed (nothing is written before a first call)", in.State)
 	}
 	// Another replica takes over once the lease is released.
 	f.crm.RouteChatFn = answer("SUCCESS")
@@ -583,6 +630,53 @@ func TestOneCRMEventConsumerPerSiteWithTakeover(t *testing.T) {
 	<-doneB
 }
 
+// cursorCountingStore counts the CRM event cursor's writes.
+type cursorCountingStore struct {
+	*sessions.Store
+	writes atomic.Int32
+}
+
+func (c *cursorCountingStore) SetCursor(ctx context.Context, name string, fence, value int64) error {
+	c.writes.Add(1)
+	return c.Store.SetCursor(ctx, name, fence, value)
+}
+
+// While events flow one per poll, the cursor is stored at most every so often (not once per
+// poll, a Redis round trip per pop under load), and the holder that stops stores where it
+// got to: the next holder starts there, replaying nothing.
+func TestCRMEventCursorIsStoredSparinglyAndOnStop(t *testing.T) {
+	f := newFixture(t, nil)
+	f.login(t, "a1")
+	ctx := context.Background()
+	const n = 200
+	var next atomic.Int64
+	crm := &bridgetest.CRM{PollEventsFn: func(ctx context.Context, site string, after int64) ([]bridge.CRMEvent, error) {
+		if seq := next.Add(1); seq <= n { // one event per poll, as under load
+			return []bridge.CRMEvent{{Seq: seq, Type: bridge.CRMAgentStatusChanged, AgentAccountID: "acct-a1", StatusType: "AVAILABLE", StatusName: "Available"}}, nil
+		}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+	store := &cursorCountingStore{Store: f.store}
+	svc, err := bridge.New(bridge.Options{Sites: map[string]bridge.SiteOptions{"demo": {Catalog: f.catalog}}, PopBudget: time.Second},
+		bridge.Deps{CRM: crm, ACD: f.acd, Store: store, Work: f.store, Events: f.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = svc.RunCRMEvents(cctx, "demo"); close(done) }()
+	waitFor(t, "all events polled", func() bool { return next.Load() > n })
+	stop()
+	<-done
+	if c, err := f.store.Cursor(ctx, "crm-events/demo"); err != nil || c != n {
+		t.Fatalf("cursor after the holder stopped = %d, %v; want %d", c, err, n)
+	}
+	if w := store.writes.Load(); w >= n/2 {
+		t.Errorf("%d cursor writes for %d polls with one event each, want far fewer", w, n)
+	}
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -597,15 +691,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // A leg stored whose pop could not be queued is not stranded: the ACD's retry of the webhook
 // (a duplicate) re-queues the pop once the leg is visibly not being popped.
 func TestRoutedRetryRequeuesALostPop(t *testing.T) {
-	f := newFixture(t, func(w bridge.WorkQueue) bridge.WorkQueue {
-		fo := &failingOutbox{WorkQueue: w, queue: bridge.QueuePops}
-		fo.fail.Store(1)
-		return fo
-	})
+	// The pop queue holds one item at most, and a stray one fills it: the routing's pop
+	// (queued in the same round trip as the leg) is refused as Redis would refuse it.
+	f := newFixtureWith(t, nil, nil, func(o *sessions.Options) { o.QueueMaxLen = 1 })
 	f.login(t, "a1")
 	ctx := context.Background()
-	if _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); !errors.Is(err, bridge.ErrStoreUnavailable) {
-		t.Fatalf("Routed() with the pop queue failing = %v, want ErrStoreUnavailable (so the ACD retries)", err)
+	if err := f.work.Enqueue(ctx, bridge.QueuePops, []byte(`{"interaction_id":"stray","routing_id":"r"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); !errors.Is(err, bridge.ErrStoreUnavailable) || !errors.Is(err, bridge.ErrNotQueued) {
+		t.Fatalf("Routed() with the pop queue full = %v, want ErrStoreUnavailable and ErrNotQueued (so the ACD retries)", err)
+	}
+	if in, err := f.store.GetLeg(ctx, bridge.LegKey{InteractionID: "i1", RoutingID: "r1"}); err != nil || in.State != bridge.StateRouted {
+		t.Fatalf("leg after the refused pop = %+v, %v; want it stored, routed", in, err)
+	}
+	stray, err := f.work.Items(ctx, bridge.QueuePops, "", 10)
+	if err != nil || len(stray) != 1 {
+		t.Fatalf("pop queue = %+v, %v; want the stray item alone", stray, err)
+	}
+	if err := f.work.Remove(ctx, bridge.QueuePops, stray[0].ID); err != nil {
+		t.Fatal(err)
 	}
 	// An immediate retry is a plain duplicate (the first pop may simply not have run yet).
 	if out, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); err != nil || !out.Duplicate {

@@ -9,8 +9,13 @@ import (
 type State string
 
 const (
-	StateRouted    State = "routed"    // ACD routed it; recorded, pop not started
-	StatePopping   State = "popping"   // CRM route call in progress
+	// StateRouted: the ACD routed it and it is recorded; its pop has not started, or its
+	// first CRM route call is in flight (a pop whose first call answers goes from routed
+	// straight to its outcome, one write instead of two).
+	StateRouted State = "routed"
+	// StatePopping: a pop that needed more than one plain call: retried after a transient
+	// code, taken over from a replica that died, or uncertain (no answer yet).
+	StatePopping   State = "popping"
 	StateOffered   State = "offered"   // CRM shows the toast; waiting for accept/decline
 	StateActive    State = "active"    // agent accepted; chatting
 	StateWrapUp    State = "wrapup"    // chat ended; agent doing post-processing
@@ -63,10 +68,14 @@ var Triggers = []Trigger{
 // transitions is the whole state machine: from → trigger → to. Anything absent is illegal.
 var transitions = map[State]map[Trigger]State{
 	StateRouted: {
-		TriggerPopStart:  StatePopping,
-		TriggerPopFailed: StateFailed, // failed before any CRM call (agent not logged in)
-		TriggerRevoke:    StateRevoked,
-		TriggerAbandon:   StateAbandoned,
+		TriggerPopStart: StatePopping,
+		// The first call's answer (the CRM's, or a bridge code such as AGENT_NOT_LOGGED_IN
+		// or CRM_UNREACHABLE).
+		TriggerPopOffered: StateOffered,
+		TriggerPopActive:  StateActive,
+		TriggerPopFailed:  StateFailed,
+		TriggerRevoke:     StateRevoked,
+		TriggerAbandon:    StateAbandoned,
 	},
 	StatePopping: {
 		// A replica that took over a pop whose owner died starts again from popping.

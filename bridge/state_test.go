@@ -13,6 +13,8 @@ var legal = []struct {
 	to   State
 }{
 	{StateRouted, TriggerPopStart, StatePopping},
+	{StateRouted, TriggerPopOffered, StateOffered},
+	{StateRouted, TriggerPopActive, StateActive},
 	{StateRouted, TriggerPopFailed, StateFailed},
 	{StateRouted, TriggerRevoke, StateRevoked},
 	{StateRouted, TriggerAbandon, StateAbandoned},

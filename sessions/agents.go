@@ -109,7 +109,13 @@ func (s *Store) AgentByAccount(ctx context.Context, site, accountID string) (str
 
 // GetAgentSession returns an error wrapping bridge.ErrNotFound when there is no session.
 func (s *Store) GetAgentSession(ctx context.Context, agentID string) (bridge.AgentSession, error) {
-	data, err := s.client.Get(ctx, s.keys.AgentSession(agentID)).Bytes()
+	return decodeAgentSession(agentID, s.client.Get(ctx, s.keys.AgentSession(agentID)))
+}
+
+// decodeAgentSession is the answer to a GET of agentID's session key (sent on its own or in
+// a pipeline).
+func decodeAgentSession(agentID string, get *redis.StringCmd) (bridge.AgentSession, error) {
+	data, err := get.Bytes()
 	if errors.Is(err, redis.Nil) {
 		return bridge.AgentSession{}, fmt.Errorf("get agent session %s: %w", agentID, bridge.ErrNotFound)
 	}

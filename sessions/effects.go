@@ -78,9 +78,31 @@ func firstErr[C redis.Cmder](cmds []C) error {
 	return nil
 }
 
+// queuedEffects are the commands queueEffects queued.
+type queuedEffects struct {
+	bestEffort []*redis.Cmd // timeline and event
+	queued     *redis.Cmd   // fx.Queue's enqueue, or nil
+	queue      string       // fx.Queue's queue
+}
+
+// err is the effects' failure after exec: an enqueue failure wraps bridge.ErrNotQueued.
+func (q queuedEffects) err() error {
+	err := firstErr(q.bestEffort)
+	if q.queued != nil {
+		qerr := q.queued.Err()
+		if errors.Is(qerr, redis.Nil) { // the script's false: the queue is full
+			qerr = ErrQueueFull
+		}
+		if qerr != nil {
+			err = errors.Join(err, fmt.Errorf("%w to %s: %w", bridge.ErrNotQueued, q.queue, qerr))
+		}
+	}
+	return err
+}
+
 // queueEffects queues fx: the timeline entries on interactionID's timeline, then the event on
-// its agent's stream. It returns the commands it queued.
-func (s *Store) queueEffects(ctx context.Context, p *pipe, interactionID string, fx bridge.LegEffects) ([]*redis.Cmd, error) {
+// its agent's stream, then fx.Delivery's mark, then fx.Queue's item. fx.Session is the caller's (it needs the leg).
+func (s *Store) queueEffects(ctx context.Context, p *pipe, interactionID string, fx bridge.LegEffects) (queuedEffects, error) {
 	// Everything is encoded before anything is queued: fx goes out whole or not at all.
 	var timeline []any
 	if len(fx.Timeline) > 0 {
@@ -89,7 +111,7 @@ func (s *Store) queueEffects(ctx context.Context, p *pipe, interactionID string,
 		for _, e := range fx.Timeline {
 			data, err := json.Marshal(e)
 			if err != nil {
-				return nil, fmt.Errorf("timeline entry: %w", err)
+				return queuedEffects{}, fmt.Errorf("timeline entry: %w", err)
 			}
 			timeline = append(timeline, data)
 		}
@@ -98,56 +120,82 @@ func (s *Store) queueEffects(ctx context.Context, p *pipe, interactionID string,
 	if fx.Event != nil {
 		var err error
 		if event, agentJSON, err = encodeEvent(fx.Event.AgentID, *fx.Event); err != nil {
-			return nil, err
+			return queuedEffects{}, err
 		}
 	}
-	var cmds []*redis.Cmd
+	var q queuedEffects
 	if timeline != nil {
-		cmds = append(cmds, p.script(ctx, timelineScript, []string{s.keys.Timeline(interactionID)}, timeline...))
+		q.bestEffort = append(q.bestEffort, p.script(ctx, timelineScript, []string{s.keys.Timeline(interactionID)}, timeline...))
 	}
 	if fx.Event != nil {
-		cmds = append(cmds, p.script(ctx, publishScript, []string{s.keys.Events(fx.Event.AgentID)},
+		q.bestEffort = append(q.bestEffort, p.script(ctx, publishScript, []string{s.keys.Events(fx.Event.AgentID)},
 			s.opts.StreamMaxLen, ms(s.opts.StreamTTL), event, s.keys.EventsChannel(), agentJSON))
 	}
-	return cmds, nil
+	if fx.Delivery != nil {
+		q.bestEffort = append(q.bestEffort, p.Do(ctx, "set", s.keys.Delivery(fx.Delivery.ID), "1", "px", ms(s.dedupeTTL(fx.Delivery.TTL)), "nx"))
+	}
+	if fx.Queue != nil {
+		// Last, so that a worker never reads the item before the leg's event is out (on
+		// Cluster the stream may live on another node, where this order is not kept; the
+		// media bar orders a leg's events by version anyway).
+		q.queue = fx.Queue.Queue
+		q.queued = p.script(ctx, enqueueScript, []string{s.keys.Queue(fx.Queue.Queue)}, fx.Queue.Payload, group, s.opts.QueueMaxLen)
+	}
+	return q, nil
 }
 
 // RecordEffects writes fx with no leg write — timeline entries and an event — in one round
-// trip. fx.ReleaseLease must be false: there is no write to release the lease with.
+// trip. fx.ReleaseLease must be false: there is no write to release the lease with; so must
+// fx.Session, which names no agent here.
 func (s *Store) RecordEffects(ctx context.Context, interactionID string, fx bridge.LegEffects) error {
-	if fx.ReleaseLease {
-		return fmt.Errorf("record effects of %s: ReleaseLease needs a leg write", interactionID)
+	if fx.ReleaseLease || fx.Session != nil {
+		return fmt.Errorf("record effects of %s: ReleaseLease and Session need a leg write", interactionID)
 	}
 	if fx.Event != nil && fx.Event.AgentID == "" {
 		return fmt.Errorf("record effects of %s: event without an agent", interactionID)
 	}
-	if len(fx.Timeline) == 0 && fx.Event == nil {
+	if len(fx.Timeline) == 0 && fx.Event == nil && fx.Queue == nil {
 		return nil
 	}
-	p := s.newPipe()
-	if _, err := s.queueEffects(ctx, p, interactionID, fx); err != nil {
+	var q queuedEffects
+	var err error
+	s.roundTrip(ctx, func(p *pipe) { q, err = s.queueEffects(ctx, p, interactionID, fx) })
+	if err != nil {
 		return fmt.Errorf("record effects of %s: %w", interactionID, err)
 	}
-	if err := p.exec(ctx, s.client); err != nil {
+	if err := q.err(); err != nil {
 		return fmt.Errorf("record effects of %s: %w", interactionID, err)
 	}
 	return nil
 }
 
-// afterWrite sends, in one pipeline, the indexes of a leg just written and then fx. An index
-// failure is logged, as indexAfterWrite does (the next write of the leg rewrites them); a
-// failure of fx is returned, for the caller to report as it would a failed AppendTimeline
-// or Publish.
+// afterWrite sends, in one pipeline, the indexes of a leg just written, then fx, then the
+// read of fx.Session. An index failure is logged, as indexAfterWrite does (the next write of
+// the leg rewrites them); a failure of fx is returned, for the caller to report as it would
+// a failed AppendTimeline or Publish (or, for fx.Queue, a failed Enqueue).
 func (s *Store) afterWrite(ctx context.Context, in *bridge.Interaction, created bool, fx bridge.LegEffects) error {
-	p := s.newPipe()
-	index := s.queueIndex(ctx, p, in, created)
-	effects, err := s.queueEffects(ctx, p, in.InteractionID, fx) // on error nothing of fx is queued
-	_ = p.exec(ctx, s.client)
+	var index []redis.Cmder
+	var q queuedEffects
+	var err error
+	var session *redis.StringCmd
+	s.roundTrip(ctx, func(p *pipe) {
+		index = s.queueIndex(ctx, p, in, created)
+		q, err = s.queueEffects(ctx, p, in.InteractionID, fx) // on error nothing of fx is queued
+		if fx.Session != nil {
+			session = p.Get(ctx, s.keys.AgentSession(in.AgentID))
+		}
+	})
 	if ierr := firstErr(index); ierr != nil {
 		s.logIndexFailure(ctx, in, ierr)
 	}
+	if session != nil {
+		fx.Session.Session, fx.Session.Err = decodeAgentSession(in.AgentID, session)
+	}
 	if err != nil {
+		if fx.Queue != nil {
+			err = errors.Join(err, fmt.Errorf("%w to %s: effects not encoded", bridge.ErrNotQueued, fx.Queue.Queue))
+		}
 		return err
 	}
-	return firstErr(effects)
+	return q.err()
 }

@@ -373,3 +373,73 @@ func TestUpdateLegThen(t *testing.T) {
 		t.Errorf("AgentLegs(a1) = %v, %v, want the popping leg", legs, err)
 	}
 }
+
+// A queue item rides on a leg's creation: it is added after the leg, its timeline and its
+// event; a full queue is reported as bridge.ErrNotQueued (not as best effort) and leaves the
+// leg written; a duplicate create queues nothing.
+func TestCreateLegWithQueuesTheItemLast(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t, sessions.Options{QueueMaxLen: 1})
+	fx := effectsOf("routed", 1, "a1")
+	fx.Queue = &bridge.QueueItem{Queue: bridge.QueuePops, Payload: []byte(`{"interaction_id":"i1","routing_id":"r1"}`)}
+	created, fxErr, err := s.CreateLegWith(ctx, leg("i1", "r1", "a1", "c1", t0), fx)
+	if err != nil || fxErr != nil || !created {
+		t.Fatalf("CreateLegWith = %v, %v, %v; want created", created, fxErr, err)
+	}
+	items, err := s.Items(ctx, bridge.QueuePops, "", 10)
+	if err != nil || len(items) != 1 || string(items[0].Payload) != string(fx.Queue.Payload) {
+		t.Fatalf("pop queue = %+v, %v; want the one item", items, err)
+	}
+	if tl, evs := written(t, s, "i1", "a1"); !cmp.Equal(tl, []string{"routed-1"}) || !cmp.Equal(evs, []string{"routed"}) {
+		t.Fatalf("timeline %v, events %v; want the create's", tl, evs)
+	}
+	// A duplicate writes nothing of fx: still one item.
+	if created, _, err := s.CreateLegWith(ctx, leg("i1", "r1", "a1", "c1", t0), fx); err != nil || created {
+		t.Fatalf("duplicate CreateLegWith = %v, %v; want not created", created, err)
+	}
+	// The queue is full now (QueueMaxLen 1): the next leg is created, its item refused.
+	fx2 := effectsOf("second", 1, "a1")
+	fx2.Queue = &bridge.QueueItem{Queue: bridge.QueuePops, Payload: []byte(`{"interaction_id":"i2","routing_id":"r1"}`)}
+	created, fxErr, err = s.CreateLegWith(ctx, leg("i2", "r1", "a1", "c2", t0), fx2)
+	if err != nil || !created || !errors.Is(fxErr, bridge.ErrNotQueued) || !errors.Is(fxErr, sessions.ErrQueueFull) {
+		t.Fatalf("CreateLegWith on a full queue = %v, %v, %v; want created with ErrNotQueued and ErrQueueFull", created, fxErr, err)
+	}
+	if n, _ := s.Depth(ctx, bridge.QueuePops); n != 1 {
+		t.Fatalf("pop queue depth = %d, want 1", n)
+	}
+	if _, err := s.GetLeg(ctx, bridge.LegKey{InteractionID: "i2", RoutingID: "r1"}); err != nil {
+		t.Fatalf("the leg whose item was refused: %v, want it stored", err)
+	}
+}
+
+// A state change can bring back its agent's session, read after the write in the same
+// round trip; an agent with none gets ErrNotFound.
+func TestUpdateLegWithReadsTheAgentSession(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t, sessions.Options{})
+	in := leg("i1", "r1", "a1", "c1", t0)
+	if _, err := s.CreateLeg(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	read := &bridge.SessionRead{}
+	if _, err := s.UpdateLegWith(ctx, in, 0, bridge.LegEffects{Session: read}); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(read.Err, bridge.ErrNotFound) {
+		t.Fatalf("session of an agent with none: %+v, want ErrNotFound", read)
+	}
+	want := bridge.AgentSession{AgentID: "a1", Site: "site1", CRMAccountID: "acct-1", Channel: bridge.Channel{Reason: "CRM_UNREACHABLE"}}
+	if err := s.PutAgentSession(ctx, want, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	read = &bridge.SessionRead{}
+	if _, err := s.UpdateLegWith(ctx, in, 0, bridge.LegEffects{Session: read}); err != nil {
+		t.Fatal(err)
+	}
+	if read.Err != nil || read.Session.CRMAccountID != "acct-1" || read.Session.Channel.Reason != "CRM_UNREACHABLE" {
+		t.Fatalf("session read with the write = %+v, want the stored one", read)
+	}
+	if err := s.RecordEffects(ctx, "i1", bridge.LegEffects{Session: &bridge.SessionRead{}}); err == nil {
+		t.Fatal("RecordEffects with Session = nil, want an error (no leg names the agent)")
+	}
+}

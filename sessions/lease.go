@@ -46,7 +46,7 @@ func (s *Store) LeaseLeg(ctx context.Context, key bridge.LegKey, ttl time.Durati
 	if ttl <= 0 {
 		return nil, 0, false, fmt.Errorf("lease leg %s: ttl %v must be positive", key, ttl)
 	}
-	res, err := leaseLegScript.Run(ctx, s.client, []string{s.keys.Lease(key), s.keys.Fence(key), s.keys.Leg(key)},
+	res, err := s.runScript(ctx, leaseLegScript, []string{s.keys.Lease(key), s.keys.Fence(key), s.keys.Leg(key)},
 		ms(ttl), ms(max(ttl, s.opts.LegTTL))).Slice()
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("lease leg %s: %w", key, err)
@@ -104,12 +104,17 @@ func (s *Store) Remembered(ctx context.Context, id string) (bool, error) {
 	return n == 1, nil
 }
 
+// dedupeTTL is how long a delivery id is remembered: ttl, or LegTTL when it is not positive.
+func (s *Store) dedupeTTL(ttl time.Duration) time.Duration {
+	if ttl <= 0 {
+		return s.opts.LegTTL
+	}
+	return ttl
+}
+
 // FirstDelivery is SET NX with ttl (LegTTL when ttl is not positive): true the first time.
 func (s *Store) FirstDelivery(ctx context.Context, eventID string, ttl time.Duration) (bool, error) {
-	if ttl <= 0 {
-		ttl = s.opts.LegTTL
-	}
-	ok, err := s.client.SetNX(ctx, s.keys.Delivery(eventID), "1", ttl).Result()
+	ok, err := s.client.SetNX(ctx, s.keys.Delivery(eventID), "1", s.dedupeTTL(ttl)).Result()
 	if err != nil {
 		return false, fmt.Errorf("first delivery %s: %w", eventID, err)
 	}

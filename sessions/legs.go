@@ -88,7 +88,7 @@ func (s *Store) createLeg(ctx context.Context, in *bridge.Interaction) (bool, er
 	if err != nil {
 		return false, fmt.Errorf("create leg %s: %w", key, err)
 	}
-	n, err := createLegScript.Run(ctx, s.client, []string{s.keys.Leg(key)}, data, ms(s.opts.LegTTL)).Int()
+	n, err := s.runScript(ctx, createLegScript, []string{s.keys.Leg(key)}, data, ms(s.opts.LegTTL)).Int()
 	if err != nil {
 		return false, fmt.Errorf("create leg %s: %w", key, err)
 	}
@@ -171,7 +171,7 @@ func (s *Store) updateLeg(ctx context.Context, in *bridge.Interaction, fence int
 	if release {
 		rel = "1"
 	}
-	v, err := updateLegScript.Run(ctx, s.client, []string{s.keys.Leg(key), s.keys.Fence(key), s.keys.Lease(key)},
+	v, err := s.runScript(ctx, updateLegScript, []string{s.keys.Leg(key), s.keys.Fence(key), s.keys.Lease(key)},
 		in.Version, data, ms(s.opts.LegTTL), fence, rel).Int64()
 	if err != nil {
 		return fmt.Errorf("update leg %s: %w", key, err)

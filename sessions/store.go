@@ -55,6 +55,9 @@ type Options struct {
 	// ConsumerTTL: consumers idle this long with nothing pending are removed from a queue's
 	// consumer group, so replica restarts do not pile up consumer names. Default 1h.
 	ConsumerTTL time.Duration
+	// Combine: this many round trips in flight at once; beyond that, concurrent ones are
+	// merged into one pipeline (combine.go). Default 4; negative: never merge.
+	Combine int
 	// Logger receives what the store handles itself rather than returning: Redis errors a
 	// Consume loop backs off from, index writes that failed after a leg write. Default:
 	// discarded.
@@ -89,6 +92,9 @@ func (o Options) withDefaults() Options {
 	if o.ConsumerTTL <= 0 {
 		o.ConsumerTTL = time.Hour
 	}
+	if o.Combine == 0 {
+		o.Combine = 4
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -101,6 +107,7 @@ type Store struct {
 	client redis.UniversalClient
 	opts   Options
 	keys   KeySpace
+	comb   *combiner // nil: every round trip on its own
 }
 
 var (
@@ -113,7 +120,32 @@ var (
 // programming or configuration error that would break hash tags).
 func New(client redis.UniversalClient, opts Options) *Store {
 	opts = opts.withDefaults()
-	return &Store{client: client, opts: opts, keys: newKeySpace(opts.Prefix)}
+	s := &Store{client: client, opts: opts, keys: newKeySpace(opts.Prefix)}
+	if opts.Combine > 0 {
+		s.comb = &combiner{limit: opts.Combine, newPipe: s.newPipe, send: s.sendPipe}
+	}
+	return s
+}
+
+// roundTrip has queue add its commands to a pipeline and sends it, merged with concurrent
+// round trips (combine.go); the commands then hold their results.
+func (s *Store) roundTrip(ctx context.Context, queue func(p *pipe)) {
+	if s.comb != nil {
+		s.comb.do(ctx, queue)
+		return
+	}
+	p := s.newPipe()
+	queue(p)
+	s.sendPipe(ctx, p)
+}
+
+func (s *Store) sendPipe(ctx context.Context, p *pipe) { _ = p.exec(ctx, s.client) }
+
+// runScript runs sc as one round trip (merged with concurrent ones).
+func (s *Store) runScript(ctx context.Context, sc *redis.Script, keys []string, args ...any) *redis.Cmd {
+	var cmd *redis.Cmd
+	s.roundTrip(ctx, func(p *pipe) { cmd = p.script(ctx, sc, keys, args...) })
+	return cmd
 }
 
 // Keys exposes the key layout (tests, ops tooling).

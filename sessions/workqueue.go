@@ -245,11 +245,10 @@ func (c *consumerLoop) deliver(ctx context.Context, m redis.XMessage, deliveries
 	item := bridge.WorkItem{ID: m.ID, Payload: []byte(payload), Deliveries: deliveries}
 
 	hctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { c.keepAlive(hctx, m.ID) })
+	stopKeepAlive := c.keepAlive(hctx, m.ID)
 	err := c.handle(hctx, item)
 	cancel()
-	wg.Wait()
+	stopKeepAlive()
 	if err != nil {
 		return // stays pending; reclaimed (retried) after ReclaimIdle
 	}
@@ -263,15 +262,17 @@ func (c *consumerLoop) ackAndPrefetch(ctx context.Context, id string) {
 	// The handler is done even if ctx just ended: ack regardless, within a bound.
 	actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
 	defer acancel()
-	p := c.s.newPipe()
-	ack := p.script(actx, ackScript, []string{c.key}, group, id)
+	var ack *redis.Cmd
 	var read *redis.XStreamSliceCmd
-	if ctx.Err() == nil {
-		read = p.XReadGroup(actx, &redis.XReadGroupArgs{
-			Group: group, Consumer: c.consumer, Streams: []string{c.key, ">"}, Count: readBatch, Block: -1, // -1: no BLOCK
-		})
-	}
-	_ = p.exec(actx, c.s.client)
+	prefetch := ctx.Err() == nil
+	c.s.roundTrip(actx, func(p *pipe) {
+		ack = p.script(actx, ackScript, []string{c.key}, group, id)
+		if prefetch {
+			read = p.XReadGroup(actx, &redis.XReadGroupArgs{
+				Group: group, Consumer: c.consumer, Streams: []string{c.key, ">"}, Count: readBatch, Block: -1, // -1: no BLOCK
+			})
+		}
+	})
 	if err := ack.Err(); err != nil {
 		c.s.opts.Logger.WarnContext(ctx, "work item handled but not acked; it will be redelivered",
 			"queue", c.queue, "consumer", c.consumer, "item_id", id, "error", err.Error())
@@ -293,20 +294,33 @@ func (c *consumerLoop) ackAndPrefetch(ctx context.Context, id string) {
 	}
 }
 
-// keepAlive touches the item every third of ReclaimIdle until ctx ends, so a long handler
-// is not mistaken for a dead one.
-func (c *consumerLoop) keepAlive(ctx context.Context, id string) {
-	t := time.NewTicker(max(c.s.opts.ReclaimIdle/3, time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+// keepAlive touches the item every third of ReclaimIdle until stopped, so a long handler is
+// not mistaken for a dead one. It is a timer, not a goroutine: most handlers end long before
+// the first touch, and a goroutine and a ticker per item were measurable on the pop path.
+// stop returns once no touch is running or will start.
+func (c *consumerLoop) keepAlive(ctx context.Context, id string) (stop func()) {
+	every := max(c.s.opts.ReclaimIdle/3, time.Millisecond)
+	var mu sync.Mutex // held by a running touch; stop waits for it
+	stopped := false
+	var t *time.Timer
+	mu.Lock() // the first touch must see t assigned
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
 			return
-		case <-t.C:
-			// A failed touch is harmless unless it keeps failing for ReclaimIdle, in which
-			// case the item is redelivered elsewhere: at least once, as promised.
-			_ = touchScript.Run(ctx, c.s.client, []string{c.key}, group, c.consumer, id).Err()
 		}
+		// A failed touch is harmless unless it keeps failing for ReclaimIdle, in which case
+		// the item is redelivered elsewhere: at least once, as promised.
+		_ = touchScript.Run(ctx, c.s.client, []string{c.key}, group, c.consumer, id).Err()
+		t.Reset(every)
+	})
+	return func() {
+		t.Stop()
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
 	}
 }
 

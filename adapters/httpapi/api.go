@@ -56,7 +56,7 @@ type Service interface {
 	Transfer(ctx context.Context, agentID, interactionID string, r bridge.TransferRequest) (*bridge.Interaction, error)
 	Accept(ctx context.Context, agentID, interactionID string) (*bridge.Interaction, error)
 	Diagnose(ctx context.Context, agentID string) (bridge.Diagnostics, error)
-	ACDAgentState(ctx context.Context, agentID string, ready bool, reason string) error
+	ACDAgentState(ctx context.Context, agentID string, ready bool, reason string, at time.Time) error
 	Decline(ctx context.Context, agentID, interactionID string) (*bridge.Interaction, error)
 	Queue(site, queueID string) (bridge.QueueOptions, bool)
 	Timeline(ctx context.Context, interactionID string) ([]bridge.TimelineEntry, error)

@@ -65,6 +65,15 @@ func newEnvWith(t *testing.T, rdb redis.UniversalClient, prefix string, adjust f
 
 func (e *env) post(t *testing.T, path string, headers map[string]string, body []byte) (*http.Response, httpapi.ErrorBody) {
 	t.Helper()
+	resp, raw := e.postRaw(t, path, headers, body)
+	var eb httpapi.ErrorBody
+	_ = json.Unmarshal(raw, &eb)
+	return resp, eb
+}
+
+// postRaw is post returning the answer's raw body.
+func (e *env) postRaw(t *testing.T, path string, headers map[string]string, body []byte) (*http.Response, []byte) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, bytes.NewReader(body))
 	for k, v := range headers {
 		req.Header.Set(k, v)
@@ -75,10 +84,8 @@ func (e *env) post(t *testing.T, path string, headers map[string]string, body []
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var eb httpapi.ErrorBody
 	raw, _ := io.ReadAll(resp.Body)
-	_ = json.Unmarshal(raw, &eb)
-	return resp, eb
+	return resp, raw
 }
 
 func signed(id string, body []byte) map[string]string {
@@ -135,16 +142,44 @@ func TestWebhookBadInputIsRefusedAndChangesNothing(t *testing.T) {
 func TestWebhookAcceptedThenDuplicate(t *testing.T) {
 	e := newEnv(t)
 	body := []byte(routedBody)
-	resp, _ := e.post(t, "/v1/acd/events", signed("evt-1", body), body)
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("first delivery = %d, want 202", resp.StatusCode)
+	resp, raw := e.postRaw(t, "/v1/acd/events", signed("evt-1", body), body)
+	if resp.StatusCode != http.StatusAccepted || strings.Contains(string(raw), "duplicate_event") {
+		t.Fatalf("first delivery = %d %s, want 202, not a duplicate event", resp.StatusCode, raw)
 	}
-	resp, _ = e.post(t, "/v1/acd/events", signed("evt-1", body), body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("repeat delivery = %d, want 200 duplicate", resp.StatusCode)
+	// The new routing recorded its webhook id with its leg.
+	if first, err := e.store.FirstDelivery(context.Background(), "evt-1", time.Hour); err != nil || first {
+		t.Fatalf("webhook id after the first delivery: first=%v %v, want recorded already", first, err)
+	}
+	resp, raw = e.postRaw(t, "/v1/acd/events", signed("evt-1", body), body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), `"duplicate_event":true`) {
+		t.Fatalf("repeat delivery = %d %s, want 200 duplicate with duplicate_event", resp.StatusCode, raw)
 	}
 	if depth, _ := e.store.Depth(context.Background(), bridge.QueuePops); depth != 1 {
 		t.Errorf("pop queue depth = %d, want 1", depth)
+	}
+}
+
+// A new routing whose agent event cannot be written (the stream key holds a string: Redis
+// answers WRONGTYPE) is still recorded with its pop, and its first delivery is not answered as
+// a duplicate event although the webhook id was marked in the same round trip.
+func TestWebhookFirstDeliveryIsNotADuplicateWhenItsEventFails(t *testing.T) {
+	rdb, prefix := sessionstest.Redis(t)
+	e := newEnvOn(t, rdb, prefix)
+	ctx := context.Background()
+	if err := rdb.Set(ctx, e.store.Keys().Events("a1"), "not a stream", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(routedBody)
+	resp, raw := e.postRaw(t, "/v1/acd/events", signed("evt-1", body), body)
+	if resp.StatusCode != http.StatusAccepted || strings.Contains(string(raw), "duplicate_event") {
+		t.Fatalf("first delivery with the agent's event failing = %d %s, want 202, not a duplicate event", resp.StatusCode, raw)
+	}
+	if depth, _ := e.store.Depth(ctx, bridge.QueuePops); depth != 1 {
+		t.Errorf("pop queue depth = %d, want 1", depth)
+	}
+	resp, raw = e.postRaw(t, "/v1/acd/events", signed("evt-1", body), body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), `"duplicate_event":true`) {
+		t.Fatalf("repeat delivery = %d %s, want 200 with duplicate_event", resp.StatusCode, raw)
 	}
 }
 

@@ -18,6 +18,9 @@ type webhookAnswer struct {
 	Status    string `json:"status"` // accepted | duplicate | ignored
 	Reason    string `json:"reason,omitempty"`
 	Duplicate bool   `json:"duplicate_event,omitempty"`
+	// deliveryRecorded: the webhook id was recorded with what it applied (Delivered is
+	// not needed).
+	deliveryRecorded bool
 }
 
 // handleACDEvent verifies (on the raw body, before parsing), parses, applies, and only then
@@ -64,9 +67,11 @@ func (a *API) handleACDEvent() echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		first, err := a.svc.Delivered(req.Context(), id)
-		if err != nil {
-			a.log.Warn("record webhook id", "webhook_id", id, "err", err) // applied already; dedupe is best effort here
+		first := true
+		if !ans.deliveryRecorded { // a new routing recorded its webhook id with its leg
+			if first, err = a.svc.Delivered(req.Context(), id); err != nil {
+				a.log.Warn("record webhook id", "webhook_id", id, "err", err) // applied already; dedupe is best effort here
+			}
 		}
 		ans.Duplicate = err == nil && !first
 		status := http.StatusAccepted
@@ -110,6 +115,7 @@ func (a *API) applyEvent(c echo.Context, eventID string, ev acdapi.Event) (webho
 			EventID: eventID, InteractionID: r.InteractionID, RoutingID: r.RoutingID, ChatID: r.ChatID,
 			Site: r.Site, QueueID: r.QueueID, QueueName: r.QueueName, AgentID: r.AgentID,
 			CRMAccountID: r.CRMAccountID, RouteType: bridge.RouteType(r.RouteType), FromRoutingID: r.FromRoutingID,
+			DeliveryID: eventID,
 		})
 		if errors.Is(err, bridge.ErrUnknownSite) {
 			return webhookAnswer{}, newAPIError(http.StatusUnprocessableEntity, "invalid", "site is not configured on this bridge", "data.site")
@@ -120,7 +126,7 @@ func (a *API) applyEvent(c echo.Context, eventID string, ev acdapi.Event) (webho
 		if out.Duplicate {
 			return webhookAnswer{Status: "duplicate", Reason: "routing " + out.Key.String() + " already recorded"}, nil
 		}
-		return webhookAnswer{Status: "accepted"}, nil
+		return webhookAnswer{Status: "accepted", deliveryRecorded: out.DeliveryRecorded}, nil
 	case acdapi.TypeRevoked:
 		r := ev.Revoked
 		_, err := a.svc.Revoke(ctx, r.InteractionID, r.RoutingID, r.AgentID, r.Reason)
@@ -131,7 +137,7 @@ func (a *API) applyEvent(c echo.Context, eventID string, ev acdapi.Event) (webho
 		return answerFor(err)
 	default: // agent.state_changed: shown on the agent's diagnostics
 		r := ev.AgentChanged
-		err := a.svc.ACDAgentState(ctx, r.AgentID, r.State == "ready", r.Reason)
+		err := a.svc.ACDAgentState(ctx, r.AgentID, r.State == "ready", r.Reason, ev.Timestamp)
 		if errors.Is(err, bridge.ErrNotFound) {
 			return webhookAnswer{Status: "ignored", Reason: "agent is not logged in to the media bar"}, nil
 		}

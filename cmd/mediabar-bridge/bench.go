@@ -324,7 +324,7 @@ func (r *popReport) print(w io.Writer, o benchOptions) {
             + 1 chatRouted call to the mock CRM, all inside the webhook request
   load      signed interaction.routed webhooks, one routing of a distinct chat each; closed loop:
             a connection sends its next webhook once its pop finished (the leg offered)
-  mock CRM  reset every %d pops, outside the measured time (it scans all its chats per request)
+  mock CRM  reset every %d pops, outside the measured time (each run sees the same mock state)
 
 `, r.Redis, r.CPUs, r.LoadAvg, r.PopWorkers, r.Agents, r.FloorRedisRoundTrips, strings.Join(r.FloorRedisOps, ", "), roundSize)
 	fmt.Fprintf(w, "%-8s %6s %8s %9s %9s %9s %9s %7s %7s %14s %8s\n", "run", "conns", "pops", "pops/s", "p50", "p99", "p99.9", "failed", "errors", "redis rt/pop", "cpu/pop")

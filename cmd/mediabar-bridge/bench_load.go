@@ -31,9 +31,8 @@ import (
 // that is the webhook's answer; for the bridge, whose webhook answer comes before the pop,
 // the leg's offered event on the agent's stream (popTracker).
 
-// roundSize is how many pops run between two resets of the mock CRM. The mock scans every
-// chat it holds on every request, so it would otherwise slow down as a run goes on and
-// measure itself instead of the bridge.
+// roundSize is how many pops run between two resets of the mock CRM, so that every run,
+// however long, sees a mock of the same size (its chats, its event log) and the runs compare.
 const roundSize = 1000
 
 // popTimeout: a pop not finished this long after its webhook counts as an error.

@@ -543,7 +543,7 @@ func (c *replicaCluster) testSIGKILLMidPop(t *testing.T) {
 	a.kill()
 	killedAt := time.Now()
 	midPop := c.legsMidPop(t, a)
-	t.Logf("SIGKILL replica A holding %d pop work item(s), %d of them mid-pop (leg popping, CRM call in flight)", inFlight, len(midPop))
+	t.Logf("SIGKILL replica A holding %d pop work item(s), %d of them mid-pop (leg leased, CRM call in flight)", inFlight, len(midPop))
 	if len(midPop) == 0 {
 		t.Error("replica A died with no pop in flight; the test proves nothing")
 	}
@@ -628,7 +628,7 @@ func (c *replicaCluster) pendingOf(t *testing.T, r *replica) int {
 }
 
 // legsMidPop returns the legs of the work items a (dead) replica still holds whose pop it
-// had started: state popping, so its CRM call was in flight.
+// had started: leased and not finished, so its CRM call was in flight.
 func (c *replicaCluster) legsMidPop(t *testing.T, r *replica) []bridge.LegKey {
 	t.Helper()
 	ctx := context.Background()
@@ -652,7 +652,11 @@ func (c *replicaCluster) legsMidPop(t *testing.T, r *replica) []bridge.LegKey {
 		if json.Unmarshal([]byte(payload), &key) != nil {
 			continue
 		}
-		if in, err := c.store.GetLeg(ctx, key); err == nil && in.State == bridge.StatePopping {
+		// Started: leased (a fence) and not finished. A first call goes out with the leg
+		// still routed; only the fence says its pop began.
+		in, err := c.store.GetLeg(ctx, key)
+		leased, _ := c.rdb.Exists(ctx, c.store.Keys().Fence(key)).Result()
+		if err == nil && leased == 1 && (in.State == bridge.StateRouted || in.State == bridge.StatePopping) {
 			out = append(out, key)
 		}
 	}

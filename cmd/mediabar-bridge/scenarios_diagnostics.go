@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 )
 
 func diagnosticsScenarios() []scenario {
@@ -51,18 +53,32 @@ func scenarioDiagnostics(ctx context.Context, h *harness) error {
 			func() error { return h.acd.SetAgentReady(a.acdID, false, "lunch") },
 			func() error { return h.acd.SetAgentReady(a.acdID, true, "") }},
 	}
-	for _, s := range steps {
+	for i, s := range steps {
 		if err := s.cause(); err != nil {
 			return err
 		}
 		if err := waitReasons(ctx, a, s.what, s.want); err != nil {
 			return err
 		}
+		// Diagnostics read the CRM live, so the reason shows before the bridge has applied
+		// the CRM's status event. The channel is the bridge's own view: wait for it, so
+		// that the ACD calls the event brings are queued before the outbox is checked.
+		crmStep := i == 0
+		if crmStep {
+			if _, err := waitChannel(ctx, a, s.what+" (channel red)", func(c bridge.Channel) bool { return !c.Green }); err != nil {
+				return err
+			}
+		}
 		if err := s.fix(); err != nil {
 			return err
 		}
 		if err := waitReasons(ctx, a, s.what+" fixed"); err != nil {
 			return err
+		}
+		if crmStep {
+			if _, err := waitChannel(ctx, a, s.what+" fixed (channel green)", func(c bridge.Channel) bool { return c.Green }); err != nil {
+				return err
+			}
 		}
 		// The bridge's own ACD calls for the turn (not ready on red, ready on green) are
 		// made before the next step, so they cannot land in the middle of it.
