@@ -68,12 +68,23 @@ func (s *Service) Routed(ctx context.Context, r Routed) (RoutedOutcome, error) {
 	fx := LegEffects{Timeline: []TimelineEntry{s.entry(in, TimelineACDEvent,
 		fmt.Sprintf("interaction.routed to agent %s (%s, queue %s, chat %s, event %s)", r.AgentID, r.RouteType, r.QueueID, r.ChatID, r.EventID), "", 0)}}
 	s.tellAgent(&fx, in, 1)
-	// The pop's work item goes last in the same round trip, once the leg is stored.
+	// The pop's work item goes last in the same round trip, once the leg is stored. With an
+	// inline slot free, the creation also takes the pop's lease and the item is claimed for
+	// this replica, which pops the chat itself once the ACD has its answer (inline.go).
 	fx.Queue = &QueueItem{Queue: QueuePops, Payload: popPayload(key)}
+	inline := s.inline.take()
+	if inline {
+		fx.Queue.Claim = s.opts.InlineConsumer
+		fx.Lease = &LeaseTake{TTL: s.opts.LeaseTTL}
+	}
 	if r.DeliveryID != "" {
 		fx.Delivery = &DeliveryMark{ID: r.DeliveryID, TTL: s.opts.DedupeTTL}
 	}
 	created, fxErr, err := s.store.CreateLegWith(ctx, in, fx)
+	if inline && (err != nil || fx.Queue.ClaimedID == "") {
+		s.notInline(ctx, key, fx.Lease.Fence) // a worker pops it
+		inline = false
+	}
 	if err != nil {
 		return RoutedOutcome{}, fmt.Errorf("record routing %s: %w", key, errors.Join(ErrStoreUnavailable, err))
 	}
@@ -83,6 +94,10 @@ func (s *Service) Routed(ctx context.Context, r Routed) (RoutedOutcome, error) {
 	if errors.Is(fxErr, ErrNotQueued) {
 		// The ACD retries on the 503; duplicateRouting re-queues the pop then.
 		return RoutedOutcome{}, fmt.Errorf("queue pop %s: %w", key, errors.Join(ErrStoreUnavailable, fxErr))
+	}
+	if inline {
+		// The pop gets its own copy of the leg: this request still reads in below.
+		s.popInline(key, *in, WorkItem{ID: fx.Queue.ClaimedID, Payload: fx.Queue.Payload, Deliveries: 1}, fx.Lease.Fence)
 	}
 	if fxErr != nil {
 		s.log.Warn("routing stored; its timeline entries or agent event were not", "interaction_id", in.InteractionID,
@@ -166,6 +181,13 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 	if !ok {
 		return fmt.Errorf("pop %s: %w", key, errLeaseHeldElsewhere)
 	}
+	return s.popLeased(ctx, key, in, fence)
+}
+
+// popLeased is Pop once the lease is held under fence: in is the leg as read with the lease
+// (nil if there is none), the pop's own copy. The lease is released on the way out.
+func (s *Service) popLeased(ctx context.Context, key LegKey, in *Interaction, fence int64) error {
+	var err error
 	lease := &popLease{fence: fence}
 	defer func() {
 		if lease.released {

@@ -347,6 +347,16 @@ type LegEffects struct {
 	// Delivery, when set, is a webhook delivery id recorded as seen after the rest, as
 	// FirstDelivery would (best effort): a new routing records its webhook with its leg.
 	Delivery *DeliveryMark
+	// Lease (CreateLegWith only), when set, is taken by the leg's creation itself, as
+	// LeaseLeg would take it; the store sets Lease.Fence. A duplicate takes none.
+	Lease *LeaseTake
+}
+
+// LeaseTake asks a leg's creation to take its lease for TTL; Fence is the holder's fence
+// once it is taken (0: not taken).
+type LeaseTake struct {
+	TTL   time.Duration
+	Fence int64
 }
 
 // DeliveryMark is a webhook delivery id to remember for TTL.
@@ -359,6 +369,13 @@ type DeliveryMark struct {
 type QueueItem struct {
 	Queue   string
 	Payload []byte
+	// Claim, when set, names a consumer that takes the item as it is added: no other consumer
+	// reads it, though any reclaims it once it is idle (the claimer died or failed), and
+	// WorkQueue.Handle runs it. The store sets ClaimedID once it is claimed. The replica that
+	// records a routing pops it itself this way, without a worker's wake-up and a lease round
+	// trip.
+	Claim     string
+	ClaimedID string
 }
 
 // SessionRead is an agent session read along with a write: Err wraps ErrNotFound when the
@@ -375,6 +392,9 @@ type WorkQueue interface {
 	Enqueue(ctx context.Context, queue string, payload []byte) error
 	// Consume blocks until ctx ends, calling handle for each item.
 	Consume(ctx context.Context, queue, consumer string, handle func(ctx context.Context, item WorkItem) error) error
+	// Handle runs handle for an item already claimed for consumer (QueueItem.Claim), as
+	// Consume would: kept alive while it runs, acked on nil, otherwise left to be reclaimed.
+	Handle(ctx context.Context, queue, consumer string, item WorkItem, handle func(ctx context.Context, item WorkItem) error)
 	// Depth is how many items are waiting or in flight.
 	Depth(ctx context.Context, queue string) (int64, error)
 

@@ -15,7 +15,7 @@ import (
 func reconcileFixture(t *testing.T) (*fixture, *bridgetest.Clock) {
 	t.Helper()
 	clock := bridgetest.NewClock(time.Now())
-	f := newFixtureWith(t, nil, clock)
+	f := newFixtureWith(t, nil, clock, 0)
 	f.crm.RouteChatFn = answer("SUCCESS")
 	f.login(t, "a1")
 	return f, clock

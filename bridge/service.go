@@ -65,6 +65,13 @@ type Options struct {
 	// RequeueBudget is how many times an interaction may be requeued to its own queue; the
 	// requeue that reaches it goes to the queue's escalation queue instead (default 5).
 	RequeueBudget int
+
+	// InlinePops is how many pops a replica may run at once in the webhook's wake (see
+	// inline.go), on top of its pop workers; 0 leaves every pop to the workers.
+	// InlineConsumer names this replica's inline pops in the pop queue's consumer group (unique
+	// per replica, like a worker's name); required when InlinePops > 0.
+	InlinePops     int
+	InlineConsumer string
 }
 
 // SiteOptions are per CRM site.
@@ -103,6 +110,9 @@ type Service struct {
 	log    *slog.Logger
 	obs    Observer
 	intake ChatLister
+	// inline is the only state a Service keeps in memory: the pops it runs in webhooks'
+	// wake, which a shutdown waits for.
+	inline *inlinePops
 }
 
 // Observer receives what the service does, for metrics. Methods must not block.
@@ -211,8 +221,12 @@ func New(opts Options, d Deps) (*Service, error) {
 	if d.Observer == nil {
 		d.Observer = nopObserver{}
 	}
+	if opts.InlinePops < 0 || (opts.InlinePops > 0 && opts.InlineConsumer == "") {
+		return nil, fmt.Errorf("bridge.New: inline pops %d need a consumer name (got %q)", opts.InlinePops, opts.InlineConsumer)
+	}
 	return &Service{opts: opts, crm: d.CRM, acd: d.ACD, store: d.Store, work: d.Work,
-		events: d.Events, clock: d.Clock, log: d.Logger, obs: d.Observer, intake: d.Intake}, nil
+		events: d.Events, clock: d.Clock, log: d.Logger, obs: d.Observer, intake: d.Intake,
+		inline: newInlinePops(opts.InlinePops)}, nil
 }
 
 // Errors the service returns to its callers (the HTTP adapter maps them to status codes).

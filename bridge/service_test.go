@@ -30,12 +30,13 @@ type fixture struct {
 // work, when not nil, wraps the store's work queue (to inject failures).
 func newFixture(t *testing.T, wrap func(bridge.WorkQueue) bridge.WorkQueue) *fixture {
 	t.Helper()
-	return newFixtureWith(t, wrap, nil)
+	return newFixtureWith(t, wrap, nil, 0)
 }
 
-// newFixtureWith is newFixture on the given clock (nil: the wall clock); tune, when given,
-// adjusts the store's options.
-func newFixtureWith(t *testing.T, wrap func(bridge.WorkQueue) bridge.WorkQueue, clock bridge.Clock, tune ...func(*sessions.Options)) *fixture {
+// newFixtureWith is newFixture on the given clock (nil: the wall clock), with up to inline
+// inline pops (0: every pop waits for Pop or a worker); tune, when given, adjusts the
+// store's options.
+func newFixtureWith(t *testing.T, wrap func(bridge.WorkQueue) bridge.WorkQueue, clock bridge.Clock, inline int, tune ...func(*sessions.Options)) *fixture {
 	t.Helper()
 	rdb, prefix := sessionstest.Redis(t)
 	opts := sessions.Options{Prefix: prefix, ReclaimIdle: 100 * time.Millisecond, BlockFor: 50 * time.Millisecond}
@@ -56,6 +57,7 @@ func newFixtureWith(t *testing.T, wrap func(bridge.WorkQueue) bridge.WorkQueue, 
 				DefaultDisposition: "Resolved", WrapUpTimeout: 2 * time.Minute},
 		}}},
 		PopBudget: time.Second, PopRetries: 2, LeaseTTL: 3 * time.Second, DeclineNotReady: true,
+		InlinePops: inline, InlineConsumer: "test-inline",
 	}, bridge.Deps{CRM: f.crm, ACD: f.acd, Store: store, Work: f.work, Events: store, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -693,7 +695,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestRoutedRetryRequeuesALostPop(t *testing.T) {
 	// The pop queue holds one item at most, and a stray one fills it: the routing's pop
 	// (queued in the same round trip as the leg) is refused as Redis would refuse it.
-	f := newFixtureWith(t, nil, nil, func(o *sessions.Options) { o.QueueMaxLen = 1 })
+	f := newFixtureWith(t, nil, nil, 0, func(o *sessions.Options) { o.QueueMaxLen = 1 })
 	f.login(t, "a1")
 	ctx := context.Background()
 	if err := f.work.Enqueue(ctx, bridge.QueuePops, []byte(`{"interaction_id":"stray","routing_id":"r"}`)); err != nil {

@@ -168,6 +168,10 @@ type Pop struct {
 	// Workers is how many pops a replica runs at once: each worker holds one pop, CRM call
 	// included, so at a ~100 ms CRM answer a replica pops about Workers × 10 chats a second.
 	Workers int `yaml:"workers" json:"workers"`
+	// Inline is how many pops a replica may run at once in the wake of the webhook that
+	// routed them, on top of its workers: the replica that records a routing pops it itself,
+	// without a worker's wake-up and a lease round trip (0 = every pop goes to the workers).
+	Inline int `yaml:"inline" json:"inline"`
 	// LeaseTTL is how long a replica owns a pop; it must exceed CRM.PopBudget so that no
 	// other replica takes over a pop still in flight.
 	LeaseTTL Duration `yaml:"lease_ttl" json:"lease_ttl"`

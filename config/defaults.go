@@ -66,6 +66,7 @@ func Default() Config {
 		},
 		Pop: Pop{
 			Workers:  16,
+			Inline:   16,
 			LeaseTTL: Duration(15 * time.Second),
 		},
 		Mediabar: Mediabar{

@@ -74,14 +74,21 @@ var envOverrides = []envOverride{
 	{EnvVar{"MBB_ADMIN_TOKEN", "admin.token", true, "bearer token for the admin API, at least 16 bytes"},
 		func(c *Config, v string) error { c.Admin.Token = Secret(v); return nil }},
 	{EnvVar{"MBB_POP_WORKERS", "pop.workers", false, "number of pop workers per replica"},
-		func(c *Config, v string) error {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				return fmt.Errorf("must be an integer, got %q", v)
-			}
-			c.Pop.Workers = n
-			return nil
-		}},
+		intEnv(func(c *Config, n int) { c.Pop.Workers = n })},
+	{EnvVar{"MBB_POP_INLINE", "pop.inline", false, "inline pops per replica (0 = off)"},
+		intEnv(func(c *Config, n int) { c.Pop.Inline = n })},
+}
+
+// intEnv parses an integer variable (surrounding spaces allowed) and sets it.
+func intEnv(set func(*Config, int)) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("must be an integer, got %q", v)
+		}
+		set(c, n)
+		return nil
+	}
 }
 
 // Per-site overrides, for every site in the config.

@@ -43,6 +43,7 @@ crm:
 				"MBB_MEDIABAR_TOKEN_SECRET": "0123456789abcdef0123456789abcdef",
 				"MBB_ADMIN_TOKEN":           "0123456789abcdef",
 				"MBB_POP_WORKERS":           " 16 ",
+				"MBB_POP_INLINE":            "0",
 			},
 			want: func(c *Config) {
 				c.Redis.URL = "redis://redis:6379/1"
@@ -53,6 +54,7 @@ crm:
 				c.Mediabar.TokenSecret = "0123456789abcdef0123456789abcdef"
 				c.Admin.Token = "0123456789abcdef"
 				c.Pop.Workers = 16
+				c.Pop.Inline = 0
 			},
 		},
 		{
@@ -106,6 +108,7 @@ func TestEnvBadValue(t *testing.T) {
 		wantVar string
 	}{
 		{"workers not a number", map[string]string{"MBB_POP_WORKERS": "abc"}, "MBB_POP_WORKERS"},
+		{"inline not a number", map[string]string{"MBB_POP_INLINE": "1.5"}, "MBB_POP_INLINE"},
 		{"webhook secrets only commas", map[string]string{"MBB_ACD_WEBHOOK_SECRETS": " , ,"}, "MBB_ACD_WEBHOOK_SECRETS"},
 	}
 	for _, tt := range tests {
@@ -135,6 +138,7 @@ func TestEnvValidationNamesTheVariable(t *testing.T) {
 			map[string]string{"MBB_ACD_WEBHOOK_SECRETS": "short"}, "acd.webhook_secrets[0]", "MBB_ACD_WEBHOOK_SECRETS"},
 		{"site base url", "", map[string]string{"MBB_CRM_DEMO_BASE_URL": "crm:8081"}, "crm.sites[0].base_url", "MBB_CRM_DEMO_BASE_URL"},
 		{"workers zero", "", map[string]string{"MBB_POP_WORKERS": "0"}, "pop.workers", "MBB_POP_WORKERS"},
+		{"inline negative", "", map[string]string{"MBB_POP_INLINE": "-1"}, "pop.inline", "MBB_POP_INLINE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,7 +170,7 @@ func TestEnvVars(t *testing.T) {
 		"REDIS_URL", "MBB_LISTEN", "MBB_OPS_LISTEN", "MBB_LOG_LEVEL", "MBB_REDIS_PASSWORD",
 		"MBB_REDIS_KEY_PREFIX", "MBB_ACD_BASE_URL", "MBB_ACD_WEBHOOK_SECRETS",
 		"MBB_MEDIABAR_TOKEN_SECRET", "MBB_ADMIN_TOKEN", "MBB_CRM_<SITE>_BASE_URL",
-		"MBB_CRM_<SITE>_PASSWORD", "MBB_POP_WORKERS",
+		"MBB_CRM_<SITE>_PASSWORD", "MBB_POP_WORKERS", "MBB_POP_INLINE",
 	} {
 		if !seen[name] {
 			t.Errorf("EnvVars() lacks %s", name)

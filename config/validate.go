@@ -66,6 +66,9 @@ func (c Config) Validate() error {
 		v.add("reconciler.stuck_after", "must exceed pop.lease_ttl (%s), or a pop still in flight would be queued again", c.Pop.LeaseTTL)
 	}
 	v.positiveInt("pop.workers", int64(c.Pop.Workers))
+	if c.Pop.Inline < 0 {
+		v.add("pop.inline", "must be 0 (off) or more, got %d", c.Pop.Inline)
+	}
 	v.positive("pop.lease_ttl", c.Pop.LeaseTTL)
 	if c.Pop.LeaseTTL > 0 && c.CRM.PopBudget > 0 && c.Pop.LeaseTTL <= c.CRM.PopBudget {
 		v.add("pop.lease_ttl", "must exceed crm.pop_budget (%s), or a second replica could take over a pop in flight", c.CRM.PopBudget)

@@ -85,6 +85,16 @@ type queuedEffects struct {
 	queue      string       // fx.Queue's queue
 }
 
+// claimed sets item.ClaimedID once the item was added and claimed for item.Claim.
+func (q queuedEffects) claimed(item *bridge.QueueItem) {
+	if q.queued == nil || item == nil || item.Claim == "" {
+		return
+	}
+	if id, err := q.queued.Text(); err == nil {
+		item.ClaimedID = id
+	}
+}
+
 // err is the effects' failure after exec: an enqueue failure wraps bridge.ErrNotQueued.
 func (q queuedEffects) err() error {
 	err := firstErr(q.bestEffort)
@@ -139,7 +149,11 @@ func (s *Store) queueEffects(ctx context.Context, p *pipe, interactionID string,
 		// Cluster the stream may live on another node, where this order is not kept; the
 		// media bar orders a leg's events by version anyway).
 		q.queue = fx.Queue.Queue
-		q.queued = p.script(ctx, enqueueScript, []string{s.keys.Queue(fx.Queue.Queue)}, fx.Queue.Payload, group, s.opts.QueueMaxLen)
+		if fx.Queue.Claim != "" {
+			q.queued = p.script(ctx, claimScript, []string{s.keys.ClaimedQueue(fx.Queue.Queue)}, fx.Queue.Payload, group, fx.Queue.Claim, s.opts.QueueMaxLen)
+		} else {
+			q.queued = p.script(ctx, enqueueScript, []string{s.keys.Queue(fx.Queue.Queue)}, fx.Queue.Payload, group, s.opts.QueueMaxLen)
+		}
 	}
 	return q, nil
 }
@@ -163,6 +177,7 @@ func (s *Store) RecordEffects(ctx context.Context, interactionID string, fx brid
 	if err != nil {
 		return fmt.Errorf("record effects of %s: %w", interactionID, err)
 	}
+	q.claimed(fx.Queue)
 	if err := q.err(); err != nil {
 		return fmt.Errorf("record effects of %s: %w", interactionID, err)
 	}
@@ -191,6 +206,7 @@ func (s *Store) afterWrite(ctx context.Context, in *bridge.Interaction, created 
 	if session != nil {
 		fx.Session.Session, fx.Session.Err = decodeAgentSession(in.AgentID, session)
 	}
+	q.claimed(fx.Queue)
 	if err != nil {
 		if fx.Queue != nil {
 			err = errors.Join(err, fmt.Errorf("%w to %s: effects not encoded", bridge.ErrNotQueued, fx.Queue.Queue))

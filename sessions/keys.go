@@ -96,6 +96,11 @@ func (k KeySpace) EventsChannel() string { return k.prefix + ":events" }
 // Queue is a work queue's stream (consumer group "workers").
 func (k KeySpace) Queue(name string) string { return k.QueuePrefix() + esc(name) }
 
+// ClaimedQueue is the stream of a queue's claimed items (bridge.QueueItem.Claim): each is
+// read for its claiming consumer as it is added, so no consumer ever reads this stream; they
+// only reclaim from it. Queue names are the bridge's own constants, none ending in ":claimed".
+func (k KeySpace) ClaimedQueue(name string) string { return k.Queue(name) + ":claimed" }
+
 // QueuePrefix starts every work-queue stream key. These are the only keys without a TTL.
 func (k KeySpace) QueuePrefix() string { return k.prefix + ":queue:" }
 

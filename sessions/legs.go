@@ -21,12 +21,19 @@ import (
 // interactions have a handful; the cap only stops a runaway from growing a key.
 const indexCap = 1000
 
-// createLegScript: KEYS leg; ARGV json, ttl ms. 1 if created, 0 if the leg exists.
+// createLegScript: KEYS leg, fence, lease; ARGV json, ttl ms, lease ttl ms (0: no lease).
+// Returns {1, fence} if created (fence 0 without a lease), {0} if the leg exists. Taking the
+// lease in the creating step (as leaseLegScript would) lets the replica that records a
+// routing pop it at once, without a lease round trip; a duplicate takes nothing.
 var createLegScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
 redis.call('HSET', KEYS[1], 'ver', 1, 'json', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
+if tonumber(ARGV[3]) <= 0 then return {1, 0} end
+local f = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], math.max(tonumber(ARGV[2]), tonumber(ARGV[3])))
+redis.call('SET', KEYS[3], f, 'PX', ARGV[3])
+return {1, f}
 `)
 
 // updateLegScript: KEYS leg, fence, lease; ARGV expected version, json, ttl ms, fence (0 =
@@ -55,7 +62,7 @@ return nv
 // logged (Options.Logger) rather than returned, because a caller seeing an error would treat
 // the leg as not recorded. The indexes are rewritten by every later write of the leg.
 func (s *Store) CreateLeg(ctx context.Context, in *bridge.Interaction) (bool, error) {
-	created, err := s.createLeg(ctx, in)
+	created, _, err := s.createLeg(ctx, in, 0)
 	if err != nil || !created {
 		return created, err
 	}
@@ -65,45 +72,66 @@ func (s *Store) CreateLeg(ctx context.Context, in *bridge.Interaction) (bool, er
 
 // CreateLegWith is CreateLeg that also writes fx once the leg is created, in the same round
 // trip as its indexes (two round trips in all); a duplicate writes nothing of fx. fxErr says
-// fx could not be written although the leg was created.
+// fx could not be written although the leg was created. With fx.Lease the creation also takes
+// the leg's lease (fx.Lease.Fence); a duplicate takes none.
 func (s *Store) CreateLegWith(ctx context.Context, in *bridge.Interaction, fx bridge.LegEffects) (created bool, fxErr, err error) {
 	if fx.ReleaseLease {
 		return false, nil, fmt.Errorf("create leg %s: a new leg has no lease to release", in.Key())
 	}
-	if created, err = s.createLeg(ctx, in); err != nil || !created {
+	var leaseTTL time.Duration
+	if fx.Lease != nil {
+		if fx.Lease.TTL <= 0 {
+			return false, nil, fmt.Errorf("create leg %s: lease ttl %v must be positive", in.Key(), fx.Lease.TTL)
+		}
+		leaseTTL = fx.Lease.TTL
+	}
+	created, fence, err := s.createLeg(ctx, in, leaseTTL)
+	if err != nil || !created {
 		return created, nil, err
+	}
+	if fx.Lease != nil {
+		fx.Lease.Fence = fence
 	}
 	return true, s.afterWrite(ctx, in, true, fx), nil
 }
 
-// createLeg is CreateLeg up to (not including) the indexes of a new leg.
-func (s *Store) createLeg(ctx context.Context, in *bridge.Interaction) (bool, error) {
+// createLeg is CreateLeg up to (not including) the indexes of a new leg; with leaseTTL > 0 a
+// new leg's lease is taken too (fence).
+func (s *Store) createLeg(ctx context.Context, in *bridge.Interaction, leaseTTL time.Duration) (created bool, fence int64, err error) {
 	key := in.Key()
 	if key.InteractionID == "" || key.RoutingID == "" {
-		return false, fmt.Errorf("create leg %q: empty interaction or routing id", key)
+		return false, 0, fmt.Errorf("create leg %q: empty interaction or routing id", key)
 	}
 	rec := *in
 	rec.Version = 1
 	data, err := json.Marshal(&rec)
 	if err != nil {
-		return false, fmt.Errorf("create leg %s: %w", key, err)
+		return false, 0, fmt.Errorf("create leg %s: %w", key, err)
 	}
-	n, err := s.runScript(ctx, createLegScript, []string{s.keys.Leg(key)}, data, ms(s.opts.LegTTL)).Int()
+	leaseMS := int64(0)
+	if leaseTTL > 0 {
+		leaseMS = ms(leaseTTL)
+	}
+	res, err := s.runScript(ctx, createLegScript, []string{s.keys.Leg(key), s.keys.Fence(key), s.keys.Lease(key)},
+		data, ms(s.opts.LegTTL), leaseMS).Int64Slice()
 	if err != nil {
-		return false, fmt.Errorf("create leg %s: %w", key, err)
+		return false, 0, fmt.Errorf("create leg %s: %w", key, err)
 	}
-	if n == 0 {
+	if len(res) == 0 || res[0] == 0 {
 		stored, err := s.GetLeg(ctx, key)
 		if err != nil {
-			return false, fmt.Errorf("create leg %s: duplicate: %w", key, err)
+			return false, 0, fmt.Errorf("create leg %s: duplicate: %w", key, err)
 		}
 		if err := s.index(ctx, stored, true); err != nil {
-			return false, fmt.Errorf("create leg %s: duplicate: %w", key, err)
+			return false, 0, fmt.Errorf("create leg %s: duplicate: %w", key, err)
 		}
-		return false, nil
+		return false, 0, nil
 	}
 	in.Version = 1
-	return true, nil
+	if len(res) > 1 {
+		fence = res[1]
+	}
+	return true, fence, nil
 }
 
 // GetLeg returns the stored leg, or an error wrapping bridge.ErrNotFound.

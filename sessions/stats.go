@@ -33,13 +33,16 @@ type Stats struct {
 // legs. One pipelined round trip, plus one for the sampled legs.
 func (s *Store) Stats(ctx context.Context, queues []string, overdueBefore time.Time, sample int) (Stats, error) {
 	st := Stats{QueueDepth: map[string]int64{}, QueueOldest: map[string]time.Duration{}, LegsByState: map[bridge.State]int{}}
-	lens := make([]*redis.IntCmd, len(queues))
-	firsts := make([]*redis.XMessageSliceCmd, len(queues))
+	// Each queue is its own stream and its claimed items' (in flight from the start).
+	lens := make([]*redis.IntCmd, 2*len(queues))
+	firsts := make([]*redis.XMessageSliceCmd, 2*len(queues))
 	var open, overdue *redis.IntCmd
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, q := range queues {
-			lens[i] = p.XLen(ctx, s.keys.Queue(q))
-			firsts[i] = p.XRangeN(ctx, s.keys.Queue(q), "-", "+", 1)
+			for j, key := range []string{s.keys.Queue(q), s.keys.ClaimedQueue(q)} {
+				lens[2*i+j] = p.XLen(ctx, key)
+				firsts[2*i+j] = p.XRangeN(ctx, key, "-", "+", 1)
+			}
 		}
 		open = p.ZCard(ctx, s.keys.OpenLegs())
 		overdue = p.ZCount(ctx, s.keys.OpenLegs(), "-inf", strconv.FormatInt(overdueBefore.UnixMilli(), 10))
@@ -50,10 +53,12 @@ func (s *Store) Stats(ctx context.Context, queues []string, overdueBefore time.T
 	}
 	now := time.Now()
 	for i, q := range queues {
-		st.QueueDepth[q] = lens[i].Val()
-		if msgs := firsts[i].Val(); len(msgs) > 0 {
-			if ms, ok := streamIDMillis(msgs[0].ID); ok {
-				st.QueueOldest[q] = max(0, now.Sub(time.UnixMilli(ms)))
+		for j := 2 * i; j < 2*i+2; j++ {
+			st.QueueDepth[q] += lens[j].Val()
+			if msgs := firsts[j].Val(); len(msgs) > 0 {
+				if ms, ok := streamIDMillis(msgs[0].ID); ok {
+					st.QueueOldest[q] = max(st.QueueOldest[q], now.Sub(time.UnixMilli(ms)))
+				}
 			}
 		}
 	}

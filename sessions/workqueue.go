@@ -51,6 +51,29 @@ redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[2], '0')
 return id
 `)
 
+// claimScript: KEYS claimed stream; ARGV payload, group, consumer, max length. Adds the item
+// to the queue's claimed stream and reads it for consumer (XREADGROUP ">") in the same step,
+// so it is pending for that consumer from the start and no other consumer ever reads it: they
+// only reclaim from this stream, as from the queue's own, once an item has been idle for
+// ReclaimIdle (its consumer died or failed). Returns the item id, or nil when the stream is
+// full. Every item of the stream is read as it is added, so ">" hands out the new one; should
+// older unread ones be there all the same, they are read along with it and so become pending,
+// to be reclaimed, never stranded.
+var claimScript = redis.NewScript(`
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[4]) then return false end
+local id = redis.call('XADD', KEYS[1], '*', 'payload', ARGV[1])
+redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[2], '0')
+while true do
+  local r = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', 100, 'STREAMS', KEYS[1], '>')
+  if not r then
+    redis.call('XDEL', KEYS[1], id)
+    return false
+  end
+  local msgs = r[1][2]
+  if msgs[#msgs][1] == id then return id end
+end
+`)
+
 // ackScript: KEYS stream; ARGV group, id. Acks and deletes in one step, so no acked entry
 // is ever left behind in the stream.
 var ackScript = redis.NewScript(`
@@ -88,13 +111,19 @@ func (s *Store) Enqueue(ctx context.Context, queue string, payload []byte) error
 	return nil
 }
 
-// Depth is the number of items waiting or in flight (acked items are deleted).
+// Depth is the number of items waiting or in flight, claimed ones included (acked items are
+// deleted).
 func (s *Store) Depth(ctx context.Context, queue string) (int64, error) {
-	n, err := s.client.XLen(ctx, s.keys.Queue(queue)).Result()
+	var own, claimed *redis.IntCmd
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		own = p.XLen(ctx, s.keys.Queue(queue))
+		claimed = p.XLen(ctx, s.keys.ClaimedQueue(queue))
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("depth of %s: %w", queue, err)
 	}
-	return n, nil
+	return own.Val() + claimed.Val(), nil
 }
 
 // Consume calls handle for the queue's items, one at a time, until ctx ends; then it returns
@@ -106,13 +135,18 @@ func (s *Store) Consume(ctx context.Context, queue, consumer string, handle func
 	if consumer == "" {
 		return fmt.Errorf("consume %s: empty consumer name", queue)
 	}
-	c := &consumerLoop{
-		s: s, queue: queue, key: s.keys.Queue(queue), consumer: consumer, handle: handle,
+	c := s.newConsumerLoop(queue, consumer, handle)
+	return c.run(ctx)
+}
+
+func (s *Store) newConsumerLoop(queue, consumer string, handle func(context.Context, bridge.WorkItem) error) *consumerLoop {
+	key := s.keys.Queue(queue)
+	return &consumerLoop{
+		s: s, queue: queue, key: key, consumer: consumer, handle: handle,
 		claimEvery:   max(s.opts.ReclaimIdle/2, claimMinGap),
 		janitorEvery: max(s.opts.ConsumerTTL/2, janitorMin),
-		claimCursor:  "0-0",
+		reclaimFrom:  []*reclaimCursor{{key: key, at: "0-0"}, {key: s.keys.ClaimedQueue(queue), at: "0-0"}},
 	}
-	return c.run(ctx)
 }
 
 type consumerLoop struct {
@@ -121,12 +155,19 @@ type consumerLoop struct {
 	handle                   func(context.Context, bridge.WorkItem) error
 	claimEvery, janitorEvery time.Duration
 
-	groupReady  bool
-	next        *redis.XMessage // read with the last ack, delivered by the next step
-	claimCursor string
+	groupReady bool
+	next       *redis.XMessage // read with the last ack, delivered by the next step
+	// reclaimFrom are the streams idle items are reclaimed from: the queue's own, and its
+	// claimed items' (read by nobody, only reclaimed).
+	reclaimFrom []*reclaimCursor
 	nextClaim   time.Time // zero: claim at once, picking up what a dead consumer left
 	nextJanitor time.Time
 	backoff     time.Duration
+}
+
+// reclaimCursor is where XAUTOCLAIM's scan of one stream has got to.
+type reclaimCursor struct {
+	key, at string
 }
 
 func (c *consumerLoop) run(ctx context.Context) error {
@@ -163,7 +204,7 @@ func (c *consumerLoop) step(ctx context.Context) error {
 	}
 	if m := c.next; m != nil {
 		c.next = nil
-		c.deliver(ctx, *m, 1)
+		c.deliver(ctx, c.key, *m, 1)
 		return nil
 	}
 	block := max(min(c.s.opts.BlockFor, time.Until(c.nextClaim)), time.Millisecond) // BLOCK 0 = forever
@@ -181,49 +222,71 @@ func (c *consumerLoop) step(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil // the rest stay pending and are reclaimed by another consumer
 			}
-			c.deliver(ctx, m, 1)
+			c.deliver(ctx, c.key, m, 1)
 		}
 	}
 	return nil
 }
 
-// reclaim takes over items idle for ReclaimIdle (including this consumer's own failed ones)
-// and delivers them with their delivery count.
+// reclaim takes over items idle for ReclaimIdle (including this consumer's own failed ones),
+// from the queue's stream and its claimed items' alike, in one round trip, and delivers them
+// with their delivery count.
 func (c *consumerLoop) reclaim(ctx context.Context, now time.Time) error {
-	msgs, next, err := c.s.client.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-		Stream: c.key, Group: group, Consumer: c.consumer,
-		MinIdle: c.s.opts.ReclaimIdle, Start: c.claimCursor, Count: claimBatch,
-	}).Result()
+	cmds := make([]*redis.XAutoClaimCmd, len(c.reclaimFrom))
+	_, err := c.s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, rc := range c.reclaimFrom {
+			cmds[i] = p.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+				Stream: rc.key, Group: group, Consumer: c.consumer,
+				MinIdle: c.s.opts.ReclaimIdle, Start: rc.at, Count: claimBatch,
+			})
+		}
+		return nil
+	})
 	if err != nil {
 		return c.readErr("reclaim", err)
 	}
-	// Keep scanning promptly while the cursor has not wrapped; otherwise wait a while.
-	c.claimCursor = next
-	if next == "0-0" || next == "" {
-		c.claimCursor = "0-0"
+	// Keep scanning promptly while a cursor has not wrapped; otherwise wait a while.
+	wrapped := true
+	type claimed struct {
+		key  string
+		msgs []redis.XMessage
+	}
+	var found []claimed
+	for i, rc := range c.reclaimFrom {
+		msgs, next, _ := cmds[i].Result()
+		rc.at = next
+		if next == "0-0" || next == "" {
+			rc.at = "0-0"
+		} else {
+			wrapped = false
+		}
+		if len(msgs) > 0 {
+			found = append(found, claimed{rc.key, msgs})
+		}
+	}
+	if wrapped {
 		c.nextClaim = now.Add(c.claimEvery)
 	}
-	if len(msgs) == 0 {
-		return nil
-	}
-	counts := c.deliveryCounts(ctx, msgs)
-	for i, m := range msgs {
-		if ctx.Err() != nil {
-			return nil
+	for _, f := range found {
+		counts := c.deliveryCounts(ctx, f.key, f.msgs)
+		for i, m := range f.msgs {
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.deliver(ctx, f.key, m, counts[i])
 		}
-		c.deliver(ctx, m, counts[i])
 	}
 	return nil
 }
 
-// deliveryCounts reads each claimed item's delivery count from the pending list; if that
+// deliveryCounts reads each claimed item's delivery count from key's pending list; if that
 // read fails the item is at least on its second delivery.
-func (c *consumerLoop) deliveryCounts(ctx context.Context, msgs []redis.XMessage) []int64 {
+func (c *consumerLoop) deliveryCounts(ctx context.Context, key string, msgs []redis.XMessage) []int64 {
 	cmds := make([]*redis.XPendingExtCmd, len(msgs))
 	_, _ = c.s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, m := range msgs {
 			cmds[i] = p.XPendingExt(ctx, &redis.XPendingExtArgs{
-				Stream: c.key, Group: group, Start: m.ID, End: m.ID, Count: 1,
+				Stream: key, Group: group, Start: m.ID, End: m.ID, Count: 1,
 			})
 		}
 		return nil
@@ -238,27 +301,52 @@ func (c *consumerLoop) deliveryCounts(ctx context.Context, msgs []redis.XMessage
 	return counts
 }
 
-// deliver runs the handler, keeping the item's idle time at zero while it runs, and acks the
-// item when the handler succeeds.
-func (c *consumerLoop) deliver(ctx context.Context, m redis.XMessage, deliveries int64) {
+// deliver runs the handler for an item of stream key, keeping the item's idle time at zero
+// while it runs, and acks the item when the handler succeeds.
+func (c *consumerLoop) deliver(ctx context.Context, key string, m redis.XMessage, deliveries int64) {
 	payload, _ := m.Values["payload"].(string)
 	item := bridge.WorkItem{ID: m.ID, Payload: []byte(payload), Deliveries: deliveries}
+	if c.runItem(ctx, key, item) {
+		c.ackAndPrefetch(ctx, key, m.ID)
+	}
+}
 
+// runItem runs the handler for item of stream key, keeping the item's idle time at zero
+// while it runs; true when the handler succeeded (the item is to be acked). On false the item
+// stays pending and is reclaimed (retried) after ReclaimIdle.
+func (c *consumerLoop) runItem(ctx context.Context, key string, item bridge.WorkItem) bool {
 	hctx, cancel := context.WithCancel(ctx)
-	stopKeepAlive := c.keepAlive(hctx, m.ID)
+	stopKeepAlive := c.keepAlive(hctx, key, item.ID)
 	err := c.handle(hctx, item)
 	cancel()
 	stopKeepAlive()
-	if err != nil {
-		return // stays pending; reclaimed (retried) after ReclaimIdle
+	return err == nil
+}
+
+// Handle runs handle for an item an enqueue claimed for consumer (bridge.QueueItem.Claim), as
+// Consume runs the items it reads: kept alive while it runs, acked and deleted when handle
+// returns nil, otherwise left pending for any consumer of the queue to reclaim after
+// ReclaimIdle. It returns once handle has returned and the item is acked (or left).
+func (s *Store) Handle(ctx context.Context, queue, consumer string, item bridge.WorkItem, handle func(context.Context, bridge.WorkItem) error) {
+	c := s.newConsumerLoop(queue, consumer, handle)
+	key := s.keys.ClaimedQueue(queue)
+	if !c.runItem(ctx, key, item) {
+		return
 	}
-	c.ackAndPrefetch(ctx, m.ID)
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+	defer cancel()
+	var ack *redis.Cmd
+	s.roundTrip(actx, func(p *pipe) { ack = p.script(actx, ackScript, []string{key}, group, item.ID) })
+	if err := ack.Err(); err != nil {
+		s.opts.Logger.WarnContext(ctx, "work item handled but not acked; it will be redelivered",
+			"queue", queue, "consumer", consumer, "item_id", item.ID, "error", err.Error())
+	}
 }
 
 // ackAndPrefetch acks and deletes a handled item and, in the same round trip, reads the next
 // new item without blocking (kept in c.next for the next step), so a busy consumer pays one
 // round trip per item for both. Nothing is read once ctx has ended.
-func (c *consumerLoop) ackAndPrefetch(ctx context.Context, id string) {
+func (c *consumerLoop) ackAndPrefetch(ctx context.Context, key, id string) {
 	// The handler is done even if ctx just ended: ack regardless, within a bound.
 	actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
 	defer acancel()
@@ -266,7 +354,7 @@ func (c *consumerLoop) ackAndPrefetch(ctx context.Context, id string) {
 	var read *redis.XStreamSliceCmd
 	prefetch := ctx.Err() == nil
 	c.s.roundTrip(actx, func(p *pipe) {
-		ack = p.script(actx, ackScript, []string{c.key}, group, id)
+		ack = p.script(actx, ackScript, []string{key}, group, id)
 		if prefetch {
 			read = p.XReadGroup(actx, &redis.XReadGroupArgs{
 				Group: group, Consumer: c.consumer, Streams: []string{c.key, ">"}, Count: readBatch, Block: -1, // -1: no BLOCK
@@ -298,7 +386,7 @@ func (c *consumerLoop) ackAndPrefetch(ctx context.Context, id string) {
 // not mistaken for a dead one. It is a timer, not a goroutine: most handlers end long before
 // the first touch, and a goroutine and a ticker per item were measurable on the pop path.
 // stop returns once no touch is running or will start.
-func (c *consumerLoop) keepAlive(ctx context.Context, id string) (stop func()) {
+func (c *consumerLoop) keepAlive(ctx context.Context, key, id string) (stop func()) {
 	every := max(c.s.opts.ReclaimIdle/3, time.Millisecond)
 	var mu sync.Mutex // held by a running touch; stop waits for it
 	stopped := false
@@ -313,7 +401,7 @@ func (c *consumerLoop) keepAlive(ctx context.Context, id string) (stop func()) {
 		}
 		// A failed touch is harmless unless it keeps failing for ReclaimIdle, in which case
 		// the item is redelivered elsewhere: at least once, as promised.
-		_ = touchScript.Run(ctx, c.s.client, []string{c.key}, group, c.consumer, id).Err()
+		_ = touchScript.Run(ctx, c.s.client, []string{key}, group, c.consumer, id).Err()
 		t.Reset(every)
 	})
 	return func() {
@@ -324,27 +412,34 @@ func (c *consumerLoop) keepAlive(ctx context.Context, id string) (stop func()) {
 	}
 }
 
-// dropIdleConsumers removes consumers idle for ConsumerTTL with nothing pending.
+// dropIdleConsumers removes consumers idle for ConsumerTTL with nothing pending, from the
+// queue's stream and its claimed items' (each replica's inline consumer lives there).
 func (c *consumerLoop) dropIdleConsumers(ctx context.Context) error {
-	consumers, err := c.s.client.XInfoConsumers(ctx, c.key, group).Result()
-	if err != nil {
-		return c.readErr("list consumers", err)
-	}
-	for _, x := range consumers {
-		if x.Name == c.consumer || x.Pending > 0 || x.Idle < c.s.opts.ConsumerTTL {
-			continue
+	for _, rc := range c.reclaimFrom {
+		consumers, err := c.s.client.XInfoConsumers(ctx, rc.key, group).Result()
+		if err != nil {
+			return c.readErr("list consumers", err)
 		}
-		if err := dropConsumerScript.Run(ctx, c.s.client, []string{c.key}, group, x.Name).Err(); err != nil {
-			return fmt.Errorf("drop consumer %s: %w", x.Name, err)
+		for _, x := range consumers {
+			if x.Name == c.consumer || x.Pending > 0 || x.Idle < c.s.opts.ConsumerTTL {
+				continue
+			}
+			if err := dropConsumerScript.Run(ctx, c.s.client, []string{rc.key}, group, x.Name).Err(); err != nil {
+				return fmt.Errorf("drop consumer %s: %w", x.Name, err)
+			}
 		}
 	}
 	return nil
 }
 
+// ensureGroup creates the group on both streams (and the streams, if need be), so that
+// reclaiming from a queue whose items were never claimed finds a group to read.
 func (c *consumerLoop) ensureGroup(ctx context.Context) error {
-	err := c.s.client.XGroupCreateMkStream(ctx, c.key, group, "0").Err()
-	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-		return fmt.Errorf("create group: %w", err)
+	for _, rc := range c.reclaimFrom {
+		err := c.s.client.XGroupCreateMkStream(ctx, rc.key, group, "0").Err()
+		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+			return fmt.Errorf("create group: %w", err)
+		}
 	}
 	return nil
 }

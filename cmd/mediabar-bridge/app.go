@@ -95,7 +95,11 @@ func newApp(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger) (*ap
 		OfferDeadline:    time.Duration(cfg.Reconciler.OfferDeadline),
 		ActiveCheckEvery: time.Duration(cfg.Reconciler.ActiveCheckEvery),
 		RequeueBudget:    cfg.Reconciler.RequeueBudget,
+
+		InlinePops: cfg.Pop.Inline,
 	}
+	consumer := consumerName()
+	opts.InlineConsumer = consumer + "-inline"
 	for _, s := range cfg.CRM.Sites {
 		so := bridge.SiteOptions{AutoAccept: s.AutoAccept, AllowDecline: s.AllowDecline,
 			Queues: map[string]bridge.QueueOptions{}, Catalog: siteCatalogs[s.Name]}
@@ -122,7 +126,7 @@ func newApp(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger) (*ap
 	for _, k := range keys {
 		secrets = append(secrets, acdapi.Secret(k))
 	}
-	a := &app{cfg: cfg, log: log, store: store, crm: crm, acd: acdClient, svc: svc, consumer: consumerName()}
+	a := &app{cfg: cfg, log: log, store: store, crm: crm, acd: acdClient, svc: svc, consumer: consumer}
 	a.hub = ssehub.New(rdb, store.Keys().EventsChannel(), ssehub.Options{Logger: log})
 	a.api = httpapi.New(httpapi.Options{
 		WebhookSecrets: secrets, WebhookTolerance: time.Duration(cfg.ACD.WebhookTolerance),
@@ -269,6 +273,10 @@ func (a *app) serve(ctx context.Context, ln, opsLn net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
+	// No webhook comes in any more: the pops they started here finish before the rest stops.
+	if err := a.svc.DrainInlinePops(sctx); err != nil {
+		a.log.Warn("inline pops did not finish in time; their work items will be reclaimed by another replica")
+	}
 	stopWork()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()

@@ -1,0 +1,207 @@
+package bridge_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+	"github.com/mediabar-bridge/mediabar-bridge/sessions"
+)
+
+// Inline pops: the replica that records a routing pops it itself. These tests run no pop
+// worker unless they say so: a leg that ends offered was popped inline.
+
+// legState reads a leg's state ("" if it cannot be read).
+func (f *fixture) legState(iid string) bridge.State {
+	in, err := f.store.GetLeg(context.Background(), bridge.LegKey{InteractionID: iid, RoutingID: "r1"})
+	if err != nil {
+		return ""
+	}
+	return in.State
+}
+
+// runWorkers runs one pop worker until the test ends.
+func (f *fixture) runWorkers(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = f.svc.RunPopWorkers(ctx, "test-worker"); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func TestInlinePopNeedsNoWorker(t *testing.T) {
+	f := newFixtureWith(t, nil, nil, 4)
+	f.login(t, "a1")
+	ctx := context.Background()
+	if _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the leg popped inline", func() bool { return f.legState("i1") == bridge.StateOffered })
+	waitFor(t, "the pop's item acked", func() bool { d, _ := f.work.Depth(ctx, bridge.QueuePops); return d == 0 })
+	if routes := f.crm.Routes(); len(routes) != 1 || !strings.HasSuffix(routes[0].TransactionID, "#1") {
+		t.Fatalf("CRM routes = %+v, want one, attempt 1", routes)
+	}
+	// The creation's lease was the pop's (fence 1), and its outcome released it.
+	tl, err := f.store.Timeline(ctx, "i1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var start string
+	for _, e := range tl {
+		if strings.HasPrefix(e.Detail, "pop_start") {
+			start = e.Detail
+		}
+	}
+	if !strings.Contains(start, "lease fence 1)") {
+		t.Fatalf("pop_start entry = %q, want it under lease fence 1 (taken by the creation)", start)
+	}
+	if _, ok, err := f.store.AcquireLease(ctx, bridge.LegKey{InteractionID: "i1", RoutingID: "r1"}, time.Second); err != nil || !ok {
+		t.Fatalf("lease after the pop = %v, %v; want free", ok, err)
+	}
+}
+
+func TestInlinePopsAreBoundedAndTheRestGoToTheWorkers(t *testing.T) {
+	f := newFixtureWith(t, nil, nil, 1)
+	f.login(t, "a1")
+	f.login(t, "a2")
+	ctx := context.Background()
+	release := make(chan struct{})
+	f.crm.RouteChatFn = func(ctx context.Context, req bridge.RouteRequest) (bridge.RouteResult, error) {
+		if req.ChatID == "chat-i1" {
+			<-release // the inline pop of i1 holds the only inline slot
+		}
+		return bridge.RouteResult{Code: "SUCCESS", EngagementState: bridge.EngagementOffered}, nil
+	}
+	if _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "i1's inline pop calling the CRM", func() bool { return len(f.crm.Routes()) == 1 })
+	if _, err := f.svc.Routed(ctx, routedCmd("i2", "a2")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if st := f.legState("i2"); st != bridge.StateRouted {
+		t.Fatalf("i2 = %s with the inline slot busy and no worker, want routed (queued for the workers)", st)
+	}
+	// i2's lease was not taken (or was given back): a worker pops it at once, while i1 is
+	// still in flight.
+	f.runWorkers(t)
+	waitFor(t, "i2 popped by a worker", func() bool { return f.legState("i2") == bridge.StateOffered })
+	if st := f.legState("i1"); st != bridge.StateRouted {
+		t.Fatalf("i1 = %s while its CRM call hangs, want routed", st)
+	}
+	close(release)
+	waitFor(t, "i1 popped inline", func() bool { return f.legState("i1") == bridge.StateOffered })
+	waitFor(t, "both items acked", func() bool { d, _ := f.work.Depth(ctx, bridge.QueuePops); return d == 0 })
+	if n := len(f.crm.Routes()); n != 2 {
+		t.Fatalf("CRM routes = %d, want 2 (one per chat)", n)
+	}
+}
+
+func TestInlinePopRefusedByAFullQueueLeavesNoLease(t *testing.T) {
+	// One item at most per stream: i1's pop in flight fills the claimed items' stream.
+	f := newFixtureWith(t, nil, nil, 4, func(o *sessions.Options) { o.QueueMaxLen = 1 })
+	f.login(t, "a1")
+	f.login(t, "a2")
+	ctx := context.Background()
+	release := make(chan struct{})
+	f.crm.RouteChatFn = func(ctx context.Context, req bridge.RouteRequest) (bridge.RouteResult, error) {
+		if req.ChatID == "chat-i1" {
+			<-release
+		}
+		return bridge.RouteResult{Code: "SUCCESS", EngagementState: bridge.EngagementOffered}, nil
+	}
+	defer close(release)
+	if _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "i1's inline pop calling the CRM", func() bool { return len(f.crm.Routes()) == 1 })
+	if _, err := f.svc.Routed(ctx, routedCmd("i2", "a2")); !errors.Is(err, bridge.ErrNotQueued) {
+		t.Fatalf("Routed(i2) with its queue full = %v, want ErrNotQueued (the ACD retries)", err)
+	}
+	// The lease i2's creation took was given back: the ACD's retry re-queues the pop, and a
+	// worker pops it at once instead of waiting out the lease.
+	f.runWorkers(t)
+	time.Sleep(1100 * time.Millisecond) // repopAfter
+	if out, err := f.svc.Routed(ctx, routedCmd("i2", "a2")); err != nil || !out.Duplicate {
+		t.Fatalf("the ACD's retry = %+v, %v; want a duplicate that re-queues the pop", out, err)
+	}
+	start := time.Now()
+	waitFor(t, "i2 popped by a worker", func() bool { return f.legState("i2") == bridge.StateOffered })
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("i2 popped %v after its re-queue, want at once (no lease left behind)", d)
+	}
+}
+
+func TestFailedInlinePopIsTakenOverByAWorker(t *testing.T) {
+	f := newFixtureWith(t, nil, nil, 4)
+	f.login(t, "a1")
+	ctx := context.Background()
+	var calls atomic.Int32
+	f.crm.RouteChatFn = func(context.Context, bridge.RouteRequest) (bridge.RouteResult, error) {
+		if calls.Add(1) == 1 {
+			return bridge.RouteResult{}, bridge.ErrOutcomeUnknown // the answer was lost
+		}
+		return bridge.RouteResult{Code: "SUCCESS", EngagementState: bridge.EngagementOffered}, nil
+	}
+	if _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the inline pop left uncertain", func() bool { return f.legState("i1") == bridge.StatePopping })
+	f.runWorkers(t)
+	waitFor(t, "a worker finished it", func() bool { return f.legState("i1") == bridge.StateOffered })
+	routes := f.crm.Routes()
+	if len(routes) != 2 || routes[0].TransactionID != routes[1].TransactionID {
+		t.Fatalf("CRM routes = %+v, want the same transaction replayed", routes)
+	}
+	waitFor(t, "queue drained", func() bool { d, _ := f.work.Depth(ctx, bridge.QueuePops); return d == 0 })
+}
+
+func TestDrainInlinePopsWaitsForRunningPops(t *testing.T) {
+	f := newFixtureWith(t, nil, nil, 4)
+	f.login(t, "a1")
+	f.login(t, "a2")
+	ctx := context.Background()
+	release := make(chan struct{})
+	f.crm.RouteChatFn = func(context.Context, bridge.RouteRequest) (bridge.RouteResult, error) {
+		<-release
+		return bridge.RouteResult{Code: "SUCCESS", EngagementState: bridge.EngagementOffered}, nil
+	}
+	if _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "i1's inline pop calling the CRM", func() bool { return len(f.crm.Routes()) == 1 })
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := f.svc.DrainInlinePops(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("DrainInlinePops with a pop in flight = %v, want the deadline", err)
+	}
+	// Draining: a new routing is left to the workers.
+	if _, err := f.svc.Routed(ctx, routedCmd("i2", "a2")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(f.crm.Routes()); n != 1 {
+		t.Fatalf("CRM routes = %d while draining, want 1 (i2 is not popped inline)", n)
+	}
+	drained := make(chan error, 1)
+	go func() { drained <- f.svc.DrainInlinePops(ctx) }()
+	select {
+	case err := <-drained:
+		t.Fatalf("DrainInlinePops returned %v with a pop in flight", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-drained; err != nil {
+		t.Fatal(err)
+	}
+	if st := f.legState("i1"); st != bridge.StateOffered {
+		t.Fatalf("i1 = %s once drained, want offered", st)
+	}
+	if st := f.legState("i2"); st != bridge.StateRouted {
+		t.Fatalf("i2 = %s, want routed: its pop waits for a worker", st)
+	}
+}

@@ -1,0 +1,140 @@
+package sessions_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+	"github.com/mediabar-bridge/mediabar-bridge/sessions"
+)
+
+// claimed adds payload to queue with a claim for consumer, as a routing's creation does, and
+// returns the item's id if it was claimed ("" if not).
+func claimed(t *testing.T, s *sessions.Store, queue, consumer, payload string) string {
+	t.Helper()
+	item := &bridge.QueueItem{Queue: queue, Payload: []byte(payload), Claim: consumer}
+	if err := s.RecordEffects(t.Context(), "i-"+payload, bridge.LegEffects{Queue: item}); err != nil {
+		t.Fatalf("enqueue %s with a claim: %v", payload, err)
+	}
+	return item.ClaimedID
+}
+
+func TestClaimedItemsAreReadByNoOtherConsumer(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t, fastQueue)
+	var rec recorder
+	stopWorker := consume(t, s, "pops", "worker", func(_ context.Context, it bridge.WorkItem) error {
+		rec.add("worker", it)
+		return nil
+	})
+	time.Sleep(100 * time.Millisecond) // the worker is blocked in its read
+
+	id := claimed(t, s, "pops", "inline", "first")
+	if id == "" {
+		t.Fatal("the item was not claimed")
+	}
+	time.Sleep(50 * time.Millisecond) // the worker would have had it by now
+	if got := rec.all(); len(got) != 0 {
+		t.Fatalf("the worker received %+v, want nothing: the item was claimed", got)
+	}
+	if d, _ := s.Depth(ctx, "pops"); d != 1 {
+		t.Fatalf("depth with a claimed item in flight = %d, want 1", d)
+	}
+	var handled []bridge.WorkItem
+	s.Handle(ctx, "pops", "inline", bridge.WorkItem{ID: id, Payload: []byte("first"), Deliveries: 1}, func(_ context.Context, it bridge.WorkItem) error {
+		handled = append(handled, it)
+		time.Sleep(2 * fastQueue.ReclaimIdle) // kept alive: the worker must not reclaim it
+		return nil
+	})
+	if len(handled) != 1 || string(handled[0].Payload) != "first" {
+		t.Fatalf("Handle ran %+v, want the claimed item once", handled)
+	}
+	if got := rec.all(); len(got) != 0 {
+		t.Fatalf("the worker received %+v while Handle ran it, want nothing", got)
+	}
+	if d, _ := s.Depth(ctx, "pops"); d != 0 {
+		t.Fatalf("depth %d after Handle succeeded, want 0 (acked and deleted)", d)
+	}
+
+	// An item waiting in the queue does not stop a claim, nor does the claim take it.
+	stopWorker()
+	if err := s.Enqueue(ctx, "pops", []byte("older")); err != nil {
+		t.Fatal(err)
+	}
+	id = claimed(t, s, "pops", "inline", "newer")
+	if id == "" {
+		t.Fatal("not claimed with an item waiting")
+	}
+	consume(t, s, "pops", "worker2", func(_ context.Context, it bridge.WorkItem) error {
+		rec.add("worker2", it)
+		return nil
+	})
+	waitFor(t, 5*time.Second, "the waiting item handled by the worker", func() bool { return len(rec.all()) == 1 })
+	s.Handle(ctx, "pops", "inline", bridge.WorkItem{ID: id, Payload: []byte("newer"), Deliveries: 1}, func(context.Context, bridge.WorkItem) error { return nil })
+	if d, _ := s.Depth(ctx, "pops"); d != 0 {
+		t.Fatalf("depth %d, want 0", d)
+	}
+	if got := rec.all(); len(got) != 1 || got[0].Payload != "older" {
+		t.Fatalf("worker handled %+v, want the waiting item only", got)
+	}
+}
+
+func TestClaimedItemThatFailsIsReclaimed(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t, fastQueue)
+	id := claimed(t, s, "pops", "inline", "job")
+	if id == "" {
+		t.Fatal("not claimed")
+	}
+	s.Handle(ctx, "pops", "inline", bridge.WorkItem{ID: id, Payload: []byte("job"), Deliveries: 1}, func(context.Context, bridge.WorkItem) error {
+		return errors.New("CRM outcome unknown")
+	})
+	var rec recorder
+	consume(t, s, "pops", "worker", func(_ context.Context, it bridge.WorkItem) error {
+		rec.add("worker", it)
+		return nil
+	})
+	waitFor(t, 5*time.Second, "the failed item reclaimed", func() bool { return len(rec.all()) == 1 })
+	if got := rec.all()[0]; got.Payload != "job" || got.Deliveries != 2 {
+		t.Fatalf("reclaimed %+v, want job on its second delivery", got)
+	}
+	waitFor(t, 5*time.Second, "queue drained", func() bool { d, _ := s.Depth(ctx, "pops"); return d == 0 })
+}
+
+func TestCreateLegWithTakesTheLease(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t, sessions.Options{})
+	in := leg("i1", "r1", "a1", "c1", t0)
+	lease := &bridge.LeaseTake{TTL: time.Minute}
+	created, fxErr, err := s.CreateLegWith(ctx, in, bridge.LegEffects{Lease: lease})
+	if err != nil || fxErr != nil || !created || lease.Fence != 1 {
+		t.Fatalf("CreateLegWith(lease) = %v, %v, %v, fence %d; want created with fence 1", created, fxErr, err, lease.Fence)
+	}
+	if _, ok, err := s.AcquireLease(ctx, in.Key(), time.Minute); err != nil || ok {
+		t.Fatalf("AcquireLease after the creation took it = %v, %v; want held", ok, err)
+	}
+	dupLease := &bridge.LeaseTake{TTL: time.Minute}
+	if created, _, err := s.CreateLegWith(ctx, leg("i1", "r1", "a1", "c1", t0), bridge.LegEffects{Lease: dupLease}); err != nil || created || dupLease.Fence != 0 {
+		t.Fatalf("duplicate CreateLegWith(lease) = %v, %v, fence %d; want not created, no lease", created, err, dupLease.Fence)
+	}
+	if err := s.ReleaseLease(ctx, in.Key(), 1); err != nil {
+		t.Fatal(err)
+	}
+	// The next lease is a later holder's: fence 2, so it knows a pop may have begun.
+	if _, fence, ok, err := s.LeaseLeg(ctx, in.Key(), time.Minute); err != nil || !ok || fence != 2 {
+		t.Fatalf("LeaseLeg after release = fence %d, %v, %v; want 2", fence, ok, err)
+	}
+	// A leg created without a lease leaves the fence alone.
+	plain := leg("i2", "r1", "a1", "c2", t0)
+	if created, _, err := s.CreateLegWith(ctx, plain, bridge.LegEffects{}); err != nil || !created {
+		t.Fatal(created, err)
+	}
+	if _, fence, ok, err := s.LeaseLeg(ctx, plain.Key(), time.Minute); err != nil || !ok || fence != 1 {
+		t.Fatalf("first LeaseLeg of a leg created without one = fence %d, %v, %v; want 1", fence, ok, err)
+	}
+	if _, _, err := s.CreateLegWith(ctx, leg("i3", "r1", "a1", "c3", t0), bridge.LegEffects{Lease: &bridge.LeaseTake{}}); err == nil {
+		t.Error("CreateLegWith with a zero lease ttl succeeded, want an error")
+	}
+}
