@@ -3,14 +3,14 @@ package bridge
 import (
 	"context"
 	"sync"
-	"time"
 )
 
-// Inline pops. The replica that records a routing pops the chat itself, right after the ACD
-// has its answer, instead of waiting for one of its pop workers to be woken by the queue:
-// the leg's creation takes the pop's lease (fence 1, as a worker's first lease would), and the
-// pop's work item is claimed for this replica's inline consumer as it is added, so no worker
-// sees it. That takes a worker's wake-up and the lease's round trip off every pop (bench).
+// Inline pops. The replica that records a routing pops the chat itself, at once, instead of
+// waiting for one of its pop workers to be woken by the queue: the leg's creation takes the
+// pop's lease (fence 1, as a worker's first lease would), and the pop's work item is claimed
+// for this replica's inline consumer as it is added, so no worker sees it. The CRM call goes
+// out while the rest of the creation is written. That takes a worker's wake-up, the lease's
+// round trip and the creation's second round trip off every pop's path (bench).
 //
 // Nothing else changes: the item is durable and pending like any other, kept alive while the
 // pop runs and acked when it ends; if the replica dies, or the pop fails, it is reclaimed and
@@ -78,32 +78,62 @@ func (p *inlinePops) drain(ctx context.Context) error {
 // webhooks come in.
 func (s *Service) DrainInlinePops(ctx context.Context) error { return s.inline.drain(ctx) }
 
-// popInline runs the pop of a leg this replica just created with its lease (fence) and
-// whose work item it claimed, in the background, as a pop worker would run the item.
-func (s *Service) popInline(key LegKey, leg Interaction, item WorkItem, fence int64) {
-	go func() {
-		defer s.inline.done()
-		// As in RunPopWorkers: bounded by the lease, never cut short by the webhook's request.
-		ctx, cancel := context.WithTimeout(context.Background(), s.opts.LeaseTTL)
-		defer cancel()
-		s.work.Handle(ctx, QueuePops, s.opts.InlineConsumer, item, func(ctx context.Context, _ WorkItem) error {
-			return s.popLeased(ctx, key, &leg, fence)
-		})
-	}()
+// routedInline records a routing as CreateLegWith would, for a pop this replica runs itself
+// (its inline slot already taken): the creation takes the pop's lease, the pop's item is
+// claimed for this replica, and the pop starts as soon as the leg exists. Its CRM call goes
+// out while the rest of the creation (indexes, timeline, the agent's event, the item) is
+// written; it writes nothing before that is done.
+//
+// A pop whose item could not be queued (fxErr wraps ErrNotQueued) runs all the same, under
+// its lease: the ACD gets 503 and retries, and the retry is a duplicate. Should this replica
+// die before the pop ends, that retry re-queues the pop (duplicateRouting), as it would have
+// without an inline pop.
+func (s *Service) routedInline(ctx context.Context, key LegKey, in *Interaction, fx LegEffects) (created bool, fxErr, err error) {
+	fx.Queue.Claim = s.opts.InlineConsumer
+	lease := &LeaseTake{TTL: s.opts.LeaseTTL}
+	fx.Lease = lease
+	created, wait, err := s.store.CreateLegThen(ctx, in, fx)
+	if err != nil || !created {
+		// A duplicate took no lease. After an error one may have been taken (the script ran,
+		// its answer was lost); it expires after LeaseTTL, and the ACD's retry re-queues the pop.
+		s.inline.done()
+		return created, nil, err
+	}
+	run := s.popInline(key, *in, lease.Fence) // its own copy of the leg: the caller still reads in
+	fxErr = wait()
+	run.written(s, fx.Queue.ClaimedID)
+	return true, fxErr, nil
 }
 
-// notInline gives back an inline slot whose pop will not run here after all (the item was
-// not claimed, or the routing not recorded), with the lease its creation took, so that the
-// worker that gets the item is not kept waiting for the lease to expire.
-func (s *Service) notInline(ctx context.Context, key LegKey, fence int64) {
-	s.inline.done()
-	if fence <= 0 {
-		return
+// inlineRun is an inline pop in flight, as its webhook's request sees it.
+type inlineRun struct {
+	writtenCh chan struct{}  // closed once the creation's writes are done
+	release   func(ack bool) // the claimed item's hold, if it was claimed; set before writtenCh closes
+}
+
+// written tells the pop that the creation's writes are done, and holds its item (claimedID,
+// "" when it was not queued) for it.
+func (r *inlineRun) written(s *Service, claimedID string) {
+	if claimedID != "" {
+		r.release = s.work.Hold(context.Background(), QueuePops, s.opts.InlineConsumer, claimedID)
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	defer cancel()
-	if err := s.store.ReleaseLease(rctx, key, fence); err != nil {
-		s.log.Warn("lease of a routing popped by the workers not released; it expires on its own",
-			"interaction_id", key.InteractionID, "routing_id", key.RoutingID, "err", err)
-	}
+	close(r.writtenCh)
+}
+
+// popInline starts the pop of a leg this replica just created with its lease (fence), in the
+// background, as a pop worker would run its item: bounded by the lease, never cut short by
+// the webhook's request, and its item acked once it succeeded (or left to be reclaimed).
+func (s *Service) popInline(key LegKey, leg Interaction, fence int64) *inlineRun {
+	run := &inlineRun{writtenCh: make(chan struct{})}
+	go func() {
+		defer s.inline.done()
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.LeaseTTL)
+		defer cancel()
+		err := s.popLeased(ctx, key, &leg, fence, func() { <-run.writtenCh })
+		<-run.writtenCh
+		if run.release != nil {
+			run.release(err == nil)
+		}
+	}()
+	return run
 }

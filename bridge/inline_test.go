@@ -101,7 +101,7 @@ func TestInlinePopsAreBoundedAndTheRestGoToTheWorkers(t *testing.T) {
 	}
 }
 
-func TestInlinePopRefusedByAFullQueueLeavesNoLease(t *testing.T) {
+func TestInlinePopWhoseItemWasRefusedStillRuns(t *testing.T) {
 	// One item at most per stream: i1's pop in flight fills the claimed items' stream.
 	f := newFixtureWith(t, nil, nil, 4, func(o *sessions.Options) { o.QueueMaxLen = 1 })
 	f.login(t, "a1")
@@ -119,20 +119,67 @@ func TestInlinePopRefusedByAFullQueueLeavesNoLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "i1's inline pop calling the CRM", func() bool { return len(f.crm.Routes()) == 1 })
+	// i2's item is refused, so the ACD is told to retry; its pop, already under way under
+	// the creation's lease, goes on (no worker runs here).
 	if _, err := f.svc.Routed(ctx, routedCmd("i2", "a2")); !errors.Is(err, bridge.ErrNotQueued) {
 		t.Fatalf("Routed(i2) with its queue full = %v, want ErrNotQueued (the ACD retries)", err)
 	}
-	// The lease i2's creation took was given back: the ACD's retry re-queues the pop, and a
-	// worker pops it at once instead of waiting out the lease.
-	f.runWorkers(t)
-	time.Sleep(1100 * time.Millisecond) // repopAfter
+	waitFor(t, "i2 popped inline", func() bool { return f.legState("i2") == bridge.StateOffered })
 	if out, err := f.svc.Routed(ctx, routedCmd("i2", "a2")); err != nil || !out.Duplicate {
-		t.Fatalf("the ACD's retry = %+v, %v; want a duplicate that re-queues the pop", out, err)
+		t.Fatalf("the ACD's retry = %+v, %v; want a duplicate", out, err)
 	}
-	start := time.Now()
-	waitFor(t, "i2 popped by a worker", func() bool { return f.legState("i2") == bridge.StateOffered })
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("i2 popped %v after its re-queue, want at once (no lease left behind)", d)
+	var i2Routes int
+	for _, r := range f.crm.Routes() {
+		if r.ChatID == "chat-i2" {
+			i2Routes++
+		}
+	}
+	if i2Routes != 1 {
+		t.Fatalf("CRM routes of i2 = %d, want 1", i2Routes)
+	}
+	if st := f.legState("i1"); st != bridge.StateRouted {
+		t.Fatalf("i1 = %s while its CRM call hangs, want routed", st)
+	}
+}
+
+// The routed event and the creation's timeline entry are written while the inline pop's CRM
+// call is in flight; the pop's own writes come after them.
+func TestInlinePopWritesAfterTheCreation(t *testing.T) {
+	f := newFixtureWith(t, nil, nil, 4)
+	f.login(t, "a1")
+	ctx := context.Background()
+	if _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the leg popped inline", func() bool { return f.legState("i1") == bridge.StateOffered })
+	tl, err := f.store.Timeline(ctx, "i1")
+	if err != nil || len(tl) < 3 {
+		t.Fatalf("timeline = %+v, %v", tl, err)
+	}
+	at := func(prefix string) int {
+		for i, e := range tl {
+			if strings.HasPrefix(e.Detail, prefix) {
+				return i
+			}
+		}
+		t.Fatalf("no %q on the timeline %+v", prefix, tl)
+		return -1
+	}
+	if start := at("pop_start"); at("interaction.routed") > start || at("interaction.updated state=routed") > start {
+		t.Fatalf("timeline %+v: the pop's entries come before the creation's", tl)
+	}
+	evs, err := f.store.Read(ctx, "a1", "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for _, e := range evs {
+		if e.Interaction != nil && e.Interaction.InteractionID == "i1" {
+			states = append(states, string(e.Interaction.State))
+		}
+	}
+	if len(states) < 2 || states[0] != string(bridge.StateRouted) || states[len(states)-1] != string(bridge.StateOffered) {
+		t.Fatalf("agent's events for i1 = %v, want routed first and offered last", states)
 	}
 }
 

@@ -72,18 +72,15 @@ func (s *Service) Routed(ctx context.Context, r Routed) (RoutedOutcome, error) {
 	// inline slot free, the creation also takes the pop's lease and the item is claimed for
 	// this replica, which pops the chat itself once the ACD has its answer (inline.go).
 	fx.Queue = &QueueItem{Queue: QueuePops, Payload: popPayload(key)}
-	inline := s.inline.take()
-	if inline {
-		fx.Queue.Claim = s.opts.InlineConsumer
-		fx.Lease = &LeaseTake{TTL: s.opts.LeaseTTL}
-	}
 	if r.DeliveryID != "" {
 		fx.Delivery = &DeliveryMark{ID: r.DeliveryID, TTL: s.opts.DedupeTTL}
 	}
-	created, fxErr, err := s.store.CreateLegWith(ctx, in, fx)
-	if inline && (err != nil || fx.Queue.ClaimedID == "") {
-		s.notInline(ctx, key, fx.Lease.Fence) // a worker pops it
-		inline = false
+	var created bool
+	var fxErr, err error
+	if s.inline.take() {
+		created, fxErr, err = s.routedInline(ctx, key, in, fx)
+	} else {
+		created, fxErr, err = s.store.CreateLegWith(ctx, in, fx)
 	}
 	if err != nil {
 		return RoutedOutcome{}, fmt.Errorf("record routing %s: %w", key, errors.Join(ErrStoreUnavailable, err))
@@ -94,10 +91,6 @@ func (s *Service) Routed(ctx context.Context, r Routed) (RoutedOutcome, error) {
 	if errors.Is(fxErr, ErrNotQueued) {
 		// The ACD retries on the 503; duplicateRouting re-queues the pop then.
 		return RoutedOutcome{}, fmt.Errorf("queue pop %s: %w", key, errors.Join(ErrStoreUnavailable, fxErr))
-	}
-	if inline {
-		// The pop gets its own copy of the leg: this request still reads in below.
-		s.popInline(key, *in, WorkItem{ID: fx.Queue.ClaimedID, Payload: fx.Queue.Payload, Deliveries: 1}, fx.Lease.Fence)
 	}
 	if fxErr != nil {
 		s.log.Warn("routing stored; its timeline entries or agent event were not", "interaction_id", in.InteractionID,
@@ -181,13 +174,19 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 	if !ok {
 		return fmt.Errorf("pop %s: %w", key, errLeaseHeldElsewhere)
 	}
-	return s.popLeased(ctx, key, in, fence)
+	return s.popLeased(ctx, key, in, fence, nil)
 }
 
 // popLeased is Pop once the lease is held under fence: in is the leg as read with the lease
-// (nil if there is none), the pop's own copy. The lease is released on the way out.
-func (s *Service) popLeased(ctx context.Context, key LegKey, in *Interaction, fence int64) error {
+// (nil if there is none), the pop's own copy. The lease is released on the way out. created,
+// when set, waits for the writes that go with the leg's creation, which an inline pop does
+// not wait for before its CRM call: it is called before the pop's first write, so that the
+// timeline and the agent's events keep their order.
+func (s *Service) popLeased(ctx context.Context, key LegKey, in *Interaction, fence int64, created func()) error {
 	var err error
+	if created == nil {
+		created = func() {}
+	}
 	lease := &popLease{fence: fence}
 	defer func() {
 		if lease.released {
@@ -211,6 +210,7 @@ func (s *Service) popLeased(ctx context.Context, key LegKey, in *Interaction, fe
 		sess, err := s.store.GetAgentSession(ctx, in.AgentID)
 		switch {
 		case errors.Is(err, ErrNotFound):
+			created()
 			return s.finishPop(ctx, in, lease, site, string(bridgeerr.AgentNotLoggedIn), RouteResult{}, 0, nil)
 		case err != nil:
 			return fmt.Errorf("pop %s: agent session: %w", key, err)
@@ -234,7 +234,7 @@ func (s *Service) popLeased(ctx context.Context, key LegKey, in *Interaction, fe
 	account := in.CRMAccountID
 	// pending are timeline entries not written yet: they go with the pop's next write.
 	var pending []TimelineEntry
-	started := func() {}
+	started := created
 	if in.State == StateRouted && !tookOver {
 		// The first call of a fresh pop goes out with no write before it: the lease's fence
 		// (stored, incremented by every lease) already records that a pop began, which is
@@ -250,6 +250,7 @@ func (s *Service) popLeased(ctx context.Context, key LegKey, in *Interaction, fe
 		// CRM call is in flight (they need not precede it, only what follows it): started
 		// waits for them, and is called before the pop writes anything else.
 		var applied bool
+		created()
 		in, applied, err = s.applyTrigger(ctx, key, TriggerPopStart, change{cur: in, fence: fence, background: &started, mutate: func(l *Interaction) {
 			l.PopAttempts = attempt
 			l.CRMAccountID = account

@@ -256,6 +256,11 @@ type Store interface {
 	// CreateLegWith is CreateLeg that also writes fx once the leg is created (nothing of fx
 	// for a duplicate). fxErr reports fx not written although the leg was created.
 	CreateLegWith(ctx context.Context, in *Interaction, fx LegEffects) (created bool, fxErr, err error)
+	// CreateLegThen is CreateLegWith returning once the leg is created, with fx (and the
+	// indexes) written in the background: wait returns fxErr once they are (nil wait for a
+	// duplicate). As with UpdateLegThen, the caller calls wait before it writes anything else
+	// about the leg.
+	CreateLegThen(ctx context.Context, in *Interaction, fx LegEffects) (created bool, wait func() error, err error)
 	// UpdateLegWith is UpdateLeg that also writes fx once the write succeeded. err is
 	// UpdateLeg's (nothing was written); fxErr reports fx not written although the leg was.
 	UpdateLegWith(ctx context.Context, in *Interaction, fence int64, fx LegEffects) (fxErr, err error)
@@ -347,7 +352,7 @@ type LegEffects struct {
 	// Delivery, when set, is a webhook delivery id recorded as seen after the rest, as
 	// FirstDelivery would (best effort): a new routing records its webhook with its leg.
 	Delivery *DeliveryMark
-	// Lease (CreateLegWith only), when set, is taken by the leg's creation itself, as
+	// Lease (CreateLegWith and CreateLegThen only), when set, is taken by the leg's creation itself, as
 	// LeaseLeg would take it; the store sets Lease.Fence. A duplicate takes none.
 	Lease *LeaseTake
 }
@@ -392,9 +397,10 @@ type WorkQueue interface {
 	Enqueue(ctx context.Context, queue string, payload []byte) error
 	// Consume blocks until ctx ends, calling handle for each item.
 	Consume(ctx context.Context, queue, consumer string, handle func(ctx context.Context, item WorkItem) error) error
-	// Handle runs handle for an item already claimed for consumer (QueueItem.Claim), as
-	// Consume would: kept alive while it runs, acked on nil, otherwise left to be reclaimed.
-	Handle(ctx context.Context, queue, consumer string, item WorkItem, handle func(ctx context.Context, item WorkItem) error)
+	// Hold keeps an item claimed for consumer (QueueItem.Claim) alive, as Consume does for
+	// the item it runs, until release: release(true) acks it, release(false) leaves it to be
+	// reclaimed by any consumer once idle. release returns once that is done.
+	Hold(ctx context.Context, queue, consumer, id string) (release func(ack bool))
 	// Depth is how many items are waiting or in flight.
 	Depth(ctx context.Context, queue string) (int64, error)
 

@@ -91,21 +91,58 @@ type MessageVars struct {
 }
 
 // Render fills the message placeholders. Unknown placeholders are left as they are, so a typo
-// in an override is visible rather than silently dropped.
+// in an override is visible rather than silently dropped. It runs on every pop's outcome, so
+// it scans the message once instead of building a strings.Replacer per call (which showed in
+// the bench's profile); it replaces exactly as that Replacer would (FuzzRenderMatchesReplacer).
 func (e Entry) Render(v MessageVars) string {
-	code := v.Code
-	if code == "" {
-		code = string(e.Code)
+	msg := e.Message
+	if strings.IndexByte(msg, '{') < 0 {
+		return msg
 	}
-	return strings.NewReplacer(
-		"{code}", code,
-		"{agent_session_id}", orUnknown(v.AgentSessionID),
-		"{account_id}", orUnknown(v.AccountID),
-		"{queue_id}", orUnknown(v.QueueID),
-		"{queue_name}", orUnknown(v.QueueName),
-		"{reason_code}", orUnknown(v.ReasonCode),
-		"{chat_id}", orUnknown(v.ChatID),
-	).Replace(e.Message)
+	var b strings.Builder
+	b.Grow(len(msg) + 32)
+	for {
+		open := strings.IndexByte(msg, '{')
+		if open < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		b.WriteString(msg[:open])
+		msg = msg[open:]
+		if name, _, ok := strings.Cut(msg[1:], "}"); ok {
+			if value, known := v.placeholder(name, e.Code); known {
+				b.WriteString(value)
+				msg = msg[len(name)+2:]
+				continue
+			}
+		}
+		b.WriteByte('{')
+		msg = msg[1:]
+	}
+}
+
+// placeholder is the value of {name}, and whether name is a placeholder at all.
+func (v MessageVars) placeholder(name string, code Code) (string, bool) {
+	switch name {
+	case "code":
+		if v.Code != "" {
+			return v.Code, true
+		}
+		return string(code), true
+	case "agent_session_id":
+		return orUnknown(v.AgentSessionID), true
+	case "account_id":
+		return orUnknown(v.AccountID), true
+	case "queue_id":
+		return orUnknown(v.QueueID), true
+	case "queue_name":
+		return orUnknown(v.QueueName), true
+	case "reason_code":
+		return orUnknown(v.ReasonCode), true
+	case "chat_id":
+		return orUnknown(v.ChatID), true
+	}
+	return "", false
 }
 
 func orUnknown(s string) string {

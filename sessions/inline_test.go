@@ -2,7 +2,6 @@ package sessions_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -42,20 +41,14 @@ func TestClaimedItemsAreReadByNoOtherConsumer(t *testing.T) {
 	if d, _ := s.Depth(ctx, "pops"); d != 1 {
 		t.Fatalf("depth with a claimed item in flight = %d, want 1", d)
 	}
-	var handled []bridge.WorkItem
-	s.Handle(ctx, "pops", "inline", bridge.WorkItem{ID: id, Payload: []byte("first"), Deliveries: 1}, func(_ context.Context, it bridge.WorkItem) error {
-		handled = append(handled, it)
-		time.Sleep(2 * fastQueue.ReclaimIdle) // kept alive: the worker must not reclaim it
-		return nil
-	})
-	if len(handled) != 1 || string(handled[0].Payload) != "first" {
-		t.Fatalf("Handle ran %+v, want the claimed item once", handled)
-	}
+	release := s.Hold(ctx, "pops", "inline", id)
+	time.Sleep(2 * fastQueue.ReclaimIdle) // kept alive: the worker must not reclaim it
+	release(true)
 	if got := rec.all(); len(got) != 0 {
-		t.Fatalf("the worker received %+v while Handle ran it, want nothing", got)
+		t.Fatalf("the worker received %+v while it was held, want nothing", got)
 	}
 	if d, _ := s.Depth(ctx, "pops"); d != 0 {
-		t.Fatalf("depth %d after Handle succeeded, want 0 (acked and deleted)", d)
+		t.Fatalf("depth %d after release(true), want 0 (acked and deleted)", d)
 	}
 
 	// An item waiting in the queue does not stop a claim, nor does the claim take it.
@@ -72,7 +65,7 @@ func TestClaimedItemsAreReadByNoOtherConsumer(t *testing.T) {
 		return nil
 	})
 	waitFor(t, 5*time.Second, "the waiting item handled by the worker", func() bool { return len(rec.all()) == 1 })
-	s.Handle(ctx, "pops", "inline", bridge.WorkItem{ID: id, Payload: []byte("newer"), Deliveries: 1}, func(context.Context, bridge.WorkItem) error { return nil })
+	s.Hold(ctx, "pops", "inline", id)(true)
 	if d, _ := s.Depth(ctx, "pops"); d != 0 {
 		t.Fatalf("depth %d, want 0", d)
 	}
@@ -88,9 +81,7 @@ func TestClaimedItemThatFailsIsReclaimed(t *testing.T) {
 	if id == "" {
 		t.Fatal("not claimed")
 	}
-	s.Handle(ctx, "pops", "inline", bridge.WorkItem{ID: id, Payload: []byte("job"), Deliveries: 1}, func(context.Context, bridge.WorkItem) error {
-		return errors.New("CRM outcome unknown")
-	})
+	s.Hold(ctx, "pops", "inline", id)(false) // the pop failed: left to be reclaimed
 	var rec recorder
 	consume(t, s, "pops", "worker", func(_ context.Context, it bridge.WorkItem) error {
 		rec.add("worker", it)
@@ -136,5 +127,35 @@ func TestCreateLegWithTakesTheLease(t *testing.T) {
 	}
 	if _, _, err := s.CreateLegWith(ctx, leg("i3", "r1", "a1", "c3", t0), bridge.LegEffects{Lease: &bridge.LeaseTake{}}); err == nil {
 		t.Error("CreateLegWith with a zero lease ttl succeeded, want an error")
+	}
+}
+
+func TestCreateLegThenWritesTheEffectsInTheBackground(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t, sessions.Options{})
+	in := leg("i1", "r1", "a1", "c1", t0)
+	fx := effectsOf("first", 1, "a1")
+	fx.Queue = &bridge.QueueItem{Queue: "pops", Payload: []byte("pop i1"), Claim: "inline"}
+	fx.Lease = &bridge.LeaseTake{TTL: time.Minute}
+	created, wait, err := s.CreateLegThen(ctx, in, fx)
+	if err != nil || !created || in.Version != 1 || fx.Lease.Fence != 1 {
+		t.Fatalf("CreateLegThen = %v, %v (version %d, fence %d); want created, version 1, fence 1", created, err, in.Version, fx.Lease.Fence)
+	}
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if fx.Queue.ClaimedID == "" {
+		t.Fatal("the pop item was not claimed by the time wait returned")
+	}
+	timeline, events := written(t, s, "i1", "a1")
+	if len(timeline) != 1 || len(events) != 1 {
+		t.Fatalf("timeline %v, events %v after wait; want one of each", timeline, events)
+	}
+	if d, _ := s.Depth(ctx, "pops"); d != 1 {
+		t.Fatalf("depth %d, want the claimed item", d)
+	}
+	created, wait, err = s.CreateLegThen(ctx, leg("i1", "r1", "a1", "c1", t0), effectsOf("dup", 1, "a1"))
+	if err != nil || created || wait != nil {
+		t.Fatalf("duplicate CreateLegThen = %v, wait %v, %v; want not created, nil wait", created, wait != nil, err)
 	}
 }

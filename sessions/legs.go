@@ -73,17 +73,11 @@ func (s *Store) CreateLeg(ctx context.Context, in *bridge.Interaction) (bool, er
 // CreateLegWith is CreateLeg that also writes fx once the leg is created, in the same round
 // trip as its indexes (two round trips in all); a duplicate writes nothing of fx. fxErr says
 // fx could not be written although the leg was created. With fx.Lease the creation also takes
-// the leg's lease (fx.Lease.Fence); a duplicate takes none.
+// the leg's lease (fx.Lease.Fence, in the same script); a duplicate takes none.
 func (s *Store) CreateLegWith(ctx context.Context, in *bridge.Interaction, fx bridge.LegEffects) (created bool, fxErr, err error) {
-	if fx.ReleaseLease {
-		return false, nil, fmt.Errorf("create leg %s: a new leg has no lease to release", in.Key())
-	}
-	var leaseTTL time.Duration
-	if fx.Lease != nil {
-		if fx.Lease.TTL <= 0 {
-			return false, nil, fmt.Errorf("create leg %s: lease ttl %v must be positive", in.Key(), fx.Lease.TTL)
-		}
-		leaseTTL = fx.Lease.TTL
+	leaseTTL, err := createLeaseTTL(in, fx)
+	if err != nil {
+		return false, nil, err
 	}
 	created, fence, err := s.createLeg(ctx, in, leaseTTL)
 	if err != nil || !created {
@@ -93,6 +87,44 @@ func (s *Store) CreateLegWith(ctx context.Context, in *bridge.Interaction, fx br
 		fx.Lease.Fence = fence
 	}
 	return true, s.afterWrite(ctx, in, true, fx), nil
+}
+
+// CreateLegThen is CreateLegWith that returns as soon as the leg is created (and its lease
+// taken, with fx.Lease) and writes the indexes and fx in the background, so that a caller can
+// overlap that round trip with its next step (an inline pop, with its CRM call). wait returns
+// fxErr once they are written (fx.Queue.ClaimedID is set by then); it may be called any number
+// of times. A duplicate writes nothing and gets a nil wait.
+func (s *Store) CreateLegThen(ctx context.Context, in *bridge.Interaction, fx bridge.LegEffects) (created bool, wait func() error, err error) {
+	leaseTTL, err := createLeaseTTL(in, fx)
+	if err != nil {
+		return false, nil, err
+	}
+	created, fence, err := s.createLeg(ctx, in, leaseTTL)
+	if err != nil || !created {
+		return created, nil, err
+	}
+	if fx.Lease != nil {
+		fx.Lease.Fence = fence
+	}
+	written := *in // the caller may change in meanwhile
+	done := make(chan error, 1)
+	go func() { done <- s.afterWrite(ctx, &written, true, fx) }()
+	return true, sync.OnceValue(func() error { return <-done }), nil
+}
+
+// createLeaseTTL checks the effects a creation may bring and returns the lease to take with
+// it (0: none).
+func createLeaseTTL(in *bridge.Interaction, fx bridge.LegEffects) (time.Duration, error) {
+	if fx.ReleaseLease {
+		return 0, fmt.Errorf("create leg %s: a new leg has no lease to release", in.Key())
+	}
+	if fx.Lease == nil {
+		return 0, nil
+	}
+	if fx.Lease.TTL <= 0 {
+		return 0, fmt.Errorf("create leg %s: lease ttl %v must be positive", in.Key(), fx.Lease.TTL)
+	}
+	return fx.Lease.TTL, nil
 }
 
 // createLeg is CreateLeg up to (not including) the indexes of a new leg; with leaseTTL > 0 a

@@ -323,23 +323,29 @@ func (c *consumerLoop) runItem(ctx context.Context, key string, item bridge.Work
 	return err == nil
 }
 
-// Handle runs handle for an item an enqueue claimed for consumer (bridge.QueueItem.Claim), as
-// Consume runs the items it reads: kept alive while it runs, acked and deleted when handle
-// returns nil, otherwise left pending for any consumer of the queue to reclaim after
-// ReclaimIdle. It returns once handle has returned and the item is acked (or left).
-func (s *Store) Handle(ctx context.Context, queue, consumer string, item bridge.WorkItem, handle func(context.Context, bridge.WorkItem) error) {
-	c := s.newConsumerLoop(queue, consumer, handle)
+// Hold keeps an item an enqueue claimed for consumer (bridge.QueueItem.Claim) alive, as
+// Consume does for the item it runs, until release is called: release(true) acks and deletes
+// it; release(false) leaves it pending, for any consumer of the queue to reclaim once idle for
+// ReclaimIdle. release returns once the keep-alive has stopped and the ack is done.
+func (s *Store) Hold(ctx context.Context, queue, consumer, id string) (release func(ack bool)) {
+	c := s.newConsumerLoop(queue, consumer, nil)
 	key := s.keys.ClaimedQueue(queue)
-	if !c.runItem(ctx, key, item) {
-		return
-	}
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
-	defer cancel()
-	var ack *redis.Cmd
-	s.roundTrip(actx, func(p *pipe) { ack = p.script(actx, ackScript, []string{key}, group, item.ID) })
-	if err := ack.Err(); err != nil {
-		s.opts.Logger.WarnContext(ctx, "work item handled but not acked; it will be redelivered",
-			"queue", queue, "consumer", consumer, "item_id", item.ID, "error", err.Error())
+	hctx, cancel := context.WithCancel(ctx)
+	stopKeepAlive := c.keepAlive(hctx, key, id)
+	return func(ack bool) {
+		cancel()
+		stopKeepAlive()
+		if !ack {
+			return
+		}
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+		defer cancel()
+		var cmd *redis.Cmd
+		s.roundTrip(actx, func(p *pipe) { cmd = p.script(actx, ackScript, []string{key}, group, id) })
+		if err := cmd.Err(); err != nil {
+			s.opts.Logger.WarnContext(ctx, "work item handled but not acked; it will be redelivered",
+				"queue", queue, "consumer", consumer, "item_id", id, "error", err.Error())
+		}
 	}
 }
 
