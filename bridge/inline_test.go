@@ -32,14 +32,20 @@ func (f *fixture) runWorkers(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
-func TestInlinePopNeedsNoWorker(t *testing.T) {
+// poppedInline routes i1 to a1 on a fixture with inline pops and waits for the offer.
+func poppedInline(t *testing.T) *fixture {
 	f := newFixtureWith(t, nil, nil, 4)
 	f.login(t, "a1")
-	ctx := context.Background()
-	if _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); err != nil {
+	if _, err := f.svc.Routed(context.Background(), routedCmd("i1", "a1")); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the leg popped inline", func() bool { return f.legState("i1") == bridge.StateOffered })
+	return f
+}
+
+func TestInlinePopNeedsNoWorker(t *testing.T) {
+	f := poppedInline(t)
+	ctx := context.Background()
 	waitFor(t, "the pop's item acked", func() bool { d, _ := f.work.Depth(ctx, bridge.QueuePops); return d == 0 })
 	if routes := f.crm.Routes(); len(routes) != 1 || !strings.HasSuffix(routes[0].TransactionID, "#1") {
 		t.Fatalf("CRM routes = %+v, want one, attempt 1", routes)
@@ -145,13 +151,8 @@ func TestInlinePopWhoseItemWasRefusedStillRuns(t *testing.T) {
 // The routed event and the creation's timeline entry are written while the inline pop's CRM
 // call is in flight; the pop's own writes come after them.
 func TestInlinePopWritesAfterTheCreation(t *testing.T) {
-	f := newFixtureWith(t, nil, nil, 4)
-	f.login(t, "a1")
+	f := poppedInline(t)
 	ctx := context.Background()
-	if _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the leg popped inline", func() bool { return f.legState("i1") == bridge.StateOffered })
 	tl, err := f.store.Timeline(ctx, "i1")
 	if err != nil || len(tl) < 3 {
 		t.Fatalf("timeline = %+v, %v", tl, err)

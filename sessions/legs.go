@@ -75,16 +75,8 @@ func (s *Store) CreateLeg(ctx context.Context, in *bridge.Interaction) (bool, er
 // fx could not be written although the leg was created. With fx.Lease the creation also takes
 // the leg's lease (fx.Lease.Fence, in the same script); a duplicate takes none.
 func (s *Store) CreateLegWith(ctx context.Context, in *bridge.Interaction, fx bridge.LegEffects) (created bool, fxErr, err error) {
-	leaseTTL, err := createLeaseTTL(in, fx)
-	if err != nil {
-		return false, nil, err
-	}
-	created, fence, err := s.createLeg(ctx, in, leaseTTL)
-	if err != nil || !created {
+	if created, err = s.createLegFor(ctx, in, fx); err != nil || !created {
 		return created, nil, err
-	}
-	if fx.Lease != nil {
-		fx.Lease.Fence = fence
 	}
 	return true, s.afterWrite(ctx, in, true, fx), nil
 }
@@ -95,16 +87,8 @@ func (s *Store) CreateLegWith(ctx context.Context, in *bridge.Interaction, fx br
 // fxErr once they are written (fx.Queue.ClaimedID is set by then); it may be called any number
 // of times. A duplicate writes nothing and gets a nil wait.
 func (s *Store) CreateLegThen(ctx context.Context, in *bridge.Interaction, fx bridge.LegEffects) (created bool, wait func() error, err error) {
-	leaseTTL, err := createLeaseTTL(in, fx)
-	if err != nil {
-		return false, nil, err
-	}
-	created, fence, err := s.createLeg(ctx, in, leaseTTL)
-	if err != nil || !created {
+	if created, err = s.createLegFor(ctx, in, fx); err != nil || !created {
 		return created, nil, err
-	}
-	if fx.Lease != nil {
-		fx.Lease.Fence = fence
 	}
 	written := *in // the caller may change in meanwhile
 	done := make(chan error, 1)
@@ -112,19 +96,24 @@ func (s *Store) CreateLegThen(ctx context.Context, in *bridge.Interaction, fx br
 	return true, sync.OnceValue(func() error { return <-done }), nil
 }
 
-// createLeaseTTL checks the effects a creation may bring and returns the lease to take with
-// it (0: none).
-func createLeaseTTL(in *bridge.Interaction, fx bridge.LegEffects) (time.Duration, error) {
+// createLegFor is createLeg for CreateLegWith and CreateLegThen: it checks the effects a
+// creation may bring, and takes fx.Lease (setting its Fence) with a new leg.
+func (s *Store) createLegFor(ctx context.Context, in *bridge.Interaction, fx bridge.LegEffects) (bool, error) {
 	if fx.ReleaseLease {
-		return 0, fmt.Errorf("create leg %s: a new leg has no lease to release", in.Key())
+		return false, fmt.Errorf("create leg %s: a new leg has no lease to release", in.Key())
 	}
-	if fx.Lease == nil {
-		return 0, nil
+	var leaseTTL time.Duration
+	if fx.Lease != nil {
+		if fx.Lease.TTL <= 0 {
+			return false, fmt.Errorf("create leg %s: lease ttl %v must be positive", in.Key(), fx.Lease.TTL)
+		}
+		leaseTTL = fx.Lease.TTL
 	}
-	if fx.Lease.TTL <= 0 {
-		return 0, fmt.Errorf("create leg %s: lease ttl %v must be positive", in.Key(), fx.Lease.TTL)
+	created, fence, err := s.createLeg(ctx, in, leaseTTL)
+	if created && fx.Lease != nil {
+		fx.Lease.Fence = fence
 	}
-	return fx.Lease.TTL, nil
+	return created, err
 }
 
 // createLeg is CreateLeg up to (not including) the indexes of a new leg; with leaseTTL > 0 a

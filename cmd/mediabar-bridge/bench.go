@@ -174,6 +174,7 @@ type popReport struct {
 	CPUs       int    `json:"cpus"`
 	LoadAvg    string `json:"load_avg_1m,omitempty"` // at the start
 	PopWorkers int    `json:"pop_workers"`
+	PopInline  int    `json:"pop_inline"`
 	Agents     int    `json:"agents"`
 	// FloorRedisRoundTrips are the Redis round trips of one floor pop (FloorRedisOps names them).
 	FloorRedisRoundTrips int           `json:"floor_redis_round_trips"`
@@ -201,7 +202,7 @@ func runPopBench(ctx context.Context, o benchOptions, getenv func(string) string
 	gen := newLoadGen(env, agents, o.conns)
 	defer gen.close()
 	rep := popReport{Mode: "pops", Redis: env.redisDesc, CPUs: runtime.GOMAXPROCS(0), LoadAvg: loadAverage(), PopWorkers: env.cfg.Pop.Workers,
-		Agents: o.agents, FloorRedisRoundTrips: len(floorRoundTrips), FloorRedisOps: floorRoundTrips}
+		PopInline: env.cfg.Pop.Inline, Agents: o.agents, FloorRedisRoundTrips: len(floorRoundTrips), FloorRedisOps: floorRoundTrips}
 	latencyRuns := o.conns != 1 && o.latencyFor > 0
 	oneConn := func(s loadSpec) loadSpec {
 		s.conns = 1
@@ -251,7 +252,7 @@ func runPopBench(ctx context.Context, o benchOptions, getenv func(string) string
 	var twg sync.WaitGroup
 	twg.Go(func() { _ = tracker.run(tctx) })
 	spec = loadSpec{name: "bridge", url: b.url + "/v1/acd/events", conns: o.conns, duration: o.duration, pops: o.pops, tracker: tracker}
-	say("bridge, %d connection(s), %d pop workers", spec.conns, rep.PopWorkers)
+	say("bridge, %d connection(s), %d pop workers, %d inline pops", spec.conns, rep.PopWorkers, rep.PopInline)
 	stopProfile, err := startCPUProfile(o.cpuProfile)
 	if err != nil {
 		stopTracker()
@@ -319,14 +320,14 @@ func (r *popReport) print(w io.Writer, o benchOptions) {
 	fmt.Fprintf(w, `mediabar-bridge bench: pops through the bridge against the floor, on loopback
   redis     %s
   cpus      %d (GOMAXPROCS), load average %s at the start
-  bridge    one in-process replica, %d pop workers, CRM adapter oracle, plain offers to %d agents
+  bridge    one in-process replica, %d pop workers + %d inline pops, CRM adapter oracle, plain offers to %d agents
   floor     signature check + strict JSON decode + %d Redis round trips (%s)
             + 1 chatRouted call to the mock CRM, all inside the webhook request
   load      signed interaction.routed webhooks, one routing of a distinct chat each; closed loop:
             a connection sends its next webhook once its pop finished (the leg offered)
   mock CRM  reset every %d pops, outside the measured time (each run sees the same mock state)
 
-`, r.Redis, r.CPUs, r.LoadAvg, r.PopWorkers, r.Agents, r.FloorRedisRoundTrips, strings.Join(r.FloorRedisOps, ", "), roundSize)
+`, r.Redis, r.CPUs, r.LoadAvg, r.PopWorkers, r.PopInline, r.Agents, r.FloorRedisRoundTrips, strings.Join(r.FloorRedisOps, ", "), roundSize)
 	fmt.Fprintf(w, "%-8s %6s %8s %9s %9s %9s %9s %7s %7s %14s %8s\n", "run", "conns", "pops", "pops/s", "p50", "p99", "p99.9", "failed", "errors", "redis rt/pop", "cpu/pop")
 	runs := []*loadResult{&r.Floor, &r.Bridge}
 	if o.conns != 1 {
