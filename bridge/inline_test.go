@@ -3,7 +3,9 @@ package bridge_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +24,21 @@ func (f *fixture) legState(iid string) bridge.State {
 		return ""
 	}
 	return in.State
+}
+
+// holdCRM makes the CRM's chatRouted for chats (every chat when none is named) wait until
+// release, or the test's end, and answer SUCCESS (offered) then; other chats answer at once.
+func (f *fixture) holdCRM(t *testing.T, chats ...string) (release func()) {
+	held := make(chan struct{})
+	release = sync.OnceFunc(func() { close(held) })
+	t.Cleanup(release)
+	f.crm.RouteChatFn = func(_ context.Context, req bridge.RouteRequest) (bridge.RouteResult, error) {
+		if len(chats) == 0 || slices.Contains(chats, req.ChatID) {
+			<-held
+		}
+		return bridge.RouteResult{Code: "SUCCESS", EngagementState: bridge.EngagementOffered}, nil
+	}
+	return release
 }
 
 // runWorkers runs one pop worker until the test ends.
@@ -74,13 +91,7 @@ func TestInlinePopsAreBoundedAndTheRestGoToTheWorkers(t *testing.T) {
 	f.login(t, "a1")
 	f.login(t, "a2")
 	ctx := context.Background()
-	release := make(chan struct{})
-	f.crm.RouteChatFn = func(ctx context.Context, req bridge.RouteRequest) (bridge.RouteResult, error) {
-		if req.ChatID == "chat-i1" {
-			<-release // the inline pop of i1 holds the only inline slot
-		}
-		return bridge.RouteResult{Code: "SUCCESS", EngagementState: bridge.EngagementOffered}, nil
-	}
+	release := f.holdCRM(t, "chat-i1") // the inline pop of i1 holds the only inline slot
 	if _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +110,7 @@ func TestInlinePopsAreBoundedAndTheRestGoToTheWorkers(t *testing.T) {
 	if st := f.legState("i1"); st != bridge.StateRouted {
 		t.Fatalf("i1 = %s while its CRM call hangs, want routed", st)
 	}
-	close(release)
+	release()
 	waitFor(t, "i1 popped inline", func() bool { return f.legState("i1") == bridge.StateOffered })
 	waitFor(t, "both items acked", func() bool { d, _ := f.work.Depth(ctx, bridge.QueuePops); return d == 0 })
 	if n := len(f.crm.Routes()); n != 2 {
@@ -113,14 +124,7 @@ func TestInlinePopWhoseItemWasRefusedStillRuns(t *testing.T) {
 	f.login(t, "a1")
 	f.login(t, "a2")
 	ctx := context.Background()
-	release := make(chan struct{})
-	f.crm.RouteChatFn = func(ctx context.Context, req bridge.RouteRequest) (bridge.RouteResult, error) {
-		if req.ChatID == "chat-i1" {
-			<-release
-		}
-		return bridge.RouteResult{Code: "SUCCESS", EngagementState: bridge.EngagementOffered}, nil
-	}
-	defer close(release)
+	f.holdCRM(t, "chat-i1")
 	if _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); err != nil {
 		t.Fatal(err)
 	}
@@ -213,11 +217,7 @@ func TestDrainInlinePopsWaitsForRunningPops(t *testing.T) {
 	f.login(t, "a1")
 	f.login(t, "a2")
 	ctx := context.Background()
-	release := make(chan struct{})
-	f.crm.RouteChatFn = func(context.Context, bridge.RouteRequest) (bridge.RouteResult, error) {
-		<-release
-		return bridge.RouteResult{Code: "SUCCESS", EngagementState: bridge.EngagementOffered}, nil
-	}
+	release := f.holdCRM(t)
 	if _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestDrainInlinePopsWaitsForRunningPops(t *testing.T) {
 		t.Fatalf("DrainInlinePops returned %v with a pop in flight", err)
 	case <-time.After(50 * time.Millisecond):
 	}
-	close(release)
+	release()
 	if err := <-drained; err != nil {
 		t.Fatal(err)
 	}

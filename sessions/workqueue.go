@@ -316,7 +316,7 @@ func (c *consumerLoop) deliver(ctx context.Context, key string, m redis.XMessage
 // stays pending and is reclaimed (retried) after ReclaimIdle.
 func (c *consumerLoop) runItem(ctx context.Context, key string, item bridge.WorkItem) bool {
 	hctx, cancel := context.WithCancel(ctx)
-	stopKeepAlive := c.keepAlive(hctx, key, item.ID)
+	stopKeepAlive := c.s.keepAlive(hctx, key, c.consumer, item.ID)
 	err := c.handle(hctx, item)
 	cancel()
 	stopKeepAlive()
@@ -328,10 +328,9 @@ func (c *consumerLoop) runItem(ctx context.Context, key string, item bridge.Work
 // it; release(false) leaves it pending, for any consumer of the queue to reclaim once idle for
 // ReclaimIdle. release returns once the keep-alive has stopped and the ack is done.
 func (s *Store) Hold(ctx context.Context, queue, consumer, id string) (release func(ack bool)) {
-	c := s.newConsumerLoop(queue, consumer, nil)
 	key := s.keys.ClaimedQueue(queue)
 	hctx, cancel := context.WithCancel(ctx)
-	stopKeepAlive := c.keepAlive(hctx, key, id)
+	stopKeepAlive := s.keepAlive(hctx, key, consumer, id)
 	return func(ack bool) {
 		cancel()
 		stopKeepAlive()
@@ -342,10 +341,7 @@ func (s *Store) Hold(ctx context.Context, queue, consumer, id string) (release f
 		defer cancel()
 		var cmd *redis.Cmd
 		s.roundTrip(actx, func(p *pipe) { cmd = p.script(actx, ackScript, []string{key}, group, id) })
-		if err := cmd.Err(); err != nil {
-			s.opts.Logger.WarnContext(ctx, "work item handled but not acked; it will be redelivered",
-				"queue", queue, "consumer", consumer, "item_id", id, "error", err.Error())
-		}
+		s.notAcked(ctx, queue, consumer, id, cmd.Err())
 	}
 }
 
@@ -367,10 +363,7 @@ func (c *consumerLoop) ackAndPrefetch(ctx context.Context, key, id string) {
 			})
 		}
 	})
-	if err := ack.Err(); err != nil {
-		c.s.opts.Logger.WarnContext(ctx, "work item handled but not acked; it will be redelivered",
-			"queue", c.queue, "consumer", c.consumer, "item_id", id, "error", err.Error())
-	}
+	c.s.notAcked(ctx, c.queue, c.consumer, id, ack.Err())
 	if read == nil {
 		return
 	}
@@ -388,12 +381,20 @@ func (c *consumerLoop) ackAndPrefetch(ctx context.Context, key, id string) {
 	}
 }
 
+// notAcked logs an ack that failed (err not nil): the item will be redelivered.
+func (s *Store) notAcked(ctx context.Context, queue, consumer, id string, err error) {
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "work item handled but not acked; it will be redelivered",
+			"queue", queue, "consumer", consumer, "item_id", id, "error", err.Error())
+	}
+}
+
 // keepAlive touches the item every third of ReclaimIdle until stopped, so a long handler is
 // not mistaken for a dead one. It is a timer, not a goroutine: most handlers end long before
 // the first touch, and a goroutine and a ticker per item were measurable on the pop path.
 // stop returns once no touch is running or will start.
-func (c *consumerLoop) keepAlive(ctx context.Context, key, id string) (stop func()) {
-	every := max(c.s.opts.ReclaimIdle/3, time.Millisecond)
+func (s *Store) keepAlive(ctx context.Context, key, consumer, id string) (stop func()) {
+	every := max(s.opts.ReclaimIdle/3, time.Millisecond)
 	var mu sync.Mutex // held by a running touch; stop waits for it
 	stopped := false
 	var t *time.Timer
@@ -407,7 +408,7 @@ func (c *consumerLoop) keepAlive(ctx context.Context, key, id string) (stop func
 		}
 		// A failed touch is harmless unless it keeps failing for ReclaimIdle, in which case
 		// the item is redelivered elsewhere: at least once, as promised.
-		_ = touchScript.Run(ctx, c.s.client, []string{key}, group, c.consumer, id).Err()
+		_ = touchScript.Run(ctx, s.client, []string{key}, group, consumer, id).Err()
 		t.Reset(every)
 	})
 	return func() {
