@@ -57,13 +57,15 @@ func poppedInline(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	waitFor(t, "the leg popped inline", func() bool { return f.legState("i1") == bridge.StateOffered })
+	// The outcome's timeline entries and event are written just after the leg; the item is
+	// acked once they are, which ends the pop.
+	waitFor(t, "the pop's item acked", func() bool { d, _ := f.work.Depth(context.Background(), bridge.QueuePops); return d == 0 })
 	return f
 }
 
 func TestInlinePopNeedsNoWorker(t *testing.T) {
 	f := poppedInline(t)
 	ctx := context.Background()
-	waitFor(t, "the pop's item acked", func() bool { d, _ := f.work.Depth(ctx, bridge.QueuePops); return d == 0 })
 	if routes := f.crm.Routes(); len(routes) != 1 || !strings.HasSuffix(routes[0].TransactionID, "#1") {
 		t.Fatalf("CRM routes = %+v, want one, attempt 1", routes)
 	}
