@@ -35,6 +35,15 @@ type Config struct {
 	Mediabar   Mediabar   `yaml:"mediabar" json:"mediabar"`
 	Admin      Admin      `yaml:"admin" json:"admin"`
 	Catalog    Catalog    `yaml:"catalog" json:"catalog"`
+	Runtime    Runtime    `yaml:"runtime" json:"runtime"`
+}
+
+// Runtime tunes the Go runtime of a replica.
+type Runtime struct {
+	// GCMinHeapMiB floors the garbage collector's heap goal (MiB; 0 = Go's own GOGC alone):
+	// while the live heap is small the collector runs far less often, which keeps the slowest
+	// pops fast, for at most this much more memory. Capped at half of GOMEMLIMIT when set.
+	GCMinHeapMiB int `yaml:"gc_min_heap_mib" json:"gc_min_heap_mib"`
 }
 
 // Redis is where all shared state lives. Either URL (standalone) or Addrs (Sentinel when

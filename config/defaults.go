@@ -64,6 +64,7 @@ func Default() Config {
 			ActiveCheckEvery: Duration(15 * time.Minute),
 			RequeueBudget:    5,
 		},
+		Runtime: Runtime{GCMinHeapMiB: 64},
 		Pop: Pop{
 			Workers:  16,
 			Inline:   16,

@@ -77,6 +77,8 @@ var envOverrides = []envOverride{
 		intEnv(func(c *Config, n int) { c.Pop.Workers = n })},
 	{EnvVar{"MBB_POP_INLINE", "pop.inline", false, "inline pops per replica (0 = off)"},
 		intEnv(func(c *Config, n int) { c.Pop.Inline = n })},
+	{EnvVar{"MBB_GC_MIN_HEAP_MIB", "runtime.gc_min_heap_mib", false, "floor of the garbage collector's heap goal, MiB (0 = off)"},
+		intEnv(func(c *Config, n int) { c.Runtime.GCMinHeapMiB = n })},
 }
 
 // intEnv parses an integer variable (surrounding spaces allowed) and sets it.

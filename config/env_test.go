@@ -44,6 +44,7 @@ crm:
 				"MBB_ADMIN_TOKEN":           "0123456789abcdef",
 				"MBB_POP_WORKERS":           " 16 ",
 				"MBB_POP_INLINE":            "0",
+				"MBB_GC_MIN_HEAP_MIB":       "128",
 			},
 			want: func(c *Config) {
 				c.Redis.URL = "redis://redis:6379/1"
@@ -55,6 +56,7 @@ crm:
 				c.Admin.Token = "0123456789abcdef"
 				c.Pop.Workers = 16
 				c.Pop.Inline = 0
+				c.Runtime.GCMinHeapMiB = 128
 			},
 		},
 		{
@@ -109,6 +111,7 @@ func TestEnvBadValue(t *testing.T) {
 	}{
 		{"workers not a number", map[string]string{"MBB_POP_WORKERS": "abc"}, "MBB_POP_WORKERS"},
 		{"inline not a number", map[string]string{"MBB_POP_INLINE": "1.5"}, "MBB_POP_INLINE"},
+		{"gc floor with a unit", map[string]string{"MBB_GC_MIN_HEAP_MIB": "64MiB"}, "MBB_GC_MIN_HEAP_MIB"},
 		{"webhook secrets only commas", map[string]string{"MBB_ACD_WEBHOOK_SECRETS": " , ,"}, "MBB_ACD_WEBHOOK_SECRETS"},
 	}
 	for _, tt := range tests {
@@ -139,6 +142,8 @@ func TestEnvValidationNamesTheVariable(t *testing.T) {
 		{"site base url", "", map[string]string{"MBB_CRM_DEMO_BASE_URL": "crm:8081"}, "crm.sites[0].base_url", "MBB_CRM_DEMO_BASE_URL"},
 		{"workers zero", "", map[string]string{"MBB_POP_WORKERS": "0"}, "pop.workers", "MBB_POP_WORKERS"},
 		{"inline negative", "", map[string]string{"MBB_POP_INLINE": "-1"}, "pop.inline", "MBB_POP_INLINE"},
+		{"gc floor negative", "", map[string]string{"MBB_GC_MIN_HEAP_MIB": "-1"}, "runtime.gc_min_heap_mib", "MBB_GC_MIN_HEAP_MIB"},
+		{"gc floor too large", "", map[string]string{"MBB_GC_MIN_HEAP_MIB": "1000000"}, "runtime.gc_min_heap_mib", "MBB_GC_MIN_HEAP_MIB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,7 +175,7 @@ func TestEnvVars(t *testing.T) {
 		"REDIS_URL", "MBB_LISTEN", "MBB_OPS_LISTEN", "MBB_LOG_LEVEL", "MBB_REDIS_PASSWORD",
 		"MBB_REDIS_KEY_PREFIX", "MBB_ACD_BASE_URL", "MBB_ACD_WEBHOOK_SECRETS",
 		"MBB_MEDIABAR_TOKEN_SECRET", "MBB_ADMIN_TOKEN", "MBB_CRM_<SITE>_BASE_URL",
-		"MBB_CRM_<SITE>_PASSWORD", "MBB_POP_WORKERS", "MBB_POP_INLINE",
+		"MBB_CRM_<SITE>_PASSWORD", "MBB_POP_WORKERS", "MBB_POP_INLINE", "MBB_GC_MIN_HEAP_MIB",
 	} {
 		if !seen[name] {
 			t.Errorf("EnvVars() lacks %s", name)

@@ -42,6 +42,9 @@ var languagePattern = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
 
 // Validate checks the whole config and returns every problem found, joined
 // (errors.Join), each a *FieldError. It returns nil when the config is usable.
+// maxGCMinHeapMiB bounds runtime.gc_min_heap_mib (64 GiB): a larger floor is a typo.
+const maxGCMinHeapMiB = 64 << 10
+
 func (c Config) Validate() error {
 	v := &validator{}
 	v.listen("listen", c.Listen)
@@ -70,6 +73,9 @@ func (c Config) Validate() error {
 		v.add("pop.inline", "must be 0 (off) or more, got %d", c.Pop.Inline)
 	}
 	v.positive("pop.lease_ttl", c.Pop.LeaseTTL)
+	if c.Runtime.GCMinHeapMiB < 0 || c.Runtime.GCMinHeapMiB > maxGCMinHeapMiB {
+		v.add("runtime.gc_min_heap_mib", "must be 0 (off) to %d, got %d", maxGCMinHeapMiB, c.Runtime.GCMinHeapMiB)
+	}
 	if c.Pop.LeaseTTL > 0 && c.CRM.PopBudget > 0 && c.Pop.LeaseTTL <= c.CRM.PopBudget {
 		v.add("pop.lease_ttl", "must exceed crm.pop_budget (%s), or a second replica could take over a pop in flight", c.CRM.PopBudget)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/acd"
+	"github.com/mediabar-bridge/mediabar-bridge/adapters/gctune"
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/httpapi"
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/metrics"
 	"github.com/mediabar-bridge/mediabar-bridge/adapters/oracle"
@@ -164,6 +165,16 @@ func (a *app) stateSnapshot(ctx context.Context) (metrics.Snapshot, error) {
 // consumer for its blocking read (the pop workers and the outbox), on top of the default for
 // requests. Every sessions.Connect of a replica should pass it as ConnectOptions.PoolSize.
 func redisPoolSize(cfg config.Config) int { return sessions.PoolSizeFor(popWorkers(cfg) + 1) }
+
+// startGCTuner floors the collector's heap goal as runtime.gc_min_heap_mib says (adapters/gctune);
+// Stop gives the collector back its own GOGC.
+func startGCTuner(cfg config.Config, log *slog.Logger) *gctune.Tuner {
+	t := gctune.Start(uint64(cfg.Runtime.GCMinHeapMiB) << 20)
+	if log != nil && t.MinHeap() > 0 {
+		log.Info("garbage collector's heap goal floored", "min_heap_mib", t.MinHeap()>>20, "gogc_percent", t.Percent())
+	}
+	return t
+}
 
 // popWorkers is how many pop workers a replica runs.
 func popWorkers(cfg config.Config) int { return max(1, cfg.Pop.Workers) }

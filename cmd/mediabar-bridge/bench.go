@@ -175,7 +175,9 @@ type popReport struct {
 	LoadAvg    string `json:"load_avg_1m,omitempty"` // at the start
 	PopWorkers int    `json:"pop_workers"`
 	PopInline  int    `json:"pop_inline"`
-	Agents     int    `json:"agents"`
+	// GCMinHeapMiB is the collector's heap-goal floor for the whole process (0: GOGC alone).
+	GCMinHeapMiB uint64 `json:"gc_min_heap_mib"`
+	Agents       int    `json:"agents"`
 	// FloorRedisRoundTrips are the Redis round trips of one floor pop (FloorRedisOps names them).
 	FloorRedisRoundTrips int           `json:"floor_redis_round_trips"`
 	FloorRedisOps        []string      `json:"floor_redis_ops"`
@@ -202,7 +204,7 @@ func runPopBench(ctx context.Context, o benchOptions, getenv func(string) string
 	gen := newLoadGen(env, agents, o.conns)
 	defer gen.close()
 	rep := popReport{Mode: "pops", Redis: env.redisDesc, CPUs: runtime.GOMAXPROCS(0), LoadAvg: loadAverage(), PopWorkers: env.cfg.Pop.Workers,
-		PopInline: env.cfg.Pop.Inline, Agents: o.agents, FloorRedisRoundTrips: len(floorRoundTrips), FloorRedisOps: floorRoundTrips}
+		PopInline: env.cfg.Pop.Inline, GCMinHeapMiB: env.gcMinHeap >> 20, Agents: o.agents, FloorRedisRoundTrips: len(floorRoundTrips), FloorRedisOps: floorRoundTrips}
 	latencyRuns := o.conns != 1 && o.latencyFor > 0
 	oneConn := func(s loadSpec) loadSpec {
 		s.conns = 1
@@ -241,7 +243,7 @@ func runPopBench(ctx context.Context, o benchOptions, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	trackerRedis, err := env.newClient()
+	trackerRedis, err := env.newClient(trackerPoolSize(len(agents)))
 	if err != nil {
 		_ = b.stop()
 		return err
@@ -250,7 +252,7 @@ func runPopBench(ctx context.Context, o benchOptions, getenv func(string) string
 	tracker := newPopTracker(trackerRedis, env.cfg.Redis.KeyPrefix, agents)
 	tctx, stopTracker := context.WithCancel(ctx)
 	var twg sync.WaitGroup
-	twg.Go(func() { _ = tracker.run(tctx) })
+	twg.Go(func() { tracker.run(tctx) })
 	spec = loadSpec{name: "bridge", url: b.url + "/v1/acd/events", conns: o.conns, duration: o.duration, pops: o.pops, tracker: tracker}
 	say("bridge, %d connection(s), %d pop workers, %d inline pops", spec.conns, rep.PopWorkers, rep.PopInline)
 	stopProfile, err := startCPUProfile(o.cpuProfile)
@@ -326,9 +328,10 @@ func (r *popReport) print(w io.Writer, o benchOptions) {
   load      signed interaction.routed webhooks, one routing of a distinct chat each; closed loop:
             a connection sends its next webhook once its pop finished (the leg offered)
   mock CRM  reset every %d pops, outside the measured time (each run sees the same mock state)
+  runtime   %s, for the floor and the bridge alike (one process)
 
-`, r.Redis, r.CPUs, r.LoadAvg, r.PopWorkers, r.PopInline, r.Agents, r.FloorRedisRoundTrips, strings.Join(r.FloorRedisOps, ", "), roundSize)
-	fmt.Fprintf(w, "%-8s %6s %8s %9s %9s %9s %9s %7s %7s %14s %8s\n", "run", "conns", "pops", "pops/s", "p50", "p99", "p99.9", "failed", "errors", "redis rt/pop", "cpu/pop")
+`, r.Redis, r.CPUs, r.LoadAvg, r.PopWorkers, r.PopInline, r.Agents, r.FloorRedisRoundTrips, strings.Join(r.FloorRedisOps, ", "), roundSize, gcFloorText(r.GCMinHeapMiB))
+	fmt.Fprintf(w, "%-8s %6s %8s %9s %9s %9s %9s %7s %7s %14s %8s %10s\n", "run", "conns", "pops", "pops/s", "p50", "p99", "p99.9", "failed", "errors", "redis rt/pop", "cpu/pop", "redis cpu")
 	runs := []*loadResult{&r.Floor, &r.Bridge}
 	if o.conns != 1 {
 		runs = append(runs, r.Floor1, r.Bridge1)
@@ -337,11 +340,12 @@ func (r *popReport) print(w io.Writer, o benchOptions) {
 		if run == nil {
 			continue
 		}
-		fmt.Fprintf(w, "%-8s %6d %8d %9.0f %7.2fms %7.2fms %7.2fms %7d %7d %6.1f (%4.0f) %6.2fms\n", run.Name, run.Conns, run.Pops, run.PopsPerSec,
-			run.P50MS, run.P99MS, run.P999MS, run.Failed, run.Errors, run.RedisRoundTripsPerPop, run.RedisCommandsPerPop, run.CPUMSPerPop)
+		fmt.Fprintf(w, "%-8s %6d %8d %9.0f %7.2fms %7.2fms %7.2fms %7d %7d %6.1f (%4.0f) %6.2fms %8.3fms\n", run.Name, run.Conns, run.Pops, run.PopsPerSec,
+			run.P50MS, run.P99MS, run.P999MS, run.Failed, run.Errors, run.RedisRoundTripsPerPop, run.RedisCommandsPerPop, run.CPUMSPerPop, run.RedisCPUMSPerPop)
 	}
 	fmt.Fprintln(w, "(redis rt/pop: round trips the server under test made per pop, everything included; commands in brackets)")
 	fmt.Fprintln(w, "(cpu/pop: this process's CPU time per pop — server under test, mock CRM and load; Redis not included)")
+	fmt.Fprintln(w, "(redis cpu: the Redis server's CPU time per pop, from INFO cpu; 0 where it is not reported)")
 	fmt.Fprintf(w, "\nbridge / floor throughput (%d connection(s)): %.2f\n", r.Bridge.Conns, r.ThroughputRatio)
 	// Round trips are the figure a busy shared machine does not blur: count them, not only time.
 	fmt.Fprintf(w, "redis round trips per pop (%d connection(s)): %.1f (floor %.1f)\n", r.Bridge.Conns, r.Bridge.RedisRoundTripsPerPop, r.Floor.RedisRoundTripsPerPop)
@@ -349,6 +353,14 @@ func (r *popReport) print(w io.Writer, o benchOptions) {
 		fmt.Fprintf(w, "bridge p99 - floor p99 (1 connection):    %+.2f ms\n", *r.P99DiffMS1Conn)
 	}
 	printTargets(w, r.Targets)
+}
+
+// gcFloorText describes the collector's heap-goal floor (runtime.gc_min_heap_mib).
+func gcFloorText(mib uint64) string {
+	if mib == 0 {
+		return "GC heap goal not floored (GOGC alone; runtime.gc_min_heap_mib 0)"
+	}
+	return fmt.Sprintf("GC heap goal floored at %d MiB (runtime.gc_min_heap_mib; MBB_GC_MIN_HEAP_MIB=0 turns it off)", mib)
 }
 
 func printTargets(w io.Writer, ts []benchTarget) {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -36,24 +37,36 @@ type benchEnv struct {
 	secret    acdapi.Secret
 	closers   []func()
 	// newClient connects another client to the same Redis (for the bench's own reads, so
-	// that trips counts the bridge's and the floor's round trips only).
-	newClient func() (redis.UniversalClient, error)
+	// that trips counts the bridge's and the floor's round trips only), with a pool of
+	// poolSize connections.
+	newClient func(poolSize int) (redis.UniversalClient, error)
 	trips     roundTrips
+	// info reads the Redis server's own CPU time (INFO cpu), outside trips.
+	info redis.UniversalClient
+	// gcMinHeap is the collector's heap-goal floor in force (runtime.gc_min_heap_mib), for
+	// the whole process: the floor and the bridge run under the same one.
+	gcMinHeap uint64
 }
 
 // benchQueue is the queue every bench chat waits in: no disposition, no intake.
 const benchQueue = "chat-support"
 
 // startBenchEnv connects Redis as the demo does (REDIS_URL, else an in-process miniredis)
-// and starts the mocks. tweak adjusts the bridge config (before validation).
+// and starts the mocks. The bridge's config is the defaults with the environment's MBB_*
+// overrides (MBB_POP_INLINE, MBB_GC_MIN_HEAP_MIB, ...), as serve would read them without a
+// file; tweak adjusts it (before validation).
 func startBenchEnv(ctx context.Context, getenv func(string) string, tweak func(*config.Config)) (*benchEnv, error) {
-	e := &benchEnv{cfg: config.Default(), queue: benchQueue}
+	cfg, err := config.Parse(nil, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("bench config from the environment: %w", err)
+	}
+	e := &benchEnv{cfg: cfg, queue: benchQueue}
 	e.site = e.cfg.CRM.Sites[0].Name
 	fail := func(err error) (*benchEnv, error) { e.close(); return nil, err }
 
 	if url := getenv("REDIS_URL"); url != "" {
-		e.newClient = func() (redis.UniversalClient, error) {
-			return sessions.Connect(ctx, sessions.ConnectOptions{URL: url, PoolSize: redisPoolSize(e.cfg)})
+		e.newClient = func(poolSize int) (redis.UniversalClient, error) {
+			return sessions.Connect(ctx, sessions.ConnectOptions{URL: url, PoolSize: poolSize})
 		}
 		e.redisDesc = url
 	} else {
@@ -62,8 +75,8 @@ func startBenchEnv(ctx context.Context, getenv func(string) string, tweak func(*
 			return fail(fmt.Errorf("in-process redis: %w", err))
 		}
 		e.closers = append(e.closers, mr.Close)
-		e.newClient = func() (redis.UniversalClient, error) {
-			return redis.NewClient(&redis.Options{Addr: mr.Addr(), PoolSize: redisPoolSize(e.cfg)}), nil
+		e.newClient = func(poolSize int) (redis.UniversalClient, error) {
+			return redis.NewClient(&redis.Options{Addr: mr.Addr(), PoolSize: poolSize}), nil
 		}
 		e.redisDesc = "in-process miniredis (set REDIS_URL for a real server; figures on miniredis say little)"
 	}
@@ -97,12 +110,17 @@ func startBenchEnv(ctx context.Context, getenv func(string) string, tweak func(*
 		return fail(err)
 	}
 	// Connected once the config is final: the pool is sized for its pop workers.
-	rdb, err := e.newClient()
+	rdb, err := e.newClient(redisPoolSize(e.cfg))
 	if err != nil {
 		return fail(fmt.Errorf("redis (%s): %w", e.redisDesc, err))
 	}
 	e.rdb = rdb
 	rdb.AddHook(&e.trips)
+	if e.info, err = e.newClient(1); err != nil {
+		rdb.Close()
+		return fail(fmt.Errorf("redis (%s): %w", e.redisDesc, err))
+	}
+	e.closers = append(e.closers, func() { e.info.Close() })
 	// A fresh prefix per run, deleted at the end: a bench on a shared Redis leaves nothing.
 	e.cfg.Redis.KeyPrefix = "mbb-bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":v1"
 	prefix := e.cfg.Redis.KeyPrefix
@@ -112,6 +130,9 @@ func startBenchEnv(ctx context.Context, getenv func(string) string, tweak func(*
 		return fail(err)
 	}
 	e.secret = secret
+	tuner := startGCTuner(e.cfg, nil)
+	e.gcMinHeap = tuner.MinHeap()
+	e.closers = append(e.closers, tuner.Stop)
 	return e, nil
 }
 
@@ -240,6 +261,40 @@ func unlinkPrefix(rdb redis.UniversalClient, prefix string) {
 		}
 	}
 	flush()
+}
+
+// redisCPU is the Redis server's CPU time so far (user + system, all its threads), and false
+// where INFO does not report it (miniredis). Redis shares the machine's cores with the
+// bridge, so its work per pop is part of what a pop costs.
+func (e *benchEnv) redisCPU(ctx context.Context) (time.Duration, bool) {
+	info, err := e.info.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0, false
+	}
+	return parseRedisCPU(info)
+}
+
+// parseRedisCPU reads used_cpu_sys and used_cpu_user (seconds) from an INFO cpu answer.
+func parseRedisCPU(info string) (time.Duration, bool) {
+	var total float64
+	found := 0
+	for line := range strings.Lines(info) {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || (name != "used_cpu_sys" && name != "used_cpu_user") {
+			continue
+		}
+		secs, err := strconv.ParseFloat(value, 64)
+		// A year of CPU bounds it: NaN, Inf or 1e400 is no CPU time, and would overflow.
+		if err != nil || !(secs >= 0 && secs < 365*24*3600) {
+			return 0, false
+		}
+		total += secs
+		found++
+	}
+	if found != 2 {
+		return 0, false
+	}
+	return time.Duration(total * float64(time.Second)), true
 }
 
 // roundTrips counts the commands a Redis client sends and the round trips they take (a

@@ -74,6 +74,10 @@ type loadResult struct {
 	// the mock CRM and the load together (Redis not included). Unlike pops/s it barely
 	// moves with what else the machine runs.
 	CPUMSPerPop float64 `json:"cpu_ms_per_pop"`
+	// RedisCPUMSPerPop is the Redis server's CPU time per pop (INFO cpu), everything that ran
+	// on it meanwhile included; 0 where the server does not report it. Redis shares the
+	// cores: its work is on every pop's path.
+	RedisCPUMSPerPop float64 `json:"redis_cpu_ms_per_pop"`
 }
 
 // loadGen drives runs against the env's mock CRM with a fixed set of agents.
@@ -114,14 +118,19 @@ func (g *loadGen) measure(ctx context.Context, spec loadSpec) (loadResult, error
 		return loadResult{}, fmt.Errorf("%s warm-up: %w", spec.name, err)
 	}
 	trips0, cmds0 := g.env.trips.snapshot()
+	rcpu0, rok0 := g.env.redisCPU(ctx)
 	cpu0 := processCPU()
 	res, err := g.rounds(ctx, spec)
 	cpu1 := processCPU()
+	rcpu1, rok1 := g.env.redisCPU(ctx)
 	trips1, cmds1 := g.env.trips.snapshot()
 	if res.Pops > 0 {
 		res.RedisRoundTripsPerPop = float64(trips1-trips0) / float64(res.Pops)
 		res.RedisCommandsPerPop = float64(cmds1-cmds0) / float64(res.Pops)
 		res.CPUMSPerPop = float64((cpu1 - cpu0).Microseconds()) / 1000 / float64(res.Pops)
+		if rok0 && rok1 {
+			res.RedisCPUMSPerPop = float64((rcpu1 - rcpu0).Microseconds()) / 1000 / float64(res.Pops)
+		}
 	}
 	return res, err
 }
@@ -293,8 +302,9 @@ func percentileMS(sorted []time.Duration, q float64) float64 {
 
 // popTracker learns when the bridge finished a pop by following the agents' event streams,
 // as their media bars do: the pop's last step publishes the offered (or failed) leg there.
-// One blocking XREAD over all the bench agents' streams, batched, costs Redis one command
-// per batch, not one per pop.
+// Each agent's stream has its own blocking XREAD, as each media bar's stream would. (One
+// XREAD over every agent's stream cost Redis several times more per pop: every event woke a
+// read of all the streams, and the read then blocked on all of them again.)
 type popTracker struct {
 	rdb   redis.UniversalClient
 	store *sessions.Store
@@ -353,36 +363,41 @@ func popFinished(s bridge.State) bool {
 	return s != bridge.StateRouted && s != bridge.StatePopping
 }
 
+// trackerPoolSize is the tracker's Redis pool: a blocking read per agent, and a few
+// connections for its fallback reads of the store.
+func trackerPoolSize(agents int) int { return agents + 4 }
+
 // run follows the streams until ctx ends.
-func (t *popTracker) run(ctx context.Context) error {
-	ids := make([]string, len(t.keys))
-	for i := range ids {
-		ids[i] = "0-0" // the prefix is the bench's own: every entry is a bench event
+func (t *popTracker) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, key := range t.keys {
+		wg.Go(func() { t.follow(ctx, key) })
 	}
+	wg.Wait()
+}
+
+// follow reads one agent's stream until ctx ends.
+func (t *popTracker) follow(ctx context.Context, key string) {
+	last := "0-0" // the prefix is the bench's own: every entry is a bench event
 	for ctx.Err() == nil {
-		streams, err := t.rdb.XRead(ctx, &redis.XReadArgs{Streams: append(slices.Clone(t.keys), ids...), Count: 1000, Block: 200 * time.Millisecond}).Result()
+		streams, err := t.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{key, last}, Count: 1000, Block: 200 * time.Millisecond}).Result()
 		if errors.Is(err, redis.Nil) {
 			continue
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if ctx.Err() == nil {
+				time.Sleep(50 * time.Millisecond)
 			}
-			time.Sleep(50 * time.Millisecond)
 			continue
 		}
 		for _, s := range streams {
-			i := slices.Index(t.keys, s.Stream)
 			for _, m := range s.Messages {
-				if i >= 0 {
-					ids[i] = m.ID
-				}
+				last = m.ID
 				raw, _ := m.Values["event"].(string)
 				t.see(raw)
 			}
 		}
 	}
-	return nil
 }
 
 // see signals the pop an event finishes, if any.

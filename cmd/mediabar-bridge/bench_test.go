@@ -8,6 +8,7 @@ import (
 	"flag"
 	"io"
 	"testing"
+	"time"
 )
 
 // The bench's figures are not checked against its targets here (timing assertions do not
@@ -18,7 +19,18 @@ func TestBenchPopsJSON(t *testing.T) {
 		t.Skip("runs the pop bench for a few seconds; skipped with -short")
 	}
 	var out, errOut bytes.Buffer
-	if err := run(context.Background(), []string{"bench", "--duration", "1s", "--json"}, testEnv(t), &out, &errOut); err != nil {
+	base := testEnv(t)
+	// The bridge's settings come from the environment, as serve reads them.
+	getenv := func(k string) string {
+		switch k {
+		case "MBB_POP_INLINE":
+			return "4"
+		case "MBB_GC_MIN_HEAP_MIB":
+			return "32"
+		}
+		return base(k)
+	}
+	if err := run(context.Background(), []string{"bench", "--duration", "1s", "--json"}, getenv, &out, &errOut); err != nil {
 		t.Fatalf("bench: %v\n%s", err, errOut.String())
 	}
 	var rep popReport
@@ -35,6 +47,13 @@ func TestBenchPopsJSON(t *testing.T) {
 		if r.Errors != 0 || r.Failed != 0 {
 			t.Errorf("run %s: %d errors, %d failed pops, want none", r.Name, r.Errors, r.Failed)
 		}
+		// A real Redis reports its CPU time; miniredis (no REDIS_URL) does not.
+		if base("REDIS_URL") != "" && r.RedisCPUMSPerPop <= 0 {
+			t.Errorf("run %s: Redis CPU per pop %v, want positive on a real server", r.Name, r.RedisCPUMSPerPop)
+		}
+	}
+	if rep.PopInline != 4 || rep.GCMinHeapMiB != 32 {
+		t.Errorf("inline pops %d, GC floor %d MiB: want MBB_POP_INLINE=4 and MBB_GC_MIN_HEAP_MIB=32 honored", rep.PopInline, rep.GCMinHeapMiB)
 	}
 	if rep.ThroughputRatio <= 0 || rep.P99DiffMS1Conn == nil || rep.FloorRedisRoundTrips != 5 {
 		t.Errorf("ratio %v, p99 difference %v, floor round trips %d: want a ratio, a difference, 5", rep.ThroughputRatio, rep.P99DiffMS1Conn, rep.FloorRedisRoundTrips)
@@ -73,6 +92,43 @@ func TestBenchStreamsJSON(t *testing.T) {
 	if len(rep.Targets) != 3 {
 		t.Errorf("targets = %+v, want 3", rep.Targets)
 	}
+}
+
+func TestParseRedisCPU(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		info string
+		want time.Duration
+		ok   bool
+	}{
+		{"redis 7", "# CPU\r\nused_cpu_sys:38.637772\r\nused_cpu_user:46.853667\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n",
+			85491439 * time.Microsecond, true},
+		{"one field missing", "# CPU\r\nused_cpu_sys:1.5\r\n", 0, false},
+		{"not a number", "used_cpu_sys:x\r\nused_cpu_user:1\r\n", 0, false},
+		{"negative", "used_cpu_sys:-1\r\nused_cpu_user:1\r\n", 0, false},
+		{"empty (miniredis)", "", 0, false},
+	} {
+		got, ok := parseRedisCPU(c.info)
+		if ok != c.ok || (ok && (got-c.want).Abs() > time.Microsecond) {
+			t.Errorf("%s: parseRedisCPU = %v, %v; want %v, %v", c.name, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// FuzzParseRedisCPU: whatever a server answers to INFO cpu, the parse never panics and
+// never yields a negative time.
+func FuzzParseRedisCPU(f *testing.F) {
+	f.Add("# CPU\r\nused_cpu_sys:38.6\r\nused_cpu_user:46.8\r\n")
+	f.Add("used_cpu_sys:NaN\r\nused_cpu_user:Inf\r\n")
+	f.Add("used_cpu_sys:1e400\nused_cpu_user:1\n")
+	f.Fuzz(func(t *testing.T, info string) {
+		if d, ok := parseRedisCPU(info); ok && d < 0 {
+			t.Fatalf("parseRedisCPU(%q) = %v, want no negative time", info, d)
+		}
+		if d, ok := parseRedisCPU(info); !ok && d != 0 {
+			t.Fatalf("parseRedisCPU(%q) = %v, false; want 0 when it fails", info, d)
+		}
+	})
 }
 
 func TestBenchArgs(t *testing.T) {

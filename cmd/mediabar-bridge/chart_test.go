@@ -315,6 +315,7 @@ func TestChartSchemaRejectsBadValues(t *testing.T) {
 		"config.redis.url=redis://elsewhere:6379/0",
 		"config.admin.token=in-a-configmap",
 		"config.log_level=loud",
+		"config.runtime.gc_min_heap_mib=-1",
 		"secrets.lowercase=x",
 	}
 	for _, give := range tests {

@@ -66,6 +66,7 @@ func TestMetricsReportWhatHappened(t *testing.T) {
 		`mbb_breaker_state{state="closed",upstream="acd"} 1`,
 		`mbb_state_read_up 1`,
 		`mbb_pop_crm_seconds_bucket`,
+		`go_gc_gogc_percent `, // the percent the GC floor sets (runtime.gc_min_heap_mib)
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -28,6 +28,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("refusing to start: %s still hold the public demo secrets; set real ones (see README, Configuration) or pass --allow-demo-secrets for a test setup", strings.Join(demo, ", "))
 	}
 	log := newLogger(stderr, cfg.SlogLevel())
+	defer startGCTuner(cfg, log).Stop()
 	rdb, err := sessions.Connect(ctx, redisOptions(cfg))
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
