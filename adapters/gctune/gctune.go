@@ -5,7 +5,7 @@
 // ten cycles a second. Each cycle takes a quarter of the CPUs for its marking and slows the
 // goroutines that allocate meanwhile, and on a 2-core replica the pops that overlap one are
 // the slowest 1 % (bench: the 1-connection p99 fell by about a third, for the bridge and for
-// the floor alike, with the collector run ten times less often). A floor on the heap goal
+// the floor alike, with the collector run about seven times less often). A floor on the heap goal
 // trades a bounded amount of memory (MinHeap) for far fewer cycles while the live heap is
 // small; once it is larger than MinHeap, GOGC applies unchanged.
 //
@@ -38,27 +38,24 @@ type Tuner struct {
 	stopped atomic.Bool
 	percent atomic.Int64 // the percent set last
 
-	mu     sync.Mutex // serialises adjust (the cleanup goroutine and Start)
-	sample []metrics.Sample
+	mu   sync.Mutex       // serialises adjust (the cleanup goroutine, Start) and Stop
+	live []metrics.Sample // the live heap the last cycle found
 }
 
 // Start floors the heap goal at minHeap bytes, or at half the memory limit (GOMEMLIMIT)
 // when that is lower. It does nothing when minHeap is 0, when the collector is off
 // (GOGC=off), or while another Tuner runs (its MinHeap is then 0): Stop is then a no-op too.
 func Start(minHeap uint64) *Tuner {
-	t := &Tuner{sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/gogc:percent"}}}
+	t := &Tuner{base: gogcPercent(), live: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	t.percent.Store(int64(t.base))
 	if minHeap == 0 || !running.CompareAndSwap(nil, t) {
 		t.stopped.Store(true)
-		t.percent.Store(int64(gogcPercent()))
 		return t
 	}
-	metrics.Read(t.sample)
-	t.base = int(t.sample[1].Value.Uint64())
 	if limit := debug.SetMemoryLimit(-1); limit > 0 && limit < math.MaxInt64 {
 		minHeap = min(minHeap, uint64(limit)/2)
 	}
 	t.minHeap = minHeap
-	t.percent.Store(int64(t.base))
 	if minHeap == 0 || t.base <= 0 {
 		t.stopped.Store(true)
 		running.Store(nil)
@@ -121,8 +118,8 @@ func (t *Tuner) adjust() {
 	if t.stopped.Load() {
 		return
 	}
-	metrics.Read(t.sample)
-	p := PercentFor(t.sample[0].Value.Uint64(), t.minHeap, t.base)
+	metrics.Read(t.live)
+	p := PercentFor(t.live[0].Value.Uint64(), t.minHeap, t.base)
 	if int64(p) != t.percent.Load() {
 		debug.SetGCPercent(p)
 		t.percent.Store(int64(p))
