@@ -189,7 +189,7 @@ func (s *Store) RecordEffects(ctx context.Context, interactionID string, fx brid
 // the leg rewrites them); a failure of fx is returned, for the caller to report as it would
 // a failed AppendTimeline or Publish (or, for fx.Queue, a failed Enqueue).
 func (s *Store) afterWrite(ctx context.Context, in *bridge.Interaction, created bool, fx bridge.LegEffects) error {
-	var index []redis.Cmder
+	var index queuedIndex
 	var q queuedEffects
 	var err error
 	var session *redis.StringCmd
@@ -200,7 +200,8 @@ func (s *Store) afterWrite(ctx context.Context, in *bridge.Interaction, created 
 			session = p.Get(ctx, s.keys.AgentSession(in.AgentID))
 		}
 	})
-	if ierr := firstErr(index); ierr != nil {
+	index.written(s, in, nil)
+	if ierr := index.err(); ierr != nil {
 		s.logIndexFailure(ctx, in, ierr)
 	}
 	if session != nil {

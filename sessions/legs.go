@@ -60,7 +60,8 @@ return nv
 //
 // The leg write is what the port promises: once it succeeded, a failed index write is
 // logged (Options.Logger) rather than returned, because a caller seeing an error would treat
-// the leg as not recorded. The indexes are rewritten by every later write of the leg.
+// the leg as not recorded. The indexes are rewritten by the leg's later writes (indexMemo
+// says which one may write only its open-legs entry).
 func (s *Store) CreateLeg(ctx context.Context, in *bridge.Interaction) (bool, error) {
 	created, _, err := s.createLeg(ctx, in, 0)
 	if err != nil || !created {
@@ -257,23 +258,54 @@ func (s *Store) logIndexFailure(ctx context.Context, in *bridge.Interaction, err
 // what the legs themselves keep: entries older than LegTTL are trimmed.
 func (s *Store) index(ctx context.Context, in *bridge.Interaction, trim bool) error {
 	p := s.newPipe()
-	s.queueIndex(ctx, p, in, trim)
-	if err := p.exec(ctx, s.client); err != nil {
+	qi := s.queueIndex(ctx, p, in, trim)
+	err := p.exec(ctx, s.client)
+	qi.written(s, in, err)
+	if err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
 	return nil
 }
 
+// queuedIndex is what queueIndex queued.
+type queuedIndex struct {
+	cmds []redis.Cmder
+	full bool // every index of the leg, not only its open-legs entry (indexMemo)
+}
+
+// err is the first error among the index commands after exec.
+func (q queuedIndex) err() error { return firstErr(q.cmds) }
+
+// written records, once the pipeline was sent (err: its own failure), whether the leg's
+// indexes are now all written, for the memo to spare the next write a full rewrite.
+func (q queuedIndex) written(s *Store, in *bridge.Interaction, err error) {
+	if err == nil {
+		err = q.err()
+	}
+	switch {
+	case err != nil:
+		s.memo.forget(in)
+	case q.full && !in.State.Terminal():
+		s.memo.remember(in, time.Now())
+	}
+}
+
 // queueIndex queues index's commands and returns them. trim caps the interaction and chat
 // indexes (indexCap); only a new leg adds to them, so an update of a leg leaves the trims out
 // (two commands of ten). An update that heals a lost entry may leave an index one above the
-// cap until the next new leg trims it.
-func (s *Store) queueIndex(ctx context.Context, p redis.Pipeliner, in *bridge.Interaction, trim bool) []redis.Cmder {
+// cap until the next new leg trims it. An update of a leg whose indexes this replica wrote
+// moments ago (indexMemo) queues only its open-legs entry (two commands of eight).
+func (s *Store) queueIndex(ctx context.Context, p redis.Pipeliner, in *bridge.Interaction, trim bool) queuedIndex {
 	member := legMember(in.Key())
 	score := float64(in.RoutedAt.UnixMicro())
 	ttl := s.opts.LegTTL
 	var cmds []redis.Cmder
 	add := func(c redis.Cmder) { cmds = append(cmds, c) }
+	if !trim && s.memo.take(in, time.Now()) {
+		add(p.ZAdd(ctx, s.keys.OpenLegs(), redis.Z{Score: float64(in.UpdatedAt.UnixMilli()), Member: member}))
+		add(p.PExpire(ctx, s.keys.OpenLegs(), ttl))
+		return queuedIndex{cmds: cmds}
+	}
 	if in.AgentID != "" {
 		k := s.keys.AgentLegs(in.AgentID)
 		if in.State.Terminal() {
@@ -309,7 +341,7 @@ func (s *Store) queueIndex(ctx context.Context, p redis.Pipeliner, in *bridge.In
 		}
 		add(p.PExpire(ctx, k, ttl))
 	}
-	return cmds
+	return queuedIndex{cmds: cmds, full: true}
 }
 
 // OpenLegs returns up to limit legs that are not terminal and are due for the reconciler at

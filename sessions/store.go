@@ -12,8 +12,9 @@
 //     idle consumers without pending items are removed from the group;
 //   - lists and streams are capped;
 //   - scripts touch the keys of one leg only (one hash slot); index updates are separate
-//     commands after the atomic leg write, and are rewritten on every write of the leg so a
-//     lost index update heals itself;
+//     commands after the atomic leg write, and are rewritten by the leg's later writes so a
+//     lost index update heals itself (indexmemo.go: a pop's outcome, moments after this
+//     replica wrote them all, rewrites only the open-legs entry);
 //   - what follows a leg write (indexes, timeline entries, the agent's event) is sent as one
 //     pipeline of single-slot commands and scripts (effects.go): a state change is two round
 //     trips on a standalone server, and stays Cluster-safe.
@@ -108,6 +109,7 @@ type Store struct {
 	opts   Options
 	keys   KeySpace
 	comb   *combiner // nil: every round trip on its own
+	memo   indexMemo // legs whose indexes this replica just wrote in full
 }
 
 var (
