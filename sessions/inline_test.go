@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 	"github.com/mediabar-bridge/mediabar-bridge/sessions"
 )
@@ -157,5 +159,38 @@ func TestCreateLegThenWritesTheEffectsInTheBackground(t *testing.T) {
 	created, wait, err = s.CreateLegThen(ctx, leg("i1", "r1", "a1", "c1", t0), effectsOf("dup", 1, "a1"))
 	if err != nil || created || wait != nil {
 		t.Fatalf("duplicate CreateLegThen = %v, wait %v, %v; want not created, nil wait", created, wait != nil, err)
+	}
+}
+
+// The claim creates the consumer group only when the stream was empty; should the group be
+// gone from a stream that holds items (deleted by hand), the claim recreates it rather than
+// leave its item unread, where no consumer would ever look.
+func TestClaimRecreatesAGroupDeletedByHand(t *testing.T) {
+	ctx := t.Context()
+	s, client := newStore(t, fastQueue)
+	key := s.Keys().ClaimedQueue("pops")
+	if claimed(t, s, "pops", "inline", "first") == "" {
+		t.Fatal("the first item was not claimed")
+	}
+	if err := client.XGroupDestroy(ctx, key, "workers").Err(); err != nil {
+		t.Fatal(err)
+	}
+	id := claimed(t, s, "pops", "inline", "second")
+	if id == "" {
+		t.Fatal("the second item was not claimed")
+	}
+	pending, err := client.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: key, Group: "workers", Start: "-", End: "+", Count: 10}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, p := range pending {
+		if p.Consumer != "inline" {
+			t.Errorf("item %s pending for %s, want inline", p.ID, p.Consumer)
+		}
+		ids = append(ids, p.ID)
+	}
+	if len(ids) != 2 || ids[1] != id {
+		t.Errorf("pending %v, want both items, the second %s: none left unread", ids, id)
 	}
 }

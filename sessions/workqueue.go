@@ -43,11 +43,15 @@ const (
 
 // enqueueScript: KEYS stream; ARGV payload, group, max length. Returns the item id, or nil
 // when the queue is full. Creating the group at id 0 right after the XADD means no item is
-// ever skipped, however the stream came to exist.
+// ever skipped, however the stream came to exist. It is created when the stream was empty
+// (or did not exist): a stream that holds items got its group when its first one was added,
+// or from a consumer (ensureGroup). Trying it on every add cost Redis an error reply (~2.5
+// µs) per item.
 var enqueueScript = redis.NewScript(`
-if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[3]) then return false end
+local n = redis.call('XLEN', KEYS[1])
+if n >= tonumber(ARGV[3]) then return false end
 local id = redis.call('XADD', KEYS[1], '*', 'payload', ARGV[1])
-redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[2], '0')
+if n == 0 then redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[2], '0') end
 return id
 `)
 
@@ -58,13 +62,20 @@ return id
 // ReclaimIdle (its consumer died or failed). Returns the item id, or nil when the stream is
 // full. Every item of the stream is read as it is added, so ">" hands out the new one; should
 // older unread ones be there all the same, they are read along with it and so become pending,
-// to be reclaimed, never stranded.
+// to be reclaimed, never stranded. The group is created as enqueueScript does, when the
+// stream was empty; should it be missing all the same (deleted by hand), the read creates it
+// rather than leave the new item unread, where no consumer would ever look.
 var claimScript = redis.NewScript(`
-if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[4]) then return false end
+local n = redis.call('XLEN', KEYS[1])
+if n >= tonumber(ARGV[4]) then return false end
 local id = redis.call('XADD', KEYS[1], '*', 'payload', ARGV[1])
-redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[2], '0')
+if n == 0 then redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[2], '0') end
 while true do
-  local r = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', 100, 'STREAMS', KEYS[1], '>')
+  local r = redis.pcall('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', 100, 'STREAMS', KEYS[1], '>')
+  if type(r) == 'table' and r.err then -- NOGROUP
+    redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[2], '0')
+    r = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', 100, 'STREAMS', KEYS[1], '>')
+  end
   if not r then
     redis.call('XDEL', KEYS[1], id)
     return false
