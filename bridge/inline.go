@@ -3,6 +3,8 @@ package bridge
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Inline pops. The replica that records a routing pops the chat itself, at once, instead of
@@ -18,16 +20,56 @@ import (
 // once; a routing that finds them all busy goes to the workers as before.
 
 // inlinePops counts a replica's inline pops, so that they are bounded and a shutdown can
-// wait for them.
+// wait for them, and keeps the goroutines that ran them for the next ones.
 type inlinePops struct {
 	mu       sync.Mutex
 	running  int
 	max      int
 	draining bool
 	idle     chan struct{} // closed when draining and nothing runs
+
+	jobs       chan func()   // unbuffered: taken only by a goroutine waiting for one
+	idleFor    time.Duration // how long such a goroutine waits before it ends
+	goroutines atomic.Int32  // those alive, running a pop or waiting for one
+	waiting    atomic.Int32  // those waiting for one
 }
 
-func newInlinePops(n int) *inlinePops { return &inlinePops{max: n} }
+func newInlinePops(n int) *inlinePops {
+	return &inlinePops{max: n, jobs: make(chan func()), idleFor: 30 * time.Second}
+}
+
+// start runs pop on a goroutine that ran an earlier inline pop and is waiting for another,
+// or on a new one. A pop's call stack (the CRM client's HTTP stack, go-redis, JSON) is deep:
+// on a new goroutine its stack was grown and copied several times on every pop (about 2% of
+// the replica's CPU under load, bench profile); a kept goroutine has grown it once. At most
+// max pops run at once (take), so at most max goroutines wait.
+func (p *inlinePops) start(pop func()) {
+	select {
+	case p.jobs <- pop:
+	default:
+		p.goroutines.Add(1)
+		go p.serve(pop)
+	}
+}
+
+// serve runs pop, then the pops start hands it, until none comes for idleFor.
+func (p *inlinePops) serve(pop func()) {
+	defer p.goroutines.Add(-1)
+	timer := time.NewTimer(p.idleFor)
+	defer timer.Stop()
+	for {
+		pop()
+		timer.Reset(p.idleFor)
+		p.waiting.Add(1)
+		select {
+		case pop = <-p.jobs:
+			p.waiting.Add(-1)
+		case <-timer.C:
+			p.waiting.Add(-1)
+			return
+		}
+	}
+}
 
 // take reserves a slot for an inline pop: false when they are all busy or draining.
 func (p *inlinePops) take() bool {
@@ -125,7 +167,7 @@ func (r *inlineRun) written(s *Service, claimedID string) {
 // the webhook's request, and its item acked once it succeeded (or left to be reclaimed).
 func (s *Service) popInline(key LegKey, leg Interaction, fence int64) *inlineRun {
 	run := &inlineRun{writtenCh: make(chan struct{})}
-	go func() {
+	s.inline.start(func() {
 		defer s.inline.done()
 		ctx, cancel := context.WithTimeout(context.Background(), s.opts.LeaseTTL)
 		defer cancel()
@@ -134,6 +176,6 @@ func (s *Service) popInline(key LegKey, leg Interaction, fence int64) *inlineRun
 		if run.release != nil {
 			run.release(err == nil)
 		}
-	}()
+	})
 	return run
 }
