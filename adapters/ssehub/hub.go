@@ -22,9 +22,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -280,12 +282,43 @@ type announcement struct {
 
 func (h *Hub) announce(payload string) {
 	h.notifications.Add(1)
-	var a announcement
-	if err := json.Unmarshal([]byte(payload), &a); err != nil || a.AgentID == "" {
+	agentID, ok := agentOf(payload)
+	if !ok {
 		h.malformed.Add(1)
 		return
 	}
-	h.Wake(a.AgentID)
+	h.Wake(agentID)
+}
+
+// agentOf reads the agent id of an announcement; false if it is malformed or names none.
+// Every replica reads every announcement, whichever agent it is for, so the store's own form,
+// {"agent_id":"<id>","id":"<stream id>"} with nothing to unescape, is cut out directly;
+// anything else goes through encoding/json, with the same result (FuzzAgentOf).
+func agentOf(payload string) (string, bool) {
+	const head, mid, tail = `{"agent_id":"`, `","id":"`, `"}`
+	if rest, ok := strings.CutPrefix(payload, head); ok {
+		if agent, id, ok := strings.Cut(rest, mid); ok && plainJSONString(agent) && agent != "" {
+			if id, ok := strings.CutSuffix(id, tail); ok && plainJSONString(id) {
+				return agent, true
+			}
+		}
+	}
+	var a announcement
+	if err := json.Unmarshal([]byte(payload), &a); err != nil || a.AgentID == "" {
+		return "", false
+	}
+	return a.AgentID, true
+}
+
+// plainJSONString: s can stand between JSON quotes as it is and reads back unchanged: valid
+// UTF-8 without quotes, backslashes or control characters.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
 }
 
 var errNoPong = errors.New("no answer to ping")
