@@ -237,19 +237,26 @@ func runPopBench(ctx context.Context, o benchOptions, getenv func(string) string
 	if err != nil {
 		return err
 	}
+	// The bridge starts on the Redis the floor started on: without the floor's keys (three
+	// per pop), which would otherwise make every key lookup of the bridge's run a little dearer.
+	unlinkPrefix(env.rdb, floorPrefix(env))
 
 	// Then the bridge.
 	b, err := env.startBridge(ctx)
 	if err != nil {
 		return err
 	}
-	trackerRedis, err := env.newClient(trackerPoolSize(len(agents)))
+	trackerRedis, err := env.newClient(trackerPoolSize)
 	if err != nil {
 		_ = b.stop()
 		return err
 	}
 	defer trackerRedis.Close()
-	tracker := newPopTracker(trackerRedis, env.cfg.Redis.KeyPrefix, agents)
+	tracker := newPopTracker(trackerRedis, env.cfg.Redis.KeyPrefix)
+	if err := tracker.subscribe(ctx); err != nil {
+		_ = b.stop()
+		return err
+	}
 	tctx, stopTracker := context.WithCancel(ctx)
 	var twg sync.WaitGroup
 	twg.Go(func() { tracker.run(tctx) })

@@ -56,11 +56,14 @@ func newFloorServer(ctx context.Context, e *benchEnv, conns int) (*floorServer, 
 	}
 	crm.token = auth.SessionToken
 	return &floorServer{
-		rdb: e.rdb, prefix: e.cfg.Redis.KeyPrefix + ":floor",
+		rdb: e.rdb, prefix: floorPrefix(e),
 		verifier: acdapi.Verifier{Secrets: []acdapi.Secret{e.secret}, Tolerance: 5 * time.Minute},
 		crm:      crm,
 	}, nil
 }
+
+// floorPrefix is the namespace of the floor's keys, under the bench's own.
+func floorPrefix(e *benchEnv) string { return e.cfg.Redis.KeyPrefix + ":floor" }
 
 func (c floorCRM) post(ctx context.Context, path string, in, out any) error {
 	body, err := json.Marshal(in)
