@@ -1,16 +1,23 @@
 // Package resilient is the one resilient HTTP stack every upstream client of the bridge is
 // built on (STYLE.md, "Resilient HTTP client order"):
 //
-//	resty (no retries of its own; timeout = the whole call)
-//	  → retryablehttp (RetryPolicy, Backoff; each attempt bounded on its own)
-//	    → Breakers (one sony/gobreaker v2 circuit breaker per upstream host)
-//	      → http.Transport
+//	resty (no retries of its own)
+//	  → call deadline (Timeouts.Call: the whole call, retries and waits included)
+//	    → retryablehttp (RetryPolicy, Backoff)
+//	      → attempt deadline (Timeouts.Attempt: each attempt on its own)
+//	        → Breakers (one sony/gobreaker v2 circuit breaker per upstream host)
+//	          → http.Transport
+//
+// Both deadlines are context deadlines set by a RoundTripper (deadline.go), not
+// http.Client.Timeout, which costs a goroutine and a timer per request in each Client
+// whose Transport is not an *http.Transport.
 //
 // The breaker sits inside the retries so that every attempt counts and an open breaker
-// stops the retry loop at once. It counts transport failures, timeouts and the statuses
-// Config.BreakerCounts names (by default TransientStatus: 408, 429, 5xx but 501); any other
-// answer, 4xx included, is the upstream working. The caller's own cancellation or deadline
-// (MarkCaller) counts for nothing: the caller giving up says nothing about the upstream.
+// stops the retry loop at once. It counts transport failures, timeouts (an attempt cut by
+// the attempt deadline above it included) and the statuses Config.BreakerCounts names (by
+// default TransientStatus: 408, 429, 5xx but 501); any other answer, 4xx included, is the
+// upstream working. The caller's own cancellation or deadline (MarkCaller) counts for
+// nothing: the caller giving up says nothing about the upstream.
 //
 // What is safe to retry is the adapter's business: RetryPolicy retries transport failures
 // and transient statuses, never an open breaker or a caller that gave up; an adapter whose
@@ -68,11 +75,16 @@ type Timeouts struct {
 // NewResty stacks resty on retryablehttp on breakers. The resty client makes no retries of
 // its own and keeps quiet (failures are returned, and its debug output could show headers
 // with credentials). Every request's context is marked as the caller's (MarkCaller) before
-// resty adds its own timeout, so the breakers can tell the caller giving up from the
+// the stack adds its deadlines, so the breakers can tell the caller giving up from the
 // upstream failing; an adapter that adds deadlines of its own must mark first.
+//
+// Neither http.Client has a Timeout: t.Call is a deadline around retryablehttp (every
+// attempt and every wait between them), t.Attempt a deadline around the breakers (one
+// attempt, the breaker's verdict on it included). A timed-out call or attempt fails with
+// an error that is context.DeadlineExceeded to errors.Is and a net.Error timeout.
 func NewResty(cfg Config, breakers *Breakers, t Timeouts) *resty.Client {
 	retrying := &retryablehttp.Client{
-		HTTPClient:   &http.Client{Transport: breakers, Timeout: t.Attempt},
+		HTTPClient:   &http.Client{Transport: withDeadline(breakers, t.Attempt, "attempt")},
 		Logger:       nil,
 		RetryWaitMin: cfg.BackoffMin,
 		RetryWaitMax: cfg.BackoffMax,
@@ -82,8 +94,8 @@ func NewResty(cfg Config, breakers *Breakers, t Timeouts) *resty.Client {
 		// Hand the last answer (or error) back as it is: the adapter classifies it.
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
-	rc := resty.NewWithClient(retrying.StandardClient()).
-		SetTimeout(t.Call).
+	call := &http.Client{Transport: withDeadline(&retryablehttp.RoundTripper{Client: retrying}, t.Call, "call")}
+	rc := resty.NewWithClient(call).
 		SetRetryCount(0).
 		SetLogger(discardLogger{})
 	rc.OnBeforeRequest(func(_ *resty.Client, r *resty.Request) error {

@@ -23,7 +23,7 @@ type upstream struct {
 	behave atomic.Value // func(http.ResponseWriter, *http.Request)
 }
 
-func newUpstream(t *testing.T, behave func(http.ResponseWriter, *http.Request)) *upstream {
+func newUpstream(t testing.TB, behave func(http.ResponseWriter, *http.Request)) *upstream {
 	t.Helper()
 	u := &upstream{}
 	u.set(behave)
@@ -256,5 +256,21 @@ func TestWithoutTransportRetry(t *testing.T) {
 	}
 	if got := u.hits.Load(); got != 1 {
 		t.Errorf("requests marked WithoutTransportRetry = %d, want 1", got)
+	}
+}
+
+// BenchmarkStack is one small GET through the whole stack (resty → retryablehttp →
+// breakers → transport) against a local server, with both deadlines set; allocs/op is the
+// figure to watch (the server's own allocations are included).
+func BenchmarkStack(b *testing.B) {
+	u := newUpstream(b, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"ok":true}`)) })
+	rc, _ := stack(testConfig(), time.Second)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := get(ctx, rc, u)
+		if err != nil || resp.StatusCode() != http.StatusOK || len(resp.Body()) == 0 {
+			b.Fatalf("GET = %v, %v, want 200 with a body", resp, err)
+		}
 	}
 }
