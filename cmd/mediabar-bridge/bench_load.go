@@ -461,9 +461,32 @@ func (t *popTracker) read(ctx context.Context) {
 
 // see signals the pop an event finishes, if any.
 func (t *popTracker) see(raw string) {
-	// Most events are the routed and popping steps: skip them without decoding.
-	if strings.Contains(raw, `"state":"routed"`) || strings.Contains(raw, `"state":"popping"`) {
+	iid, state, ok := legOfEvent(raw)
+	if !ok || !popFinished(state) {
 		return
+	}
+	t.mu.Lock()
+	ch := t.waiting[iid]
+	delete(t.waiting, iid)
+	t.mu.Unlock()
+	if ch != nil {
+		ch <- state
+	}
+}
+
+// legOfEvent reads the interaction id and state of an interaction event. The store writes
+// the leg's scalar fields first, interaction_id leading and state before any nested object,
+// so both are cut out directly when the id needs no unescaping; anything else is decoded.
+// (Decoding every ~1.5 KB event whole was a third of this observer's CPU.)
+func legOfEvent(raw string) (iid string, state bridge.State, ok bool) {
+	const head, stateKey = `"interaction":{"interaction_id":"`, `,"state":"`
+	if _, rest, found := strings.Cut(raw, head); found {
+		id, rest, found := strings.Cut(rest, `"`)
+		_, st, hasState := strings.Cut(rest, stateKey)
+		st, _, closed := strings.Cut(st, `"`)
+		if found && hasState && closed && id != "" && !strings.ContainsRune(id, '\\') {
+			return id, bridge.State(st), true
+		}
 	}
 	var ev struct {
 		Interaction *struct {
@@ -471,14 +494,9 @@ func (t *popTracker) see(raw string) {
 			State         bridge.State `json:"state"`
 		} `json:"interaction"`
 	}
-	if json.Unmarshal([]byte(raw), &ev) != nil || ev.Interaction == nil || !popFinished(ev.Interaction.State) {
-		return
+	if json.Unmarshal([]byte(raw), &ev) != nil || ev.Interaction == nil {
+		return "", "", false
 	}
-	t.mu.Lock()
-	ch := t.waiting[ev.Interaction.InteractionID]
-	delete(t.waiting, ev.Interaction.InteractionID)
-	t.mu.Unlock()
-	if ch != nil {
-		ch <- ev.Interaction.State
-	}
+	return ev.Interaction.InteractionID, ev.Interaction.State, true
 }
+

@@ -9,6 +9,9 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/mediabar-bridge/mediabar-bridge/bridge"
+	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
 )
 
 // The bench's figures are not checked against its targets here (timing assertions do not
@@ -167,5 +170,27 @@ func TestBenchArgs(t *testing.T) {
 		if err != nil || s.n != tt.wantStreams || s.set != tt.wantSet || *js != tt.wantJSON {
 			t.Errorf("parseBenchArgs(%q) = streams %d set %v json %v err %v, want %d %v %v", tt.give, s.n, s.set, *js, err, tt.wantStreams, tt.wantSet, tt.wantJSON)
 		}
+	}
+}
+
+// The tracker's direct read of an event agrees with decoding it, whatever the leg holds.
+func TestLegOfEvent(t *testing.T) {
+	at := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	for _, in := range []bridge.Interaction{
+		{InteractionID: "bench-1", RoutingID: "r1", State: bridge.StateOffered, QueueName: `Support ","state":"x`},
+		{InteractionID: `odd "id"\`, RoutingID: "r1", State: bridge.StateFailed},
+		{InteractionID: "bench-2", RoutingID: "r1", State: bridge.StatePopping, Descriptor: &bridgeerr.Descriptor{}},
+	} {
+		data, err := json.Marshal(bridge.Event{Type: bridge.EventInteractionUpdated, AgentID: "a1", Interaction: &in, At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		iid, state, ok := legOfEvent(string(data))
+		if !ok || iid != in.InteractionID || state != in.State {
+			t.Errorf("legOfEvent(%s) = %q, %q, %v; want %q, %q", data, iid, state, ok, in.InteractionID, in.State)
+		}
+	}
+	if _, _, ok := legOfEvent(`{"type":"channel.updated","agent_id":"a1"}`); ok {
+		t.Error("an event without an interaction was read as one")
 	}
 }
