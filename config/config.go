@@ -180,6 +180,9 @@ type Pop struct {
 	// Inline is how many pops a replica may run at once in the wake of the webhook that
 	// routed them, on top of its workers: the replica that records a routing pops it itself,
 	// without a worker's wake-up and a lease round trip (0 = every pop goes to the workers).
+	// Inline pops are the cheaper path, so the default (64) leaves the workers the overflow
+	// and the takeovers only: at a ~100 ms CRM answer it carries ~640 pops a second per
+	// replica, more than 2 cores pop, and it still bounds a burst of webhooks.
 	Inline int `yaml:"inline" json:"inline"`
 	// LeaseTTL is how long a replica owns a pop; it must exceed CRM.PopBudget so that no
 	// other replica takes over a pop still in flight.

@@ -67,7 +67,7 @@ func Default() Config {
 		Runtime: Runtime{GCMinHeapMiB: 64},
 		Pop: Pop{
 			Workers:  16,
-			Inline:   16,
+			Inline:   64,
 			LeaseTTL: Duration(15 * time.Second),
 		},
 		Mediabar: Mediabar{
