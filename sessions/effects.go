@@ -2,7 +2,6 @@ package sessions
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -119,7 +118,7 @@ func (s *Store) queueEffects(ctx context.Context, p *pipe, interactionID string,
 		timeline = make([]any, 0, 2+len(fx.Timeline))
 		timeline = append(timeline, s.opts.TimelineMax, ms(s.opts.LegTTL))
 		for _, e := range fx.Timeline {
-			data, err := json.Marshal(e)
+			data, err := e.AppendJSON(make([]byte, 0, 256)) // an entry is a couple of hundred bytes
 			if err != nil {
 				return queuedEffects{}, fmt.Errorf("timeline entry: %w", err)
 			}

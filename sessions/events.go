@@ -53,13 +53,14 @@ func encodeEvent(agentID string, ev bridge.Event) (data, agentJSON []byte, err e
 	if ev.AgentID == "" {
 		ev.AgentID = agentID
 	}
-	if data, err = json.Marshal(ev); err != nil {
+	size := 256 // the event's own fields
+	if ev.Interaction != nil {
+		size += legJSONCap
+	}
+	if data, err = ev.AppendJSON(make([]byte, 0, size)); err != nil {
 		return nil, nil, err
 	}
-	if agentJSON, err = json.Marshal(agentID); err != nil {
-		return nil, nil, err
-	}
-	return data, agentJSON, nil
+	return data, bridge.AppendJSONString(nil, agentID), nil
 }
 
 // Read returns up to count events after afterID, exclusive, oldest first; "" or "0" reads

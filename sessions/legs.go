@@ -17,6 +17,10 @@ import (
 	"github.com/mediabar-bridge/mediabar-bridge/bridge"
 )
 
+// legJSONCap is the buffer a leg is encoded into (bridge.Interaction.AppendJSON): a leg's
+// JSON is up to about 1 KB, so it is mostly written without growing the buffer.
+const legJSONCap = 1024
+
 // indexCap bounds the legs remembered per interaction and per chat (newest kept). Real
 // interactions have a handful; the cap only stops a runaway from growing a key.
 const indexCap = 1000
@@ -126,7 +130,7 @@ func (s *Store) createLeg(ctx context.Context, in *bridge.Interaction, leaseTTL 
 	}
 	rec := *in
 	rec.Version = 1
-	data, err := json.Marshal(&rec)
+	data, err := rec.AppendJSON(make([]byte, 0, legJSONCap))
 	if err != nil {
 		return false, 0, fmt.Errorf("create leg %s: %w", key, err)
 	}
@@ -213,7 +217,7 @@ func (s *Store) updateLeg(ctx context.Context, in *bridge.Interaction, fence int
 	key := in.Key()
 	rec := *in
 	rec.Version = in.Version + 1
-	data, err := json.Marshal(&rec)
+	data, err := rec.AppendJSON(make([]byte, 0, legJSONCap))
 	if err != nil {
 		return fmt.Errorf("update leg %s: %w", key, err)
 	}
