@@ -499,4 +499,3 @@ func legOfEvent(raw string) (iid string, state bridge.State, ok bool) {
 	}
 	return ev.Interaction.InteractionID, ev.Interaction.State, true
 }
-
