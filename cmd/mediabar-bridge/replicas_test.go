@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -613,18 +614,27 @@ func (c *replicaCluster) timeline(k bridge.LegKey) string {
 // process id).
 func (c *replicaCluster) pendingOf(t *testing.T, r *replica) int {
 	t.Helper()
-	p, err := c.rdb.XPending(context.Background(), c.store.Keys().Queue(bridge.QueuePops), "workers").Result()
-	if err != nil {
-		return 0
-	}
 	mark := "-" + strconv.Itoa(r.pid()) + "-"
 	n := 0
-	for consumer, count := range p.Consumers {
-		if strings.Contains(consumer, mark) {
-			n += int(count)
+	for _, stream := range c.popStreams() {
+		p, err := c.rdb.XPending(context.Background(), stream, "workers").Result()
+		if err != nil {
+			continue
+		}
+		for consumer, count := range p.Consumers {
+			if strings.Contains(consumer, mark) {
+				n += int(count)
+			}
 		}
 	}
 	return n
+}
+
+// popStreams are the streams a replica's pop work items are pending on: the queue's own (its
+// workers') and the claimed items' (its inline pops', the default path).
+func (c *replicaCluster) popStreams() []string {
+	k := c.store.Keys()
+	return []string{k.Queue(bridge.QueuePops), k.ClaimedQueue(bridge.QueuePops)}
 }
 
 // legsMidPop returns the legs of the work items a (dead) replica still holds whose pop it
@@ -632,32 +642,36 @@ func (c *replicaCluster) pendingOf(t *testing.T, r *replica) int {
 func (c *replicaCluster) legsMidPop(t *testing.T, r *replica) []bridge.LegKey {
 	t.Helper()
 	ctx := context.Background()
-	stream := c.store.Keys().Queue(bridge.QueuePops)
-	pending, err := c.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: "workers", Start: "-", End: "+", Count: 1000}).Result()
-	if err != nil {
-		t.Fatalf("XPENDING: %v", err)
-	}
 	mark := "-" + strconv.Itoa(r.pid()) + "-"
 	var out []bridge.LegKey
-	for _, p := range pending {
-		if !strings.Contains(p.Consumer, mark) {
-			continue
+	for _, stream := range c.popStreams() {
+		pending, err := c.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: "workers", Start: "-", End: "+", Count: 1000}).Result()
+		if err != nil {
+			if strings.HasPrefix(err.Error(), "NOGROUP") || errors.Is(err, redis.Nil) {
+				continue // no item ever went this way
+			}
+			t.Fatalf("XPENDING %s: %v", stream, err)
 		}
-		msgs, err := c.rdb.XRange(ctx, stream, p.ID, p.ID).Result()
-		if err != nil || len(msgs) != 1 {
-			continue
-		}
-		payload, _ := msgs[0].Values["payload"].(string)
-		var key bridge.LegKey
-		if json.Unmarshal([]byte(payload), &key) != nil {
-			continue
-		}
-		// Started: leased (a fence) and not finished. A first call goes out with the leg
-		// still routed; only the fence says its pop began.
-		in, err := c.store.GetLeg(ctx, key)
-		leased, _ := c.rdb.Exists(ctx, c.store.Keys().Fence(key)).Result()
-		if err == nil && leased == 1 && (in.State == bridge.StateRouted || in.State == bridge.StatePopping) {
-			out = append(out, key)
+		for _, p := range pending {
+			if !strings.Contains(p.Consumer, mark) {
+				continue
+			}
+			msgs, err := c.rdb.XRange(ctx, stream, p.ID, p.ID).Result()
+			if err != nil || len(msgs) != 1 {
+				continue
+			}
+			payload, _ := msgs[0].Values["payload"].(string)
+			var key bridge.LegKey
+			if json.Unmarshal([]byte(payload), &key) != nil {
+				continue
+			}
+			// Started: leased (a fence) and not finished. A first call goes out with the leg
+			// still routed; only the fence says its pop began.
+			in, err := c.store.GetLeg(ctx, key)
+			leased, _ := c.rdb.Exists(ctx, c.store.Keys().Fence(key)).Result()
+			if err == nil && leased == 1 && (in.State == bridge.StateRouted || in.State == bridge.StatePopping) {
+				out = append(out, key)
+			}
 		}
 	}
 	return out
