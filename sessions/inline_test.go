@@ -2,6 +2,8 @@ package sessions_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,5 +194,39 @@ func TestClaimRecreatesAGroupDeletedByHand(t *testing.T) {
 	}
 	if len(ids) != 2 || ids[1] != id {
 		t.Errorf("pending %v, want both items, the second %s: none left unread", ids, id)
+	}
+}
+
+// A claim whose read fails for another reason than a missing group takes its new item back
+// out: nothing is left unread in the claimed stream, where no consumer would ever look.
+// (Redis refuses the read here by ACL: this user may run everything but XREADGROUP.)
+func TestClaimThatCannotReadLeavesNothingBehind(t *testing.T) {
+	ctx := t.Context()
+	s, client := newStore(t, fastQueue)
+	plain, ok := client.(*redis.Client)
+	if !ok {
+		t.Skip("needs a standalone Redis client")
+	}
+	user := "mbb-test-noread-" + strings.ReplaceAll(s.Keys().Prefix(), ":", "-")
+	if err := client.Do(ctx, "ACL", "SETUSER", user, "on", ">pw", "~*", "&*", "+@all", "-xreadgroup").Err(); err != nil {
+		t.Skipf("this Redis has no ACL users: %v", err)
+	}
+	t.Cleanup(func() { client.Do(context.Background(), "ACL", "DELUSER", user) })
+	opts := *plain.Options()
+	opts.Username, opts.Password = user, "pw"
+	noRead := redis.NewClient(&opts)
+	defer noRead.Close()
+
+	if claimed(t, s, "pops", "inline", "first") == "" { // the stream and its group exist
+		t.Fatal("the first item was not claimed")
+	}
+	refused := sessions.New(noRead, sessions.Options{Prefix: s.Keys().Prefix()})
+	item := &bridge.QueueItem{Queue: "pops", Payload: []byte("second"), Claim: "inline"}
+	err := refused.RecordEffects(ctx, "i-second", bridge.LegEffects{Queue: item})
+	if !errors.Is(err, bridge.ErrNotQueued) || !strings.Contains(err.Error(), "can't run this command") {
+		t.Fatalf("claim without read permission: %v, want ErrNotQueued with Redis's refusal", err)
+	}
+	if n := client.XLen(ctx, s.Keys().ClaimedQueue("pops")).Val(); n != 1 {
+		t.Errorf("claimed stream holds %d items, want 1: the refused item must be taken back out", n)
 	}
 }

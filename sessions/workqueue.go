@@ -64,7 +64,9 @@ return id
 // older unread ones be there all the same, they are read along with it and so become pending,
 // to be reclaimed, never stranded. The group is created as enqueueScript does, when the
 // stream was empty; should it be missing all the same (deleted by hand), the read creates it
-// rather than leave the new item unread, where no consumer would ever look.
+// rather than leave the new item unread, where no consumer would ever look. A read that
+// fails otherwise takes the new item back out before the script returns its error, for the
+// same reason (the caller gets ErrNotQueued, as for a full stream).
 var claimScript = redis.NewScript(`
 local n = redis.call('XLEN', KEYS[1])
 if n >= tonumber(ARGV[4]) then return false end
@@ -72,7 +74,11 @@ local id = redis.call('XADD', KEYS[1], '*', 'payload', ARGV[1])
 if n == 0 then redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[2], '0') end
 while true do
   local r = redis.pcall('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', 100, 'STREAMS', KEYS[1], '>')
-  if type(r) == 'table' and r.err then -- NOGROUP
+  if type(r) == 'table' and r.err then
+    if string.sub(r.err, 1, 7) ~= 'NOGROUP' then
+      redis.call('XDEL', KEYS[1], id)
+      return r
+    end
     redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[2], '0')
     r = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', 100, 'STREAMS', KEYS[1], '>')
   end
