@@ -134,7 +134,7 @@ func (s *Service) routedInline(ctx context.Context, key LegKey, in *Interaction,
 	fx.Queue.Claim = s.opts.InlineConsumer
 	lease := &LeaseTake{TTL: s.opts.LeaseTTL}
 	fx.Lease = lease
-	created, wait, err := s.store.CreateLegThen(ctx, in, fx)
+	created, finish, err := s.store.CreateLegThen(ctx, in, fx)
 	if err != nil || !created {
 		// A duplicate took no lease. After an error one may have been taken (the script ran,
 		// its answer was lost); it expires after LeaseTTL, and the ACD's retry re-queues the pop.
@@ -142,25 +142,35 @@ func (s *Service) routedInline(ctx context.Context, key LegKey, in *Interaction,
 		return created, nil, err
 	}
 	run := s.popInline(key, *in, lease.Fence) // its own copy of the leg: the caller still reads in
-	fxErr = wait()
+	fxErr = finish()
 	run.written(s, fx.Queue.ClaimedID)
 	return true, fxErr, nil
 }
 
 // inlineRun is an inline pop in flight, as its webhook's request sees it.
 type inlineRun struct {
-	writtenCh chan struct{}  // closed once the creation's writes are done
-	release   func(ack bool) // the claimed item's hold, if it was claimed; set before writtenCh closes
+	writtenCh chan struct{} // closed once the creation's writes are done
+	// Set before writtenCh closes: the claimed item's id ("" when it was not queued) and its
+	// hold.
+	claimedID string
+	release   func(ack bool)
+	// acked: the pop's outcome acked the item with its write (popLease.ackWithOutcome); the
+	// hold then only lets it go. Set and read by the pop's goroutine.
+	acked bool
 }
 
 // written tells the pop that the creation's writes are done, and holds its item (claimedID,
 // "" when it was not queued) for it.
 func (r *inlineRun) written(s *Service, claimedID string) {
 	if claimedID != "" {
+		r.claimedID = claimedID
 		r.release = s.work.Hold(context.Background(), QueuePops, s.opts.InlineConsumer, claimedID)
 	}
 	close(r.writtenCh)
 }
+
+// wait returns once the creation's writes are done.
+func (r *inlineRun) wait() { <-r.writtenCh }
 
 // popInline starts the pop of a leg this replica just created with its lease (fence), in the
 // background, as a pop worker would run its item: bounded by the lease, never cut short by
@@ -171,10 +181,10 @@ func (s *Service) popInline(key LegKey, leg Interaction, fence int64) *inlineRun
 		defer s.inline.done()
 		ctx, cancel := context.WithTimeout(context.Background(), s.opts.LeaseTTL)
 		defer cancel()
-		err := s.popLeased(ctx, key, &leg, fence, func() { <-run.writtenCh })
-		<-run.writtenCh
+		err := s.popLeased(ctx, key, &leg, fence, run)
+		run.wait()
 		if run.release != nil {
-			run.release(err == nil)
+			run.release(err == nil && !run.acked)
 		}
 	})
 	return run

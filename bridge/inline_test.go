@@ -255,3 +255,68 @@ func TestDrainInlinePopsWaitsForRunningPops(t *testing.T) {
 		t.Fatalf("i2 = %s, want routed: its pop waits for a worker", st)
 	}
 }
+
+// holdLog is a work queue that records how each hold was let go: true for an ack of its own,
+// false when the holder only let it go.
+type holdLog struct {
+	bridge.WorkQueue
+	mu   sync.Mutex
+	acks []bool
+}
+
+func (h *holdLog) Hold(ctx context.Context, queue, consumer, id string) func(bool) {
+	release := h.WorkQueue.Hold(ctx, queue, consumer, id)
+	return func(ack bool) {
+		h.mu.Lock()
+		h.acks = append(h.acks, ack)
+		h.mu.Unlock()
+		release(ack)
+	}
+}
+
+func (h *holdLog) released() []bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.acks)
+}
+
+// An inline pop's outcome acks its item in the outcome's own round trip: the hold then only
+// lets it go. A transfer's pop, which writes more after its outcome (the first agent's leg),
+// acks once it has returned, as a worker does.
+func TestInlinePopOutcomeAcksItsItem(t *testing.T) {
+	holds := &holdLog{}
+	f := newFixtureWith(t, func(w bridge.WorkQueue) bridge.WorkQueue { holds.WorkQueue = w; return holds }, nil, 4)
+	f.login(t, "a1")
+	f.login(t, "a2")
+	ctx := context.Background()
+	if _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first hold let go", func() bool { return len(holds.released()) == 1 })
+	if st := f.legState("i1"); st != bridge.StateOffered {
+		t.Fatalf("i1 = %s, want offered", st)
+	}
+	if got := holds.released(); got[0] {
+		t.Fatalf("holds released %v: the offer's pop acked its item itself, want the outcome's write to", got)
+	}
+	if d, _ := f.work.Depth(ctx, bridge.QueuePops); d != 0 {
+		t.Fatalf("depth %d after the offer, want 0 (acked with the outcome)", d)
+	}
+
+	f.crmEvent(t, bridge.CRMEngagementAccepted, "chat-i1", "a1")
+	if _, err := f.svc.Transfer(ctx, "a1", "i1", bridge.TransferRequest{RouteType: bridge.RouteTransfer, TargetAgentID: "a2"}); err != nil {
+		t.Fatal(err)
+	}
+	r := routedCmd("i1", "a2")
+	r.EventID, r.RoutingID, r.RouteType, r.FromRoutingID = "evt-i1-r2", "r2", bridge.RouteTransfer, "r1"
+	if _, err := f.svc.Routed(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the transfer's hold let go", func() bool { return len(holds.released()) == 2 })
+	if got := holds.released(); !got[1] {
+		t.Fatalf("holds released %v: the transfer's pop left its ack to the outcome, want its own", got)
+	}
+	if d, _ := f.work.Depth(ctx, bridge.QueuePops); d != 0 {
+		t.Fatalf("depth %d after the transfer's pop, want 0", d)
+	}
+}

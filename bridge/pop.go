@@ -178,16 +178,17 @@ func (s *Service) Pop(ctx context.Context, key LegKey) error {
 }
 
 // popLeased is Pop once the lease is held under fence: in is the leg as read with the lease
-// (nil if there is none), the pop's own copy. The lease is released on the way out. created,
-// when set, waits for the writes that go with the leg's creation, which an inline pop does
-// not wait for before its CRM call: it is called before the pop's first write, so that the
-// timeline and the agent's events keep their order.
-func (s *Service) popLeased(ctx context.Context, key LegKey, in *Interaction, fence int64, created func()) error {
+// (nil if there is none), the pop's own copy. The lease is released on the way out. inline,
+// for an inline pop (nil for a worker's), holds the writes that go with the leg's creation,
+// which an inline pop does not wait for before its CRM call: they are waited for before the
+// pop's first write, so that the timeline and the agent's events keep their order.
+func (s *Service) popLeased(ctx context.Context, key LegKey, in *Interaction, fence int64, inline *inlineRun) error {
 	var err error
-	if created == nil {
-		created = func() {}
+	created := func() {}
+	if inline != nil {
+		created = inline.wait
 	}
-	lease := &popLease{fence: fence}
+	lease := &popLease{fence: fence, inline: inline}
 	defer func() {
 		if lease.released {
 			return // the pop's last write released it
@@ -353,7 +354,19 @@ func transactionID(key LegKey, attempt int) string {
 // popLease is a pop's hold on its leg's lease.
 type popLease struct {
 	fence    int64
-	released bool // by the pop's last write
+	released bool       // by the pop's last write
+	inline   *inlineRun // an inline pop's, whose item the last write may ack (nil: a worker's)
+}
+
+// ackWithOutcome is the work item the pop's outcome acks in its own round trip: an inline
+// pop's claimed item, when nothing the pop does after the outcome can fail (and so need the
+// item redone). nil otherwise: the item is acked once the pop returned nil, as a worker's is.
+// Only a transfer does more that can fail after its outcome (transferredAway).
+func (l *popLease) ackWithOutcome(leg *Interaction) *AckItem {
+	if l.inline == nil || l.inline.claimedID == "" || leg.RouteType == RouteTransfer {
+		return nil
+	}
+	return &AckItem{Queue: QueuePops, ID: l.inline.claimedID}
 }
 
 // finishPop stores the pop's outcome and applies the catalog's decision: the agent is told
@@ -427,7 +440,8 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, lease *popLea
 	if sessionAfter && entry.Channel == bridgeerr.ChannelGreen {
 		after = &SessionRead{}
 	}
-	in, applied, err := s.applyTrigger(ctx, key, trigger, change{cur: leg, fence: lease.fence, release: true, before: before, session: after, mutate: func(l *Interaction) {
+	ack := lease.ackWithOutcome(leg)
+	in, applied, err := s.applyTrigger(ctx, key, trigger, change{cur: leg, fence: lease.fence, release: true, before: before, session: after, ack: ack, mutate: func(l *Interaction) {
 		l.PopUncertain = false
 		// A first pop's attempt and account are written only now (see Pop); a re-read
 		// after a conflict must not lose them.
@@ -447,6 +461,9 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, lease *popLea
 		return fmt.Errorf("pop %s: finish: %w", key, err)
 	}
 	lease.released = applied
+	if ack != nil && ack.Acked {
+		lease.inline.acked = true
+	}
 	if in.State == StateActive && in.RouteType == RouteTransfer {
 		// Also on a replay (not applied): a first try may have stored the outcome and died
 		// before this; closing the transferring agent's leg is idempotent.

@@ -257,10 +257,10 @@ type Store interface {
 	// for a duplicate). fxErr reports fx not written although the leg was created.
 	CreateLegWith(ctx context.Context, in *Interaction, fx LegEffects) (created bool, fxErr, err error)
 	// CreateLegThen is CreateLegWith returning once the leg is created, with fx (and the
-	// indexes) written in the background: wait returns fxErr once they are (nil wait for a
-	// duplicate). As with UpdateLegThen, the caller calls wait before it writes anything else
-	// about the leg.
-	CreateLegThen(ctx context.Context, in *Interaction, fx LegEffects) (created bool, wait func() error, err error)
+	// indexes) left to finish, which writes them on its caller's goroutine and returns fxErr
+	// (nil finish for a duplicate): the caller starts its next step elsewhere, then calls
+	// finish, before it writes anything else about the leg.
+	CreateLegThen(ctx context.Context, in *Interaction, fx LegEffects) (created bool, finish func() error, err error)
 	// UpdateLegWith is UpdateLeg that also writes fx once the write succeeded. err is
 	// UpdateLeg's (nothing was written); fxErr reports fx not written although the leg was.
 	UpdateLegWith(ctx context.Context, in *Interaction, fence int64, fx LegEffects) (fxErr, err error)
@@ -355,6 +355,18 @@ type LegEffects struct {
 	// Lease (CreateLegWith and CreateLegThen only), when set, is taken by the leg's creation itself, as
 	// LeaseLeg would take it; the store sets Lease.Fence. A duplicate takes none.
 	Lease *LeaseTake
+	// Ack, when set, is a claimed work item acked and deleted after the rest, in the same
+	// round trip, as its holder's release would: an inline pop's outcome finishes its item
+	// with it instead of a round trip of its own. The store sets Ack.Acked once it is; if it
+	// was not (a failure, or the write was refused), the holder acks it itself.
+	Ack *AckItem
+}
+
+// AckItem is a work item claimed from Queue (QueueItem.Claim), to be acked with a write.
+type AckItem struct {
+	Queue string
+	ID    string // QueueItem.ClaimedID
+	Acked bool
 }
 
 // LeaseTake asks a leg's creation to take its lease for TTL; Fence is the holder's fence

@@ -303,6 +303,9 @@ type change struct {
 	// the background (Store.UpdateLegThen), and receives the func that waits for them (a
 	// no-op when nothing was written): call it before writing anything else about the leg.
 	background *func()
+	// ack, when set, is a claimed work item the write acks once it is applied
+	// (LegEffects.Ack): a pop's outcome finishing its inline item.
+	ack *AckItem
 }
 
 func (s *Service) applyTrigger(ctx context.Context, key LegKey, t Trigger, c change) (in *Interaction, applied bool, err error) {
@@ -343,7 +346,7 @@ func (s *Service) applyTrigger(ctx context.Context, key LegKey, t Trigger, c cha
 		}
 		// The decision, the agent's event and its timeline entry go with the write: one more
 		// round trip, and none of them unless the write is accepted.
-		fx := LegEffects{ReleaseLease: c.release, Session: c.session, Timeline: append(slices.Clip(c.before),
+		fx := LegEffects{ReleaseLease: c.release, Session: c.session, Ack: c.ack, Timeline: append(slices.Clip(c.before),
 			s.entry(in, TimelineDecision, fmt.Sprintf("%s: %s -> %s", t, from, to), in.Code, 0))}
 		s.tellAgent(&fx, in, in.Version+1)
 		var fxErr error

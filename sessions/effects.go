@@ -82,6 +82,15 @@ type queuedEffects struct {
 	bestEffort []*redis.Cmd // timeline and event
 	queued     *redis.Cmd   // fx.Queue's enqueue, or nil
 	queue      string       // fx.Queue's queue
+	ack        *redis.Cmd   // fx.Ack's ack, or nil
+}
+
+// acked sets item.Acked once the ack queued for it succeeded. A failed ack is not an error
+// of the effects: the item's holder acks it itself (Store.Hold), as without fx.Ack.
+func (q queuedEffects) acked(item *bridge.AckItem) {
+	if q.ack != nil && item != nil {
+		item.Acked = q.ack.Err() == nil
+	}
 }
 
 // claimed sets item.ClaimedID once the item was added and claimed for item.Claim.
@@ -154,6 +163,11 @@ func (s *Store) queueEffects(ctx context.Context, p *pipe, interactionID string,
 			q.queued = p.script(ctx, enqueueScript, []string{s.keys.Queue(fx.Queue.Queue)}, fx.Queue.Payload, group, s.opts.QueueMaxLen)
 		}
 	}
+	if fx.Ack != nil {
+		// After the rest: an item acked is an item no replica redoes, so it goes only with
+		// what its handler wrote.
+		q.ack = p.script(ctx, ackScript, []string{s.keys.ClaimedQueue(fx.Ack.Queue)}, group, fx.Ack.ID)
+	}
 	return q, nil
 }
 
@@ -167,7 +181,7 @@ func (s *Store) RecordEffects(ctx context.Context, interactionID string, fx brid
 	if fx.Event != nil && fx.Event.AgentID == "" {
 		return fmt.Errorf("record effects of %s: event without an agent", interactionID)
 	}
-	if len(fx.Timeline) == 0 && fx.Event == nil && fx.Queue == nil {
+	if len(fx.Timeline) == 0 && fx.Event == nil && fx.Queue == nil && fx.Ack == nil {
 		return nil
 	}
 	var q queuedEffects
@@ -177,6 +191,7 @@ func (s *Store) RecordEffects(ctx context.Context, interactionID string, fx brid
 		return fmt.Errorf("record effects of %s: %w", interactionID, err)
 	}
 	q.claimed(fx.Queue)
+	q.acked(fx.Ack)
 	if err := q.err(); err != nil {
 		return fmt.Errorf("record effects of %s: %w", interactionID, err)
 	}
@@ -207,6 +222,7 @@ func (s *Store) afterWrite(ctx context.Context, in *bridge.Interaction, created 
 		fx.Session.Session, fx.Session.Err = decodeAgentSession(in.AgentID, session)
 	}
 	q.claimed(fx.Queue)
+	q.acked(fx.Ack)
 	if err != nil {
 		if fx.Queue != nil {
 			err = errors.Join(err, fmt.Errorf("%w to %s: effects not encoded", bridge.ErrNotQueued, fx.Queue.Queue))

@@ -134,33 +134,50 @@ func TestCreateLegWithTakesTheLease(t *testing.T) {
 	}
 }
 
-func TestCreateLegThenWritesTheEffectsInTheBackground(t *testing.T) {
+func TestCreateLegThenLeavesTheEffectsToFinish(t *testing.T) {
 	ctx := t.Context()
 	s, _ := newStore(t, sessions.Options{})
 	in := leg("i1", "r1", "a1", "c1", t0)
 	fx := effectsOf("first", 1, "a1")
 	fx.Queue = &bridge.QueueItem{Queue: "pops", Payload: []byte("pop i1"), Claim: "inline"}
 	fx.Lease = &bridge.LeaseTake{TTL: time.Minute}
-	created, wait, err := s.CreateLegThen(ctx, in, fx)
+	created, finish, err := s.CreateLegThen(ctx, in, fx)
 	if err != nil || !created || in.Version != 1 || fx.Lease.Fence != 1 {
 		t.Fatalf("CreateLegThen = %v, %v (version %d, fence %d); want created, version 1, fence 1", created, err, in.Version, fx.Lease.Fence)
 	}
-	if err := wait(); err != nil {
+	if got, err := s.GetLeg(ctx, in.Key()); err != nil || got.Version != 1 {
+		t.Fatalf("leg before finish = %+v, %v; want it stored at version 1", got, err)
+	}
+	// Nothing of fx before finish: the caller's next step overlaps that round trip.
+	if timeline, events := written(t, s, "i1", "a1"); len(timeline) != 0 || len(events) != 0 {
+		t.Fatalf("timeline %v, events %v before finish; want none", timeline, events)
+	}
+	if d, _ := s.Depth(ctx, "pops"); d != 0 {
+		t.Fatalf("depth %d before finish, want 0", d)
+	}
+	if err := finish(); err != nil {
 		t.Fatal(err)
 	}
 	if fx.Queue.ClaimedID == "" {
-		t.Fatal("the pop item was not claimed by the time wait returned")
+		t.Fatal("the pop item was not claimed by the time finish returned")
 	}
 	timeline, events := written(t, s, "i1", "a1")
 	if len(timeline) != 1 || len(events) != 1 {
-		t.Fatalf("timeline %v, events %v after wait; want one of each", timeline, events)
+		t.Fatalf("timeline %v, events %v after finish; want one of each", timeline, events)
 	}
 	if d, _ := s.Depth(ctx, "pops"); d != 1 {
 		t.Fatalf("depth %d, want the claimed item", d)
 	}
-	created, wait, err = s.CreateLegThen(ctx, leg("i1", "r1", "a1", "c1", t0), effectsOf("dup", 1, "a1"))
-	if err != nil || created || wait != nil {
-		t.Fatalf("duplicate CreateLegThen = %v, wait %v, %v; want not created, nil wait", created, wait != nil, err)
+	// A second call answers again and writes nothing more.
+	if err := finish(); err != nil {
+		t.Fatal(err)
+	}
+	if timeline, events := written(t, s, "i1", "a1"); len(timeline) != 1 || len(events) != 1 {
+		t.Fatalf("timeline %v, events %v after a second finish; want still one of each", timeline, events)
+	}
+	created, finish, err = s.CreateLegThen(ctx, leg("i1", "r1", "a1", "c1", t0), effectsOf("dup", 1, "a1"))
+	if err != nil || created || finish != nil {
+		t.Fatalf("duplicate CreateLegThen = %v, finish %v, %v; want not created, nil finish", created, finish != nil, err)
 	}
 }
 
@@ -228,5 +245,60 @@ func TestClaimThatCannotReadLeavesNothingBehind(t *testing.T) {
 	}
 	if n := client.XLen(ctx, s.Keys().ClaimedQueue("pops")).Val(); n != 1 {
 		t.Errorf("claimed stream holds %d items, want 1: the refused item must be taken back out", n)
+	}
+}
+
+// A write's Ack finishes a claimed item in the write's own round trip, only if the write is
+// accepted; a refused write leaves the item pending for its holder.
+func TestUpdateLegWithAcksTheClaimedItem(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t, fastQueue)
+	in := leg("i1", "r1", "a1", "c1", t0)
+	if _, err := s.CreateLeg(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	id := claimed(t, s, "pops", "inline", "pop i1")
+	if id == "" {
+		t.Fatal("the item was not claimed")
+	}
+	release := s.Hold(ctx, "pops", "inline", id)
+
+	stale := *in
+	stale.Version = 0
+	refused := &bridge.AckItem{Queue: "pops", ID: id}
+	fx := effectsOf("refused", 1, "a1")
+	fx.Ack = refused
+	if _, err := s.UpdateLegWith(ctx, &stale, 0, fx); !errors.Is(err, bridge.ErrConflict) {
+		t.Fatalf("UpdateLegWith(stale version) = %v, want ErrConflict", err)
+	}
+	if refused.Acked {
+		t.Fatal("a refused write reported its item acked")
+	}
+	if d, _ := s.Depth(ctx, "pops"); d != 1 {
+		t.Fatalf("depth %d after a refused write, want the item still there", d)
+	}
+
+	ack := &bridge.AckItem{Queue: "pops", ID: id}
+	fx = effectsOf("accepted", 1, "a1")
+	fx.Ack = ack
+	w := *in
+	w.State = bridge.StateOffered
+	if fxErr, err := s.UpdateLegWith(ctx, &w, 0, fx); err != nil || fxErr != nil {
+		t.Fatalf("UpdateLegWith = %v, %v", fxErr, err)
+	}
+	if !ack.Acked {
+		t.Fatal("the accepted write did not report its item acked")
+	}
+	if d, _ := s.Depth(ctx, "pops"); d != 0 {
+		t.Fatalf("depth %d after the accepted write, want 0 (acked and deleted)", d)
+	}
+	if timeline, events := written(t, s, "i1", "a1"); len(timeline) != 1 || len(events) != 1 {
+		t.Fatalf("timeline %v, events %v; want the accepted write's only", timeline, events)
+	}
+	// The holder only lets it go now; outliving its keep-alive does not bring it back.
+	release(false)
+	time.Sleep(2 * fastQueue.ReclaimIdle)
+	if d, _ := s.Depth(ctx, "pops"); d != 0 {
+		t.Fatalf("depth %d after the hold ended, want 0", d)
 	}
 }

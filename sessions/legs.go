@@ -87,18 +87,21 @@ func (s *Store) CreateLegWith(ctx context.Context, in *bridge.Interaction, fx br
 }
 
 // CreateLegThen is CreateLegWith that returns as soon as the leg is created (and its lease
-// taken, with fx.Lease) and writes the indexes and fx in the background, so that a caller can
-// overlap that round trip with its next step (an inline pop, with its CRM call). wait returns
-// fxErr once they are written (fx.Queue.ClaimedID is set by then); it may be called any number
-// of times. A duplicate writes nothing and gets a nil wait.
-func (s *Store) CreateLegThen(ctx context.Context, in *bridge.Interaction, fx bridge.LegEffects) (created bool, wait func() error, err error) {
+// taken, with fx.Lease) and leaves the indexes and fx to finish, so that a caller can overlap
+// that round trip with its next step (an inline pop, with its CRM call, on another
+// goroutine). finish writes them on the caller's goroutine and returns fxErr
+// (fx.Queue.ClaimedID is set by then); the first call writes, later ones return its answer.
+// The caller must call it before it writes anything else about the leg. A duplicate writes
+// nothing and gets a nil finish.
+//
+// finish used to be a goroutine the caller waited on: one goroutine start and one channel
+// per routing, for a write the caller's goroutine is free to make itself (bench profile).
+func (s *Store) CreateLegThen(ctx context.Context, in *bridge.Interaction, fx bridge.LegEffects) (created bool, finish func() error, err error) {
 	if created, err = s.createLegFor(ctx, in, fx); err != nil || !created {
 		return created, nil, err
 	}
 	written := *in // the caller may change in meanwhile
-	done := make(chan error, 1)
-	go func() { done <- s.afterWrite(ctx, &written, true, fx) }()
-	return true, sync.OnceValue(func() error { return <-done }), nil
+	return true, sync.OnceValue(func() error { return s.afterWrite(ctx, &written, true, fx) }), nil
 }
 
 // createLegFor is createLeg for CreateLegWith and CreateLegThen: it checks the effects a
