@@ -320,3 +320,89 @@ func TestInlinePopOutcomeAcksItsItem(t *testing.T) {
 		t.Fatalf("depth %d after the transfer's pop, want 0", d)
 	}
 }
+
+// slowCreation holds the effects of every leg creation (CreateLegThen's finish) until gate
+// closes.
+type slowCreation struct {
+	bridge.Store
+	gate chan struct{}
+}
+
+func (s slowCreation) CreateLegThen(ctx context.Context, in *bridge.Interaction, fx bridge.LegEffects) (bool, func() error, error) {
+	created, finish, err := s.Store.CreateLegThen(ctx, in, fx)
+	if finish == nil {
+		return created, nil, err
+	}
+	return created, func() error { <-s.gate; return finish() }, err
+}
+
+// An offer's compare-and-set does not wait for the creation's effects (it touches only the
+// leg); its own effects do, so the timeline and the agent's events keep their order, and
+// the item the creation claimed is still acked with the outcome.
+func TestInlineOfferWritesItsLegBeforeTheCreationsEffects(t *testing.T) {
+	gate := make(chan struct{})
+	released := sync.OnceFunc(func() { close(gate) })
+	t.Cleanup(released)
+	holds := &holdLog{}
+	f := buildFixture(t, fixtureSetup{inline: 4,
+		wrapStore: func(s bridge.Store) bridge.Store { return slowCreation{Store: s, gate: gate} },
+		wrapWork:  func(w bridge.WorkQueue) bridge.WorkQueue { holds.WorkQueue = w; return holds }})
+	f.login(t, "a1")
+	ctx := context.Background()
+	routed := make(chan error, 1)
+	go func() { _, err := f.svc.Routed(ctx, routedCmd("i1", "a1")); routed <- err }()
+
+	waitFor(t, "the offer stored while the creation's effects are held", func() bool { return f.legState("i1") == bridge.StateOffered })
+	time.Sleep(50 * time.Millisecond) // the outcome's effects would be out by now
+	if tl, err := f.store.Timeline(ctx, "i1"); err != nil || len(tl) != 0 {
+		t.Fatalf("timeline before the creation's effects = %+v, %v; want none", tl, err)
+	}
+	if states := legEvents(t, f, "i1"); len(states) != 0 {
+		t.Fatalf("i1's events before the creation's effects = %v; want none", states)
+	}
+
+	released()
+	if err := <-routed; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the hold let go", func() bool { return len(holds.released()) == 1 })
+	if got := holds.released(); got[0] {
+		t.Fatalf("holds released %v, want the item acked with the outcome", got)
+	}
+	if d, _ := f.work.Depth(ctx, bridge.QueuePops); d != 0 {
+		t.Fatalf("depth %d, want 0", d)
+	}
+	tl, err := f.store.Timeline(ctx, "i1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var details []string
+	for _, e := range tl {
+		details = append(details, e.Detail)
+	}
+	if len(details) < 4 || !strings.HasPrefix(details[0], "interaction.routed") || !strings.HasPrefix(details[len(details)-1], "interaction.updated state=offered") {
+		t.Fatalf("timeline %q, want the routing first and the offer's event last", details)
+	}
+	if states := legEvents(t, f, "i1"); !slices.Equal(states, []bridge.State{bridge.StateRouted, bridge.StateOffered}) {
+		t.Fatalf("agent's events %v, want routed then offered", states)
+	}
+	if legs, err := f.store.AgentLegs(ctx, "a1"); err != nil || len(legs) != 1 {
+		t.Fatalf("AgentLegs = %v, %v; want the leg indexed", legs, err)
+	}
+}
+
+// legEvents lists the states a1's events carried for interaction iid, in order.
+func legEvents(t *testing.T, f *fixture, iid string) []bridge.State {
+	t.Helper()
+	evs, err := f.store.Read(context.Background(), "a1", "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []bridge.State
+	for _, e := range evs {
+		if e.Interaction != nil && e.Interaction.InteractionID == iid {
+			states = append(states, e.Interaction.State)
+		}
+	}
+	return states
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
@@ -211,8 +212,7 @@ func (s *Service) popLeased(ctx context.Context, key LegKey, in *Interaction, fe
 		sess, err := s.store.GetAgentSession(ctx, in.AgentID)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			created()
-			return s.finishPop(ctx, in, lease, site, string(bridgeerr.AgentNotLoggedIn), RouteResult{}, 0, nil)
+			return s.finishPop(ctx, in, lease, site, string(bridgeerr.AgentNotLoggedIn), RouteResult{}, 0, nil, created)
 		case err != nil:
 			return fmt.Errorf("pop %s: agent session: %w", key, err)
 		}
@@ -272,7 +272,9 @@ func (s *Service) popLeased(ctx context.Context, key LegKey, in *Interaction, fe
 		start := s.clock.Now()
 		res, code, callErr := s.routeOnce(ctx, in, attempt)
 		latency := s.clock.Now().Sub(start)
-		started()
+		if callErr != nil {
+			started()
+		}
 		if errors.Is(callErr, errPopUncertain) {
 			tx := transactionID(key, attempt)
 			if _, _, err := s.applyTrigger(ctx, key, TriggerPopStart, change{cur: in, fence: fence, before: pending, mutate: func(l *Interaction) { l.PopUncertain = true }}); err != nil {
@@ -294,6 +296,7 @@ func (s *Service) popLeased(ctx context.Context, key LegKey, in *Interaction, fe
 		pending = nil
 		entry := site.Catalog.Lookup(code)
 		if entry.Retry && attempt <= s.opts.PopRetries {
+			started()
 			s.appendTimeline(ctx, in.InteractionID, answered...)
 			attempt++
 			next := attempt
@@ -308,7 +311,7 @@ func (s *Service) popLeased(ctx context.Context, key LegKey, in *Interaction, fe
 			s.timeline(ctx, in, TimelineDecision, fmt.Sprintf("%s is transient: retry %d of %d", code, attempt-1, s.opts.PopRetries), code, 0)
 			continue
 		}
-		return s.finishPop(ctx, in, lease, site, code, res, latency, answered)
+		return s.finishPop(ctx, in, lease, site, code, res, latency, answered, started)
 	}
 }
 
@@ -361,12 +364,14 @@ type popLease struct {
 // ackWithOutcome is the work item the pop's outcome acks in its own round trip: an inline
 // pop's claimed item, when nothing the pop does after the outcome can fail (and so need the
 // item redone). nil otherwise: the item is acked once the pop returned nil, as a worker's is.
-// Only a transfer does more that can fail after its outcome (transferredAway).
+// Only a transfer does more that can fail after its outcome (transferredAway). The item's id
+// is set once the creation's writes are done (finishPop); none is acked while it is "" (the
+// item was not queued).
 func (l *popLease) ackWithOutcome(leg *Interaction) *AckItem {
-	if l.inline == nil || l.inline.claimedID == "" || leg.RouteType == RouteTransfer {
+	if l.inline == nil || leg.RouteType == RouteTransfer {
 		return nil
 	}
-	return &AckItem{Queue: QueuePops, ID: l.inline.claimedID}
+	return &AckItem{Queue: QueuePops}
 }
 
 // finishPop stores the pop's outcome and applies the catalog's decision: the agent is told
@@ -379,9 +384,21 @@ func (l *popLease) ackWithOutcome(leg *Interaction) *AckItem {
 // answer. On the way to an offer they are written with the outcome, a round trip fewer; a
 // failure first writes them on their own, since the failure's decisions (escalation) follow
 // them on the timeline.
-func (s *Service) finishPop(ctx context.Context, leg *Interaction, lease *popLease, site SiteOptions, code string, res RouteResult, latency time.Duration, answered []TimelineEntry) error {
+//
+// prior waits for the pop's earlier writes still in flight (an inline pop's creation): it is
+// called before finishPop writes anything. An offer is the exception: its outcome's
+// compare-and-set goes first, since it touches only the leg, and the outcome's effects
+// (timeline, event, indexes) wait for prior, so they still follow the creation's. At one
+// connection that overlaps a round trip that used to be waited for in turn (bench: the
+// creation's pipeline outlasted the CRM's answer).
+func (s *Service) finishPop(ctx context.Context, leg *Interaction, lease *popLease, site SiteOptions, code string, res RouteResult, latency time.Duration, answered []TimelineEntry, prior func()) error {
 	key := leg.Key()
 	entry := site.Catalog.Lookup(code)
+	sessionAfter := entry.Success() && !strings.Contains(entry.Message, "{agent_session_id}")
+	offer := sessionAfter && res.EngagementState != EngagementActive
+	if !offer {
+		prior()
+	}
 	before := answered
 	if !entry.Success() && before != nil {
 		s.appendTimeline(ctx, leg.InteractionID, before...)
@@ -401,7 +418,6 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, lease *popLea
 	// effects, in their round trip.
 	var sess AgentSession
 	var sessErr error
-	sessionAfter := entry.Success() && !strings.Contains(entry.Message, "{agent_session_id}")
 	if !sessionAfter {
 		sess, sessErr = s.store.GetAgentSession(ctx, leg.AgentID)
 	}
@@ -441,7 +457,14 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, lease *popLea
 		after = &SessionRead{}
 	}
 	ack := lease.ackWithOutcome(leg)
-	in, applied, err := s.applyTrigger(ctx, key, trigger, change{cur: leg, fence: lease.fence, release: true, before: before, session: after, ack: ack, mutate: func(l *Interaction) {
+	written := prior
+	prior = sync.OnceFunc(func() {
+		written()
+		if ack != nil {
+			ack.ID = lease.inline.claimedID // known once the creation is written
+		}
+	})
+	in, applied, err := s.applyTrigger(ctx, key, trigger, change{cur: leg, fence: lease.fence, release: true, before: before, session: after, ack: ack, prior: prior, mutate: func(l *Interaction) {
 		l.PopUncertain = false
 		// A first pop's attempt and account are written only now (see Pop); a re-read
 		// after a conflict must not lose them.
@@ -457,6 +480,7 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, lease *popLea
 			l.Descriptor = &d
 		}
 	}})
+	prior() // before anything else is written, whatever the outcome's write did
 	if err != nil {
 		return fmt.Errorf("pop %s: finish: %w", key, err)
 	}

@@ -360,12 +360,17 @@ type LegEffects struct {
 	// with it instead of a round trip of its own. The store sets Ack.Acked once it is; if it
 	// was not (a failure, or the write was refused), the holder acks it itself.
 	Ack *AckItem
+	// Prior, when set, is called once the leg's write is accepted and before any of the rest
+	// is sent: it waits for the effects of an earlier write still in flight (an inline pop's
+	// creation), which must go first, while the write itself did not wait for them. It may
+	// set Ack.ID.
+	Prior func()
 }
 
 // AckItem is a work item claimed from Queue (QueueItem.Claim), to be acked with a write.
 type AckItem struct {
 	Queue string
-	ID    string // QueueItem.ClaimedID
+	ID    string // QueueItem.ClaimedID; nothing is acked while it is ""
 	Acked bool
 }
 

@@ -306,6 +306,10 @@ type change struct {
 	// ack, when set, is a claimed work item the write acks once it is applied
 	// (LegEffects.Ack): a pop's outcome finishing its inline item.
 	ack *AckItem
+	// prior, when set, waits for earlier writes about the leg still in flight: the change's
+	// compare-and-set does not wait for them, its effects and any other write do
+	// (LegEffects.Prior).
+	prior func()
 }
 
 func (s *Service) applyTrigger(ctx context.Context, key LegKey, t Trigger, c change) (in *Interaction, applied bool, err error) {
@@ -314,6 +318,9 @@ func (s *Service) applyTrigger(ctx context.Context, key LegKey, t Trigger, c cha
 	}
 	// flush writes c.before when the change will not carry them.
 	flush := func(also ...TimelineEntry) {
+		if c.prior != nil {
+			c.prior()
+		}
 		s.appendTimeline(ctx, key.InteractionID, append(slices.Clip(c.before), also...)...)
 	}
 	cur := c.cur
@@ -346,7 +353,7 @@ func (s *Service) applyTrigger(ctx context.Context, key LegKey, t Trigger, c cha
 		}
 		// The decision, the agent's event and its timeline entry go with the write: one more
 		// round trip, and none of them unless the write is accepted.
-		fx := LegEffects{ReleaseLease: c.release, Session: c.session, Ack: c.ack, Timeline: append(slices.Clip(c.before),
+		fx := LegEffects{ReleaseLease: c.release, Session: c.session, Ack: c.ack, Prior: c.prior, Timeline: append(slices.Clip(c.before),
 			s.entry(in, TimelineDecision, fmt.Sprintf("%s: %s -> %s", t, from, to), in.Code, 0))}
 		s.tellAgent(&fx, in, in.Version+1)
 		var fxErr error

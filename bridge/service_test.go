@@ -38,17 +38,37 @@ func newFixture(t *testing.T, wrap func(bridge.WorkQueue) bridge.WorkQueue) *fix
 // store's options.
 func newFixtureWith(t *testing.T, wrap func(bridge.WorkQueue) bridge.WorkQueue, clock bridge.Clock, inline int, tune ...func(*sessions.Options)) *fixture {
 	t.Helper()
+	return buildFixture(t, fixtureSetup{wrapWork: wrap, clock: clock, inline: inline, tune: tune})
+}
+
+// fixtureSetup is what newFixtureWith takes, and wrapStore: when not nil, it wraps the store
+// the service writes legs through (the fixture's own reads bypass it).
+type fixtureSetup struct {
+	wrapWork  func(bridge.WorkQueue) bridge.WorkQueue
+	wrapStore func(bridge.Store) bridge.Store
+	clock     bridge.Clock
+	inline    int
+	tune      []func(*sessions.Options)
+}
+
+func buildFixture(t *testing.T, setup fixtureSetup) *fixture {
+	t.Helper()
 	rdb, prefix := sessionstest.Redis(t)
 	opts := sessions.Options{Prefix: prefix, ReclaimIdle: 100 * time.Millisecond, BlockFor: 50 * time.Millisecond}
-	for _, f := range tune {
+	for _, f := range setup.tune {
 		f(&opts)
 	}
 	store := sessions.New(rdb, opts)
 	f := &fixture{store: store, crm: &bridgetest.CRM{}, acd: &bridgetest.ACD{}, catalog: bridgeerr.Default()}
 	f.work = store
-	if wrap != nil {
-		f.work = wrap(store)
+	if setup.wrapWork != nil {
+		f.work = setup.wrapWork(store)
 	}
+	var legs bridge.Store = store
+	if setup.wrapStore != nil {
+		legs = setup.wrapStore(store)
+	}
+	clock, inline := setup.clock, setup.inline
 	svc, err := bridge.New(bridge.Options{
 		Sites: map[string]bridge.SiteOptions{"demo": {Catalog: f.catalog, Queues: map[string]bridge.QueueOptions{
 			"sales": {Name: "Sales", DispositionRequired: true, Dispositions: []string{"Resolved", "Follow-up"},
@@ -58,7 +78,7 @@ func newFixtureWith(t *testing.T, wrap func(bridge.WorkQueue) bridge.WorkQueue, 
 		}}},
 		PopBudget: time.Second, PopRetries: 2, LeaseTTL: 3 * time.Second, DeclineNotReady: true,
 		InlinePops: inline, InlineConsumer: "test-inline",
-	}, bridge.Deps{CRM: f.crm, ACD: f.acd, Store: store, Work: f.work, Events: store, Clock: clock})
+	}, bridge.Deps{CRM: f.crm, ACD: f.acd, Store: legs, Work: f.work, Events: store, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

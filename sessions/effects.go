@@ -163,7 +163,7 @@ func (s *Store) queueEffects(ctx context.Context, p *pipe, interactionID string,
 			q.queued = p.script(ctx, enqueueScript, []string{s.keys.Queue(fx.Queue.Queue)}, fx.Queue.Payload, group, s.opts.QueueMaxLen)
 		}
 	}
-	if fx.Ack != nil {
+	if fx.Ack != nil && fx.Ack.ID != "" {
 		// After the rest: an item acked is an item no replica redoes, so it goes only with
 		// what its handler wrote.
 		q.ack = p.script(ctx, ackScript, []string{s.keys.ClaimedQueue(fx.Ack.Queue)}, group, fx.Ack.ID)
@@ -184,6 +184,9 @@ func (s *Store) RecordEffects(ctx context.Context, interactionID string, fx brid
 	if len(fx.Timeline) == 0 && fx.Event == nil && fx.Queue == nil && fx.Ack == nil {
 		return nil
 	}
+	if fx.Prior != nil {
+		fx.Prior()
+	}
 	var q queuedEffects
 	var err error
 	s.roundTrip(ctx, func(p *pipe) { q, err = s.queueEffects(ctx, p, interactionID, fx) })
@@ -203,6 +206,9 @@ func (s *Store) RecordEffects(ctx context.Context, interactionID string, fx brid
 // the leg rewrites them); a failure of fx is returned, for the caller to report as it would
 // a failed AppendTimeline or Publish (or, for fx.Queue, a failed Enqueue).
 func (s *Store) afterWrite(ctx context.Context, in *bridge.Interaction, created bool, fx bridge.LegEffects) error {
+	if fx.Prior != nil {
+		fx.Prior()
+	}
 	var index queuedIndex
 	var q queuedEffects
 	var err error
