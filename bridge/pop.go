@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	bridgeerr "github.com/mediabar-bridge/mediabar-bridge/errors"
@@ -394,22 +393,21 @@ func (l *popLease) ackWithOutcome(leg *Interaction) *AckItem {
 func (s *Service) finishPop(ctx context.Context, leg *Interaction, lease *popLease, site SiteOptions, code string, res RouteResult, latency time.Duration, answered []TimelineEntry, prior func()) error {
 	key := leg.Key()
 	entry := site.Catalog.Lookup(code)
-	sessionAfter := entry.Success() && !strings.Contains(entry.Message, "{agent_session_id}")
-	offer := sessionAfter && res.EngagementState != EngagementActive
-	if !offer {
-		prior()
-	}
-	before := answered
-	if !entry.Success() && before != nil {
-		s.appendTimeline(ctx, leg.InteractionID, before...)
-		before = nil
-	}
 	trigger := TriggerPopFailed
 	if entry.Success() {
 		trigger = TriggerPopOffered
 		if res.EngagementState == EngagementActive {
 			trigger = TriggerPopActive
 		}
+	}
+	sessionAfter := entry.Success() && !strings.Contains(entry.Message, "{agent_session_id}")
+	if trigger != TriggerPopOffered || !sessionAfter {
+		prior() // a failure's timeline and outbox writes, an auto-accept's outbox call, come before its outcome
+	}
+	before := answered
+	if !entry.Success() && before != nil {
+		s.appendTimeline(ctx, leg.InteractionID, before...)
+		before = nil
 	}
 	// One read of the agent's session serves the message, the not-ready decision and the
 	// channel; none is worth a second round trip on the pop path. A failure needs it before
@@ -457,13 +455,14 @@ func (s *Service) finishPop(ctx context.Context, leg *Interaction, lease *popLea
 		after = &SessionRead{}
 	}
 	ack := lease.ackWithOutcome(leg)
+	// prior is idempotent (a closed channel, a sync.OnceFunc or nothing), and so is this.
 	written := prior
-	prior = sync.OnceFunc(func() {
+	prior = func() {
 		written()
 		if ack != nil {
 			ack.ID = lease.inline.claimedID // known once the creation is written
 		}
-	})
+	}
 	in, applied, err := s.applyTrigger(ctx, key, trigger, change{cur: leg, fence: lease.fence, release: true, before: before, session: after, ack: ack, prior: prior, mutate: func(l *Interaction) {
 		l.PopUncertain = false
 		// A first pop's attempt and account are written only now (see Pop); a re-read
